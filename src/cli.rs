@@ -1,0 +1,177 @@
+//! The command line, as DESIGN §3 fixes it. Definitions only: each command's
+//! behaviour lives in `src/commands/<name>.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::mqtt::ConnectOptions;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "giot",
+    version,
+    about = "An IoT-native AI agent shell: natural-language goals to verified MQTT actions",
+    long_about = "giot turns an operator's goals into MQTT device actions with a local LLM, \
+                  checks them against a policy before anything is published, and confirms \
+                  that each device really changed.\n\nStart with `giot demo`.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Embedded broker + simulated fleet + live view, with nothing installed
+    Demo(DemoArgs),
+    /// Simulated devices from devices.yaml on a broker
+    Sim(SimArgs),
+    /// The embedded MQTT broker on its own
+    Broker(BrokerArgs),
+    /// Validate or list the device registry
+    #[command(subcommand)]
+    Devices(DevicesCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Log level: error, warn, info, debug, trace (or a tracing filter)
+    #[arg(long, global = true, env = "GIOT_LOG", value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Write logs to this file instead of standard error
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+/// Where the device registry comes from.
+#[derive(Debug, Clone, Args)]
+pub struct DevicesArgs {
+    /// The device registry [default: ./devices.yaml, then $XDG_CONFIG_HOME/giot/devices.yaml]
+    #[arg(long, value_name = "FILE")]
+    pub devices: Option<PathBuf>,
+}
+
+impl DevicesArgs {
+    pub fn path(&self) -> PathBuf {
+        self.devices
+            .clone()
+            .unwrap_or_else(crate::registry::default_path)
+    }
+}
+
+/// How to reach the broker.
+#[derive(Debug, Clone, Args)]
+pub struct BrokerConnArgs {
+    /// Broker URL: mqtt://host:port, or mqtts://host:port for TLS
+    #[arg(
+        long,
+        env = "GIOT_BROKER",
+        default_value = "mqtt://127.0.0.1:1883",
+        value_name = "URL"
+    )]
+    pub broker: String,
+    /// User name for the broker
+    #[arg(long, value_name = "USER")]
+    pub username: Option<String>,
+    /// Read the broker password from this file (or set GIOT_PASSWORD)
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// CA certificate (PEM) to verify an mqtts:// broker
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS
+    #[arg(long, value_name = "FILE", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// Client private key (PEM) for mutual TLS
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+}
+
+impl BrokerConnArgs {
+    /// Connection options; the password comes from `--password-file` or
+    /// `GIOT_PASSWORD`, never from the command line.
+    pub fn options(&self, role: &str) -> anyhow::Result<ConnectOptions> {
+        use anyhow::Context;
+        let mut o = ConnectOptions::new(&self.broker, role);
+        o.username = self.username.clone();
+        o.password = match &self.password_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the password file {}", path.display()))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+            ),
+            None => std::env::var("GIOT_PASSWORD").ok(),
+        };
+        o.ca_file = self.ca_file.clone();
+        o.client_cert = self.client_cert.clone();
+        o.client_key = self.client_key.clone();
+        o.endpoint()?;
+        Ok(o)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub devices: DevicesArgs,
+    /// Port of the embedded broker
+    #[arg(long, default_value_t = 1883)]
+    pub port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    #[command(flatten)]
+    pub devices: DevicesArgs,
+    #[command(flatten)]
+    pub conn: BrokerConnArgs,
+    /// Seconds between sensor and vehicle updates
+    #[arg(long, default_value_t = 2.0, value_name = "SECS")]
+    pub tick: f64,
+    /// Seed of the simulated readings
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct BrokerArgs {
+    /// Port to listen on
+    #[arg(long, default_value_t = 1883)]
+    pub port: u16,
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevicesCommand {
+    /// Validate a registry file (exit 0 if valid, 2 if not)
+    Check {
+        /// The file to check [default: the --devices lookup]
+        file: Option<PathBuf>,
+    },
+    /// List the devices of the registry
+    List {
+        #[command(flatten)]
+        devices: DevicesArgs,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,56 @@
+//! One file per subcommand; each is a thin driver over the library.
+
+pub mod broker;
+pub mod demo;
+pub mod devices;
+pub mod logging;
+pub mod sim;
+
+use std::path::Path;
+
+use anyhow::Result;
+use giot::registry::{LoadError, Registry};
+
+/// A configuration problem: exits with code 2 rather than 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// The exit code for a failed command.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    let config = e.chain().any(|c| {
+        c.downcast_ref::<ConfigError>().is_some()
+            || c.downcast_ref::<LoadError>().is_some()
+            || c.downcast_ref::<giot::mqtt::OptionsError>().is_some()
+    });
+    if config { 2 } else { 1 }
+}
+
+/// Loads the registry; a missing or invalid file is a configuration error.
+pub fn load_registry(path: &Path) -> Result<Registry> {
+    Ok(Registry::load(path)?)
+}
+
+/// A multi-threaded tokio runtime for commands that do network I/O.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Resolves when the process gets Ctrl-C or SIGTERM.
+pub async fn stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

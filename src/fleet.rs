@@ -1,0 +1,102 @@
+//! The fleet as it is now: the registry joined with the live topic tree.
+//!
+//! Everything that needs a device's current state (the agent answering a
+//! question or confirming an action, the TUI, the demo view) reads it here.
+//! A state payload that is not a JSON object is kept in the tree (so it can
+//! be shown) but yields no state, and is never trusted as one.
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::mqtt::{LinkEvent, TopicTree};
+use crate::registry::Registry;
+
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    registry: Registry,
+    tree: TopicTree,
+    connected: bool,
+}
+
+impl Fleet {
+    pub fn new(registry: Registry, history: usize) -> Self {
+        Self {
+            registry,
+            tree: TopicTree::new(history),
+            connected: false,
+        }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn tree(&self) -> &TopicTree {
+        &self.tree
+    }
+
+    pub fn connected(&self) -> bool {
+        self.connected
+    }
+
+    /// The topic filters that keep this fleet's state current.
+    pub fn state_filters(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self
+            .registry
+            .devices()
+            .iter()
+            .map(|d| d.state_topic.clone())
+            .collect();
+        topics.sort();
+        topics.dedup();
+        topics
+    }
+
+    /// Takes one event from the MQTT link.
+    pub fn apply(&mut self, event: &LinkEvent) {
+        match event {
+            LinkEvent::Connected => self.connected = true,
+            LinkEvent::Disconnected { .. } => self.connected = false,
+            LinkEvent::Message {
+                topic,
+                payload,
+                retain,
+            } => self.record(topic, payload.clone(), *retain),
+        }
+    }
+
+    pub fn record(&mut self, topic: &str, payload: Bytes, retain: bool) {
+        self.tree.insert(topic, payload, retain, SystemTime::now());
+    }
+
+    /// The last state a device published, if it was a JSON object.
+    pub fn state(&self, device_id: &str) -> Option<Map<String, Value>> {
+        let device = self.registry.get(device_id)?;
+        self.tree.json_object(&device.state_topic)
+    }
+
+    /// The current value of one capability.
+    pub fn value(&self, device_id: &str, capability: &str) -> Option<Value> {
+        self.state(device_id)?.remove(capability)
+    }
+}
+
+/// A value as people read it: strings without quotes, units appended.
+pub fn display_value(value: &Value, unit: Option<&str>) -> String {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match unit {
+        Some(u) if !matches!(value, Value::String(_)) => {
+            if u == "%" {
+                format!("{text}%")
+            } else {
+                format!("{text} {u}")
+            }
+        }
+        _ => text,
+    }
+}

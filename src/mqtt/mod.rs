@@ -1,0 +1,187 @@
+//! The MQTT link: a rumqttc client that reconnects with backoff, subscribes
+//! again after every ConnAck, and hands every message to its owner over a
+//! channel.
+//!
+//! rumqttc's event loop reconnects as soon as it is polled again, without any
+//! pause, and forgets subscriptions on a clean session; [`Link`] adds the
+//! backoff and the re-subscription, and turns the loop's events into a small
+//! [`LinkEvent`] enum that the faces (TUI, `run`, `bridge`, `sim`) consume.
+
+mod options;
+pub mod tree;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use rumqttc::{AsyncClient, ClientError, Event, EventLoop, Packet, QoS};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use options::{ConnectOptions, OptionsError};
+pub use tree::TopicTree;
+
+/// Largest packet giot sends or accepts (rumqttc's default is 10 KiB).
+pub const MAX_PACKET: usize = 8 * 1024 * 1024;
+
+/// What the link reports to its owner.
+#[derive(Debug, Clone)]
+pub enum LinkEvent {
+    /// Connected (again) and subscribed.
+    Connected,
+    /// The connection dropped or could not be made; the link retries after `retry_in`.
+    Disconnected { error: String, retry_in: Duration },
+    /// A message on one of the subscribed topics.
+    Message {
+        topic: String,
+        payload: Bytes,
+        retain: bool,
+    },
+}
+
+/// A running MQTT connection.
+pub struct Link {
+    client: AsyncClient,
+    events: mpsc::Receiver<LinkEvent>,
+    task: JoinHandle<()>,
+}
+
+impl Link {
+    /// Starts connecting in the background and subscribes to `filters` after
+    /// every (re)connection. Messages arrive through [`Link::recv`].
+    pub fn start(options: &ConnectOptions, filters: Vec<String>) -> Result<Self, OptionsError> {
+        let mqtt = options.to_rumqttc()?;
+        let (client, eventloop) = AsyncClient::new(mqtt, 256);
+        let (tx, events) = mpsc::channel(4096);
+        let task = tokio::spawn(drive(eventloop, client.clone(), filters, tx));
+        Ok(Self {
+            client,
+            events,
+            task,
+        })
+    }
+
+    /// The next event; `None` once the link has stopped.
+    pub async fn recv(&mut self) -> Option<LinkEvent> {
+        self.events.recv().await
+    }
+
+    /// Waits until the link is connected, passing other events to `on_event`.
+    /// Gives up after `timeout` with the last connection error.
+    pub async fn wait_connected(
+        &mut self,
+        timeout: Duration,
+        mut on_event: impl FnMut(LinkEvent),
+    ) -> Result<(), String> {
+        let mut last_error = String::from("no answer from the broker");
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Err(_) => return Err(last_error),
+                Ok(None) => return Err("the MQTT link stopped".into()),
+                Ok(Some(LinkEvent::Connected)) => return Ok(()),
+                Ok(Some(LinkEvent::Disconnected { error, .. })) => last_error = error,
+                Ok(Some(other)) => on_event(other),
+            }
+        }
+    }
+
+    /// A handle for publishing; cheap to clone.
+    pub fn client(&self) -> AsyncClient {
+        self.client.clone()
+    }
+
+    /// Publishes `payload` at QoS 1.
+    pub async fn publish(
+        &self,
+        topic: &str,
+        payload: impl Into<Vec<u8>>,
+        retain: bool,
+    ) -> Result<(), ClientError> {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, retain, payload)
+            .await
+    }
+
+    /// Disconnects politely and waits for the background task to finish.
+    pub async fn shutdown(self) {
+        // Ignore the result: the event loop may already be gone.
+        let _ = self.client.disconnect().await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.task).await;
+    }
+}
+
+/// Backoff between reconnection attempts: 100 ms doubling up to 5 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((100u64 << attempt.min(6)).min(5_000))
+}
+
+async fn drive(
+    mut eventloop: EventLoop,
+    client: AsyncClient,
+    filters: Vec<String>,
+    tx: mpsc::Sender<LinkEvent>,
+) {
+    let mut failures = 0u32;
+    loop {
+        let event = match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                failures = 0;
+                if !filters.is_empty() {
+                    // The request channel is drained by this very loop, so the
+                    // subscription must not be awaited here.
+                    let client = client.clone();
+                    let subs: Vec<_> = filters
+                        .iter()
+                        .map(|f| rumqttc::SubscribeFilter::new(f.clone(), QoS::AtLeastOnce))
+                        .collect();
+                    tokio::spawn(async move {
+                        if let Err(e) = client.subscribe_many(subs).await {
+                            tracing::warn!("cannot subscribe: {e}");
+                        }
+                    });
+                }
+                LinkEvent::Connected
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => LinkEvent::Message {
+                topic: p.topic,
+                payload: p.payload,
+                retain: p.retain,
+            },
+            Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
+            Ok(_) => continue,
+            Err(rumqttc::ConnectionError::RequestsDone) => break,
+            Err(e) => {
+                let retry_in = backoff(failures);
+                failures = failures.saturating_add(1);
+                tracing::debug!("mqtt connection error: {e}; retrying in {retry_in:?}");
+                if tx
+                    .send(LinkEvent::Disconnected {
+                        error: e.to_string(),
+                        retry_in,
+                    })
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                tokio::time::sleep(retry_in).await;
+                continue;
+            }
+        };
+        if tx.send(event).await.is_err() {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(0), Duration::from_millis(100));
+        assert_eq!(backoff(1), Duration::from_millis(200));
+        assert_eq!(backoff(20), Duration::from_millis(5_000));
+    }
+}

@@ -1,0 +1,21 @@
+//! Where giot keeps its files: XDG directories with the usual fallbacks.
+
+use std::path::PathBuf;
+
+fn xdg(var: &str, fallback: &str) -> PathBuf {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(fallback)))
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// `$XDG_CONFIG_HOME/giot` (or `~/.config/giot`).
+pub fn config_dir() -> PathBuf {
+    xdg("XDG_CONFIG_HOME", ".config").join("giot")
+}
+
+/// `$XDG_DATA_HOME/giot` (or `~/.local/share/giot`).
+pub fn data_dir() -> PathBuf {
+    xdg("XDG_DATA_HOME", ".local/share").join("giot")
+}

@@ -1,0 +1,7 @@
+//! Integration tests: one binary (link time), one module per area. Tests that
+//! need a broker start a real mosquitto on a free loopback port
+//! ([`harness::Mosquitto`]) or the embedded rumqttd.
+
+mod cli;
+mod harness;
+mod sim;
