@@ -32,9 +32,94 @@ pub enum Command {
     Sim(SimArgs),
     /// The embedded MQTT broker on its own
     Broker(BrokerArgs),
+    /// Run one goal: plan, check, publish, confirm
+    Run(RunArgs),
+    /// Measure the agent on a file of goals against a live fleet
+    Eval(EvalArgs),
     /// Validate or list the device registry
     #[command(subcommand)]
     Devices(DevicesCommand),
+}
+
+/// Which model to run, and how.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// GGUF model file [default: SmolLM2-135M-Instruct.Q4_1.gguf in ./models or $XDG_DATA_HOME/giot/models]
+    #[arg(long, env = "GIOT_MODEL", value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// CPU threads for inference [default: one fewer than the cores, at least 1]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+impl ModelArgs {
+    pub fn config(&self) -> crate::llm::llama::LlamaConfig {
+        let mut config = crate::llm::llama::LlamaConfig::new(
+            self.model
+                .clone()
+                .unwrap_or_else(crate::llm::llama::default_model_path),
+        );
+        if let Some(t) = self.threads {
+            config.threads = t.max(1);
+        }
+        config
+    }
+}
+
+/// Which agent, and how long to wait for devices.
+#[derive(Debug, Clone, Args)]
+pub struct AgentArgs {
+    /// Agent definition: agents/NAME.yaml
+    #[arg(long, default_value = "operator", value_name = "NAME")]
+    pub agent: String,
+    /// Seconds to wait for a device's state to confirm a command
+    #[arg(long, default_value_t = 3.0, value_name = "SECS")]
+    pub confirm_timeout: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub devices: DevicesArgs,
+    #[command(flatten)]
+    pub conn: BrokerConnArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub agent: AgentArgs,
+    /// Plan and check, but publish nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm actions on `safety: confirm` devices
+    #[arg(long)]
+    pub yes: bool,
+    /// Print one JSON object on standard output
+    #[arg(long)]
+    pub json: bool,
+    /// The goal, e.g. "dim the hall light to 10%"
+    #[arg(required = true, num_args = 1.., value_name = "GOAL")]
+    pub goal: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub devices: DevicesArgs,
+    #[command(flatten)]
+    pub conn: BrokerConnArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub agent: AgentArgs,
+    /// Print one JSON object instead of tables
+    #[arg(long)]
+    pub json: bool,
+    /// Skip the comparison run with the model taken out of the loop
+    #[arg(long)]
+    pub no_baseline: bool,
+    /// Goals in JSON lines: {"goal": ..., "status": ..., "actions": [[device, capability, value], ...]}
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -3,10 +3,16 @@
 //! The library holds the core (registry, MQTT link, simulator, embedded
 //! broker); the `giot` binary is a thin set of drivers over it.
 
+pub mod agent;
 pub mod broker;
 pub mod cli;
+pub mod eval;
+pub mod exec;
 pub mod fleet;
+pub mod llm;
 pub mod mqtt;
+pub mod outcome;
 pub mod paths;
+pub mod policy;
 pub mod registry;
 pub mod sim;

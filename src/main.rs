@@ -24,6 +24,8 @@ fn main() -> ExitCode {
         Command::Sim(args) => commands::sim::run(args),
         Command::Broker(args) => commands::broker::run(args),
         Command::Devices(cmd) => commands::devices::run(cmd),
+        Command::Run(args) => commands::run::run(args),
+        Command::Eval(args) => commands::eval::run(args),
     };
     match result {
         Ok(code) => code,

@@ -3,7 +3,9 @@
 pub mod broker;
 pub mod demo;
 pub mod devices;
+pub mod eval;
 pub mod logging;
+pub mod run;
 pub mod sim;
 
 use std::path::Path;

@@ -1,0 +1,558 @@
+//! The agent core: a goal and the fleet's state in, a decision out.
+//!
+//! No I/O happens here: [`Agent::plan`] reads the state through a closure and
+//! asks a [`Scorer`] (the model, or a scripted fake in tests) to rank devices
+//! when the words alone leave a tie. What comes out is a [`Plan`]: actions
+//! drawn only from the registry, an answer from the live state, or a refusal
+//! with its reason. The policy ([`crate::policy`]) then decides what may be
+//! published, and a face (`run`, the TUI, the bridge) does the publishing.
+
+mod definition;
+mod lexicon;
+mod resolve;
+mod understand;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub use definition::{AgentDefinition, DefinitionError, PolicyOverrides};
+use resolve::Index;
+use understand::Clause;
+
+use crate::fleet::display_value;
+use crate::llm::{Prompt, Scorer};
+use crate::registry::{Device, Registry};
+
+/// One command to one device.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Action {
+    pub device: String,
+    pub capability: String,
+    pub value: Value,
+    pub topic: String,
+    pub payload: String,
+}
+
+impl Action {
+    pub fn new(device: &Device, capability: &str, value: Value) -> Self {
+        let mut payload = Map::new();
+        payload.insert(capability.to_string(), value.clone());
+        Self {
+            device: device.id.clone(),
+            capability: capability.to_string(),
+            value,
+            topic: device.command_topic.clone().unwrap_or_default(),
+            payload: Value::Object(payload).to_string(),
+        }
+    }
+}
+
+/// What the agent decided for a goal, before the policy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Act(Vec<Action>),
+    Answer(String),
+    Refuse(String),
+}
+
+/// A decision with what it took to reach it.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub decision: Decision,
+    /// Steps of the reasoning, for the TUI's conversation pane and logs.
+    pub trace: Vec<String>,
+    /// Time spent in the model (0 when the words settled everything).
+    pub llm_time: Duration,
+    pub llm_decode_time: Duration,
+    pub tokens_evaluated: usize,
+    /// Whether the model was asked at all.
+    pub used_model: bool,
+}
+
+/// The state of one device, if known.
+pub type StateLookup<'a> = &'a dyn Fn(&str) -> Option<Map<String, Value>>;
+
+/// Lexical scores this close to the best count as a tie for the model to break.
+const TIE: f64 = 0.35;
+
+pub struct Agent {
+    registry: Registry,
+    index: Index,
+    definition: AgentDefinition,
+    scorer: Option<Box<dyn Scorer>>,
+    /// log P(option | empty request), per option, for the current stable prompt.
+    priors: HashMap<String, f32>,
+    stable: Option<String>,
+}
+
+impl Agent {
+    /// An agent over `registry`; without a scorer, ties are broken by
+    /// registry order (the "model out of the loop" baseline).
+    pub fn new(
+        registry: Registry,
+        definition: AgentDefinition,
+        scorer: Option<Box<dyn Scorer>>,
+    ) -> Self {
+        let index = Index::new(&registry);
+        Self {
+            registry,
+            index,
+            definition,
+            scorer,
+            priors: HashMap::new(),
+            stable: None,
+        }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn definition(&self) -> &AgentDefinition {
+        &self.definition
+    }
+
+    /// Takes the model out of the loop (or puts it back), returning the old one.
+    pub fn set_scorer(&mut self, scorer: Option<Box<dyn Scorer>>) -> Option<Box<dyn Scorer>> {
+        self.priors.clear();
+        self.stable = None;
+        std::mem::replace(&mut self.scorer, scorer)
+    }
+
+    /// Decides what to do about `goal`.
+    pub fn plan(&mut self, goal: &str, state: StateLookup<'_>) -> Plan {
+        let mut plan = Plan {
+            decision: Decision::Refuse(String::new()),
+            trace: Vec::new(),
+            llm_time: Duration::ZERO,
+            llm_decode_time: Duration::ZERO,
+            tokens_evaluated: 0,
+            used_model: false,
+        };
+        let normalized = understand::normalize(goal);
+        let clauses = understand::clauses(&normalized);
+        if clauses.is_empty() {
+            plan.decision = Decision::Refuse("the goal is empty".into());
+            return plan;
+        }
+        let all_words: Vec<String> = clauses.iter().flat_map(|c| c.words.clone()).collect();
+        plan.decision = if understand::is_question(&all_words) {
+            let whole = understand::clauses(&normalized.replace(',', " "))
+                .into_iter()
+                .reduce(|mut a, b| {
+                    a.words.extend(b.words);
+                    a.text = format!("{} {}", a.text, b.text);
+                    a
+                })
+                .expect("non-empty");
+            self.answer(goal, &whole, state, &mut plan)
+        } else {
+            self.act(goal, &clauses, &mut plan)
+        };
+        plan
+    }
+
+    fn act(&mut self, goal: &str, clauses: &[Clause], plan: &mut Plan) -> Decision {
+        // Per clause: which devices, and which cues.
+        let mut targets: Vec<Vec<usize>> = Vec::new();
+        let mut cues: Vec<Clause> = Vec::new();
+        for clause in clauses {
+            let unknown = self.index.unknown_words(clause);
+            if !unknown.is_empty() {
+                return Decision::Refuse(format!(
+                    "no device matches \"{}\": nothing in the registry is called {}",
+                    clause.text,
+                    quote_list(&unknown)
+                ));
+            }
+            let scores = self.index.scores(&self.registry, clause);
+            let matched = scores.iter().any(|s| s.is_some_and(|s| s > 0.0));
+            let named = matched || self.names_something(clause);
+            if named && !matched {
+                return Decision::Refuse(format!("no device matches \"{}\"", clause.text));
+            }
+            let devices = if !matched {
+                Vec::new()
+            } else if clause.plural || self.index.plural_kind(clause) {
+                let group = self.group(clause, &scores);
+                plan.trace.push(format!(
+                    "\"{}\": every match: {}",
+                    clause.text,
+                    self.ids(&group)
+                ));
+                group
+            } else {
+                match self.best(goal, clause, &scores, plan) {
+                    Some(i) => vec![i],
+                    None => {
+                        return Decision::Refuse(format!("no device matches \"{}\"", clause.text));
+                    }
+                }
+            };
+            targets.push(devices);
+            cues.push(clause.clone());
+        }
+        // Clauses without a device take the previous clause's ("and set it to
+        // 40%"), or the next one's; clauses without a value likewise.
+        for i in 0..targets.len() {
+            if targets[i].is_empty() {
+                let from = (0..i)
+                    .rev()
+                    .chain(i + 1..targets.len())
+                    .find(|&j| !targets[j].is_empty());
+                match from {
+                    Some(j) => targets[i] = targets[j].clone(),
+                    None => {
+                        return Decision::Refuse(format!(
+                            "\"{}\" names no device giot knows",
+                            cues[i].text
+                        ));
+                    }
+                }
+            }
+        }
+        let inherit_from: Vec<Option<usize>> = (0..cues.len())
+            .map(|i| {
+                let empty = cues[i].cues.is_empty() && !self.has_value_words(&cues[i], &targets[i]);
+                if !empty {
+                    return None;
+                }
+                (0..i).rev().chain(i + 1..cues.len()).find(|&j| {
+                    !cues[j].cues.is_empty() || self.has_value_words(&cues[j], &targets[j])
+                })
+            })
+            .collect();
+        let mut actions: Vec<Action> = Vec::new();
+        let mut seen_clause_targets: Vec<(usize, usize)> = Vec::new();
+        for (i, devices) in targets.iter().enumerate() {
+            let source = inherit_from[i].unwrap_or(i);
+            let clause = Clause {
+                words: merge_words(&cues[i].words, &cues[source].words, source != i),
+                cues: cues[source].cues.clone(),
+                ..cues[i].clone()
+            };
+            for &d in devices {
+                // A clause that only named a device whose value another clause
+                // gives ("the fan in the bedroom, speed medium") acts once.
+                if inherit_from[i].is_some() && seen_clause_targets.contains(&(source, d)) {
+                    continue;
+                }
+                if source != i {
+                    seen_clause_targets.push((i, d));
+                }
+                let device = &self.registry.devices()[d];
+                match resolve::derive(device, &clause, &clause.words) {
+                    Ok(pairs) => {
+                        for (cap, value) in pairs {
+                            let action = Action::new(device, &cap, value);
+                            if !actions.iter().any(|a| {
+                                a.device == action.device && a.capability == action.capability
+                            }) {
+                                actions.push(action);
+                            }
+                        }
+                    }
+                    Err(resolve::NoAction(why)) => {
+                        return Decision::Refuse(format!("{} (\"{}\")", why, clause.text));
+                    }
+                }
+            }
+        }
+        if actions.is_empty() {
+            return Decision::Refuse("nothing to do".into());
+        }
+        plan.trace.push(format!(
+            "plan: {}",
+            actions
+                .iter()
+                .map(|a| format!("{}.{} = {}", a.device, a.capability, a.value))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        Decision::Act(actions)
+    }
+
+    fn answer(
+        &mut self,
+        goal: &str,
+        clause: &Clause,
+        state: StateLookup<'_>,
+        plan: &mut Plan,
+    ) -> Decision {
+        let scores = self.index.scores(&self.registry, clause);
+        let words: Vec<String> = clause.words.clone();
+        // Devices that have a capability the question is about come first.
+        let asked = |d: &Device| -> Vec<usize> {
+            let m = resolve_mentions(d, &words);
+            let best = m.iter().map(|&(_, h)| h).max().unwrap_or(0);
+            if best == 0 {
+                Vec::new()
+            } else {
+                m.iter()
+                    .filter(|&&(_, h)| h == best)
+                    .map(|&(i, _)| i)
+                    .collect()
+            }
+        };
+        let mut scores = scores;
+        for (i, d) in self.registry.devices().iter().enumerate() {
+            if let Some(s) = scores[i].as_mut()
+                && !asked(d).is_empty()
+            {
+                *s += 0.5;
+            }
+        }
+        let matched = scores.iter().any(|s| s.is_some_and(|s| s > 0.5));
+        if !matched {
+            return Decision::Refuse(format!("no device matches \"{}\"", clause.text));
+        }
+        let devices = if clause.plural || self.index.plural_kind(clause) {
+            self.group(clause, &scores)
+        } else {
+            match self.best(goal, clause, &scores, plan) {
+                Some(i) => vec![i],
+                None => return Decision::Refuse(format!("no device matches \"{}\"", clause.text)),
+            }
+        };
+        let mut lines = Vec::new();
+        for &i in &devices {
+            let d = &self.registry.devices()[i];
+            let Some(current) = state(&d.id) else {
+                lines.push(format!("{}: no state seen yet", d.name));
+                continue;
+            };
+            let caps = asked(d);
+            let caps: Vec<usize> = if caps.is_empty() {
+                (0..d.capabilities.len()).collect()
+            } else {
+                caps
+            };
+            let parts: Vec<String> = caps
+                .iter()
+                .map(|&c| &d.capabilities[c])
+                .filter_map(|c| {
+                    current.get(&c.name).map(|v| {
+                        format!(
+                            "{} is {}",
+                            c.name.replace('_', " "),
+                            display_value(v, c.unit.as_deref())
+                        )
+                    })
+                })
+                .collect();
+            if parts.is_empty() {
+                lines.push(format!("{}: no value reported", d.name));
+            } else {
+                lines.push(format!("{}: {}", d.name, parts.join(", ")));
+            }
+        }
+        Decision::Answer(lines.join("; "))
+    }
+
+    /// Whether the clause has words that name a device, a room or a kind
+    /// (as opposed to "and set it to 40%").
+    fn names_something(&self, clause: &Clause) -> bool {
+        !self.index.rooms(clause).is_empty()
+            || clause
+                .words
+                .iter()
+                .any(|w| lexicon::kind_of_word(w).next().is_some() && w != "switch")
+    }
+
+    fn has_value_words(&self, clause: &Clause, devices: &[usize]) -> bool {
+        devices.iter().any(|&d| {
+            self.registry.devices()[d]
+                .capabilities
+                .iter()
+                .any(|c| resolve_mentions_one(c, &clause.words) > 0 && !c.readonly)
+        })
+    }
+
+    fn group(&self, clause: &Clause, scores: &[Option<f64>]) -> Vec<usize> {
+        let best = scores.iter().flatten().copied().fold(0.0, f64::max);
+        // Every device the constraints let through that matched at all; with
+        // no kind named, only the best matches.
+        let kinds = clause.words.iter().any(|w| {
+            lexicon::kind_of_word(w).next().is_some()
+                || lexicon::kind_of_word(w.trim_end_matches('s'))
+                    .next()
+                    .is_some()
+        });
+        (0..scores.len())
+            .filter(|&i| scores[i].is_some_and(|s| s > 0.0 && (kinds || s >= best - TIE)))
+            .collect()
+    }
+
+    /// The best-scoring device; ties go to the model, or registry order without one.
+    fn best(
+        &mut self,
+        goal: &str,
+        clause: &Clause,
+        scores: &[Option<f64>],
+        plan: &mut Plan,
+    ) -> Option<usize> {
+        let best = scores.iter().flatten().copied().fold(0.0, f64::max);
+        if best <= 0.0 {
+            return None;
+        }
+        let mut tied: Vec<usize> = (0..scores.len())
+            .filter(|&i| scores[i].is_some_and(|s| s >= best - TIE))
+            .collect();
+        // Prefer devices that can do what is asked.
+        let able: Vec<usize> = tied
+            .iter()
+            .copied()
+            .filter(|&i| {
+                resolve::derive(&self.registry.devices()[i], clause, &clause.words).is_ok()
+            })
+            .collect();
+        if !able.is_empty() {
+            tied = able;
+        }
+        if tied.len() == 1 {
+            plan.trace.push(format!(
+                "\"{}\": {}",
+                clause.text,
+                self.registry.devices()[tied[0]].id
+            ));
+            return Some(tied[0]);
+        }
+        // The highest lexical score first, registry order after.
+        tied.sort_by(|&a, &b| {
+            scores[b]
+                .partial_cmp(&scores[a])
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.cmp(&b))
+        });
+        plan.trace.push(format!(
+            "\"{}\": candidates {}",
+            clause.text,
+            self.ids(&tied)
+        ));
+        match self.rank(goal, &tied, plan) {
+            Some(i) => {
+                plan.trace
+                    .push(format!("model chose {}", self.registry.devices()[i].id));
+                Some(i)
+            }
+            None => Some(tied[0]),
+        }
+    }
+
+    /// Ranks devices by how much the goal raises the model's likelihood of
+    /// each one's name or alias over an empty request; `None` without a model.
+    fn rank(&mut self, goal: &str, candidates: &[usize], plan: &mut Plan) -> Option<usize> {
+        let scorer = self.scorer.as_mut()?;
+        let started = Instant::now();
+        let stable_full = scorer.chat(&self.definition.system_prompt(&self.registry), "\u{2}");
+        let (stable, tail) = stable_full
+            .split_once('\u{2}')
+            .unwrap_or((&stable_full, ""));
+        let (stable, tail) = (stable.to_string(), tail.to_string());
+        if self.stable.as_deref() != Some(&stable) {
+            self.priors.clear();
+            self.stable = Some(stable.clone());
+        }
+        // Each candidate by its name and its aliases.
+        let mut options: Vec<(usize, String)> = Vec::new();
+        for &i in candidates {
+            let d = &self.registry.devices()[i];
+            for n in std::iter::once(&d.name).chain(&d.aliases) {
+                options.push((i, format!(" {}", n.to_lowercase())));
+            }
+        }
+        let answer_prefix = &self.definition.answer_prefix;
+        let missing: Vec<String> = options
+            .iter()
+            .map(|(_, o)| o.clone())
+            .filter(|o| !self.priors.contains_key(o))
+            .collect();
+        if !missing.is_empty() {
+            let prior = Prompt {
+                stable: stable.clone(),
+                request: format!("{tail}{answer_prefix}"),
+            };
+            match scorer.score(&prior, &missing) {
+                Ok(s) => {
+                    plan.tokens_evaluated += s.tokens_evaluated;
+                    plan.llm_decode_time += s.decode_time;
+                    for (o, lp) in missing.into_iter().zip(s.logprobs) {
+                        self.priors.insert(o, lp);
+                    }
+                }
+                Err(e) => {
+                    plan.trace.push(format!("model unavailable: {e}"));
+                    return None;
+                }
+            }
+        }
+        let prompt = Prompt {
+            stable,
+            request: format!("{}{tail}{answer_prefix}", goal.trim()),
+        };
+        let texts: Vec<String> = options.iter().map(|(_, o)| o.clone()).collect();
+        let scores = match scorer.score(&prompt, &texts) {
+            Ok(s) => s,
+            Err(e) => {
+                plan.trace.push(format!("model unavailable: {e}"));
+                return None;
+            }
+        };
+        plan.used_model = true;
+        plan.tokens_evaluated += scores.tokens_evaluated;
+        plan.llm_decode_time += scores.decode_time;
+        plan.llm_time += started.elapsed();
+        let mut best: Option<(usize, f32)> = None;
+        for ((i, o), lp) in options.iter().zip(scores.logprobs) {
+            let lift = lp - self.priors.get(o).copied().unwrap_or(0.0);
+            if best.is_none_or(|(_, b)| lift > b) {
+                best = Some((*i, lift));
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+
+    fn ids(&self, devices: &[usize]) -> String {
+        devices
+            .iter()
+            .map(|&i| self.registry.devices()[i].id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn resolve_mentions(d: &Device, words: &[String]) -> Vec<(usize, usize)> {
+    d.capabilities
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i, resolve_mentions_one(c, words)))
+        .collect()
+}
+
+fn resolve_mentions_one(c: &crate::registry::Capability, words: &[String]) -> usize {
+    let own: Vec<&str> = c.name.split('_').collect();
+    let synonyms: Vec<&str> = lexicon::capability_words(&c.name).collect();
+    words
+        .iter()
+        .filter(|w| own.contains(&w.as_str()) || synonyms.contains(&w.as_str()))
+        .count()
+}
+
+fn merge_words(own: &[String], other: &[String], inherit: bool) -> Vec<String> {
+    let mut words = own.to_vec();
+    if inherit {
+        words.extend(other.iter().cloned());
+    }
+    words
+}
+
+fn quote_list(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("\"{w}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

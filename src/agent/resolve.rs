@@ -1,0 +1,527 @@
+//! Choosing devices and values from the registry for one clause.
+//!
+//! Every device gets a lexical score for a clause (words of its name, aliases
+//! and id weighted by rarity, its room, its kind); mentions of a room or a
+//! kind are constraints, not hints. Words that nothing in the registry or the
+//! lexicon knows mean the goal names something that does not exist. Values
+//! come from the cues of the clause and the capability's own range and
+//! values. Nothing here checks ranges: that is the policy's job.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+use super::lexicon::{self, FILLER};
+use super::understand::{Clause, Direction, Unit};
+use crate::registry::value::number;
+use crate::registry::{Capability, CapabilityType, Device, Registry};
+
+/// Words never used to match names.
+const NAME_STOP: &[&str] = &[
+    "the", "a", "an", "of", "on", "off", "in", "to", "and", "room", "my",
+];
+
+/// What the index knows about one device.
+#[derive(Debug, Clone)]
+struct Entry {
+    /// Words of the name, aliases and id.
+    name_words: HashSet<String>,
+    kind_words: HashSet<&'static str>,
+}
+
+/// Lexical index over a registry, built once per registry.
+#[derive(Debug, Clone)]
+pub struct Index {
+    entries: Vec<Entry>,
+    /// Every word the registry and the lexicon know.
+    vocab: HashSet<String>,
+    /// Inverse document frequency of name words.
+    idf: HashMap<String, f64>,
+    /// Registry rooms by the words that name them ("living room" -> living_room).
+    room_words: HashMap<String, String>,
+}
+
+fn words_of(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '_'))
+        .filter(|w| !w.is_empty())
+        .flat_map(|w| {
+            // An id such as `car_03` is a word of its own and so are its parts.
+            let mut v = vec![w.to_string()];
+            if w.contains('_') {
+                v.extend(w.split('_').filter(|p| !p.is_empty()).map(String::from));
+            }
+            v
+        })
+        .collect()
+}
+
+impl Index {
+    pub fn new(registry: &Registry) -> Self {
+        let mut vocab: HashSet<String> = FILLER.iter().map(|w| w.to_string()).collect();
+        let mut room_words = HashMap::new();
+        for (room, words) in lexicon::ROOM_WORDS {
+            for w in *words {
+                room_words.insert(w.to_string(), room.to_string());
+            }
+        }
+        for (_, words) in lexicon::KIND_WORDS.iter().chain(lexicon::CAPABILITY_WORDS) {
+            vocab.extend(words.iter().map(|w| w.to_string()));
+        }
+        let mut entries = Vec::new();
+        let mut df: HashMap<String, usize> = HashMap::new();
+        for d in registry.devices() {
+            let mut name_words: HashSet<String> = HashSet::new();
+            for text in std::iter::once(&d.name)
+                .chain(&d.aliases)
+                .chain(std::iter::once(&d.id))
+            {
+                name_words.extend(
+                    words_of(text)
+                        .into_iter()
+                        .filter(|w| !NAME_STOP.contains(&w.as_str())),
+                );
+            }
+            for w in &name_words {
+                *df.entry(w.clone()).or_default() += 1;
+            }
+            if let Some(room) = &d.room {
+                for w in room.split('_') {
+                    vocab.insert(w.to_string());
+                }
+                room_words
+                    .entry(room.clone())
+                    .or_insert_with(|| room.clone());
+                // The first word of a multi-word room names it too ("living").
+                if let Some(first) = room.split('_').next() {
+                    room_words
+                        .entry(first.to_string())
+                        .or_insert_with(|| room.clone());
+                }
+            }
+            for c in &d.capabilities {
+                vocab.extend(words_of(&c.name));
+                if let CapabilityType::Enum { values } = &c.kind {
+                    vocab.extend(values.iter().flat_map(|v| words_of(v)));
+                }
+                if let Some(u) = &c.unit {
+                    vocab.insert(u.to_lowercase());
+                }
+            }
+            vocab.extend(d.kind.split('_').map(String::from));
+            vocab.extend(name_words.iter().cloned());
+            let kind_words = lexicon::KIND_WORDS
+                .iter()
+                .filter(|(k, _)| *k == d.kind)
+                .flat_map(|(_, w)| w.iter().copied())
+                .chain(std::iter::once(static_kind(&d.kind)))
+                .collect();
+            entries.push(Entry {
+                name_words,
+                kind_words,
+            });
+        }
+        // Only rooms that exist in the registry constrain matches.
+        let known: HashSet<&str> = registry.rooms().into_iter().collect();
+        let room_words: HashMap<String, String> = room_words
+            .into_iter()
+            .filter(|(_, room)| {
+                known.contains(room.as_str()) || lexicon::ROOM_WORDS.iter().any(|(r, _)| r == room)
+            })
+            .collect();
+        vocab.extend(room_words.keys().cloned());
+        let n = entries.len().max(1) as f64;
+        let idf = df
+            .into_iter()
+            .map(|(w, c)| (w, (1.0 + n / c as f64).ln()))
+            .collect();
+        Self {
+            entries,
+            vocab,
+            idf,
+            room_words,
+        }
+    }
+
+    /// The word as the registry knows it: plurals folded ("lights" -> "light").
+    fn canonical<'w>(&self, word: &'w str) -> std::borrow::Cow<'w, str> {
+        if self.vocab.contains(word) {
+            return word.into();
+        }
+        for suffix in ["es", "s"] {
+            if let Some(stem) = word.strip_suffix(suffix)
+                && stem.len() > 2
+                && self.vocab.contains(stem)
+            {
+                return stem.to_string().into();
+            }
+        }
+        if let Some(stem) = word.strip_suffix("'s")
+            && self.vocab.contains(stem)
+        {
+            return stem.to_string().into();
+        }
+        word.into()
+    }
+
+    /// Words of a clause that neither the registry nor the lexicon knows:
+    /// the clause names something that does not exist.
+    pub fn unknown_words(&self, clause: &Clause) -> Vec<String> {
+        clause
+            .words
+            .iter()
+            .filter(|w| !w.chars().any(|c| c.is_ascii_digit()))
+            .filter(|w| w.chars().any(char::is_alphabetic))
+            .filter(|w| !self.vocab.contains(self.canonical(w).as_ref()))
+            .cloned()
+            .collect()
+    }
+
+    /// Rooms the clause mentions, as registry room ids.
+    pub fn rooms(&self, clause: &Clause) -> HashSet<String> {
+        let mut rooms = HashSet::new();
+        for (i, w) in clause.words.iter().enumerate() {
+            // "living room" as two words.
+            if let Some(next) = clause.words.get(i + 1) {
+                let pair = format!("{w}_{next}");
+                if let Some(r) = self.room_words.get(&pair) {
+                    rooms.insert(r.clone());
+                    continue;
+                }
+            }
+            if let Some(r) = self.room_words.get(self.canonical(w).as_ref()) {
+                rooms.insert(r.clone());
+            }
+        }
+        rooms
+    }
+
+    /// Scores every device for the clause; devices excluded by a room or kind
+    /// the clause names score `None`.
+    pub fn scores(&self, registry: &Registry, clause: &Clause) -> Vec<Option<f64>> {
+        let rooms = self.rooms(clause);
+        let words: Vec<String> = clause
+            .words
+            .iter()
+            .map(|w| self.canonical(w).into_owned())
+            .collect();
+        // "switch" is a kind only as a noun ("the switch"), not as a verb.
+        let kind_mentions: Vec<&str> = words
+            .iter()
+            .enumerate()
+            .filter(|(i, w)| {
+                lexicon::kind_of_word(w).next().is_some()
+                    && (w.as_str() != "switch"
+                        || *i > 0 && matches!(words[i - 1].as_str(), "the" | "a" | "wall"))
+            })
+            .map(|(_, w)| w.as_str())
+            .collect();
+        registry
+            .devices()
+            .iter()
+            .zip(&self.entries)
+            .map(|(d, e)| {
+                let in_name = |w: &str| e.name_words.contains(w);
+                // A room that the clause names and the device is not in rules
+                // it out, unless the word is part of its own name.
+                if !rooms.is_empty() {
+                    let room_ok = d.room.as_ref().is_some_and(|r| rooms.contains(r))
+                        || words
+                            .iter()
+                            .any(|w| self.room_words.contains_key(w) && in_name(w));
+                    if !room_ok {
+                        return None;
+                    }
+                }
+                // Likewise a kind ("fan" in "the kitchen fan").
+                if !kind_mentions.is_empty()
+                    && !kind_mentions
+                        .iter()
+                        .any(|w| e.kind_words.contains(w) || in_name(w))
+                {
+                    return None;
+                }
+                let mut score = 0.0;
+                for w in &words {
+                    if in_name(w) {
+                        score += 2.0 * self.idf.get(w.as_str()).copied().unwrap_or(1.0);
+                    } else if self
+                        .room_words
+                        .get(w.as_str())
+                        .is_some_and(|r| d.room.as_ref() == Some(r))
+                    {
+                        score += 1.5;
+                    } else if e.kind_words.contains(w.as_str()) {
+                        score += 1.0;
+                    }
+                }
+                Some(score)
+            })
+            .collect()
+    }
+
+    /// Whether the clause names a kind of device in the plural ("lights").
+    pub fn plural_kind(&self, clause: &Clause) -> bool {
+        clause.words.iter().any(|w| {
+            w.ends_with('s')
+                && lexicon::kind_of_word(w).next().is_some()
+                && self.canonical(w) != w.as_str()
+        })
+    }
+}
+
+fn static_kind(kind: &str) -> &'static str {
+    lexicon::KIND_WORDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or("", |(k, _)| k)
+}
+
+/// Why no action could be derived for a device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoAction(pub String);
+
+/// How strongly the clause names each capability of the device.
+fn mentions(device: &Device, words: &[String]) -> Vec<(usize, usize)> {
+    device
+        .capabilities
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let own = words_of(&c.name);
+            let synonyms: Vec<&str> = lexicon::capability_words(&c.name).collect();
+            let hits = words
+                .iter()
+                .filter(|w| own.iter().any(|o| o == *w) || synonyms.contains(&w.as_str()))
+                .count();
+            (i, hits)
+        })
+        .collect()
+}
+
+fn enum_values(cap: &Capability) -> &[String] {
+    match &cap.kind {
+        CapabilityType::Enum { values } => values,
+        _ => &[],
+    }
+}
+
+fn is_on_off(cap: &Capability) -> bool {
+    let v = enum_values(cap);
+    v.iter().any(|x| x == "on") && v.iter().any(|x| x == "off")
+}
+
+fn is_lock(cap: &Capability) -> bool {
+    enum_values(cap).iter().any(|x| x == "locked")
+}
+
+fn unit_matches(cap: &Capability, unit: Unit) -> bool {
+    let u = cap.unit.as_deref().unwrap_or("").to_lowercase();
+    match unit {
+        Unit::Percent => u == "%",
+        Unit::Degrees => {
+            u.contains('c') && !u.contains("ppm")
+                || u.contains('°')
+                || cap.name.contains("temperature")
+        }
+        Unit::Kelvin => u == "k",
+        Unit::Watts => u == "w",
+        Unit::None => false,
+    }
+}
+
+/// The value a clause asks of a capability.
+fn value_for(cap: &Capability, clause: &Clause, words: &[String]) -> Result<Value, NoAction> {
+    let cues = &clause.cues;
+    match &cap.kind {
+        CapabilityType::Enum { values } => {
+            if is_on_off(cap)
+                && let Some(on) = cues.power
+            {
+                return Ok(Value::from(if on { "on" } else { "off" }));
+            }
+            if is_lock(cap)
+                && let Some(lock) = cues.lock
+            {
+                let want = if lock { "locked" } else { "unlocked" };
+                if values.iter().any(|v| v == want) {
+                    return Ok(Value::from(want));
+                }
+            }
+            // The last value word wins: "change mode from heat to cool".
+            if let Some(v) = words
+                .iter()
+                .rev()
+                .find_map(|w| values.iter().find(|v| *v == w))
+            {
+                return Ok(Value::from(v.clone()));
+            }
+            if let Some(dir) = cues.direction {
+                let want = if dir == Direction::Up {
+                    "open"
+                } else {
+                    "closed"
+                };
+                if let Some(v) = values.iter().find(|v| v.starts_with(&want[..4])) {
+                    return Ok(Value::from(v.clone()));
+                }
+            }
+            Err(NoAction(format!(
+                "{} takes one of {}",
+                cap.name,
+                values.join("|")
+            )))
+        }
+        CapabilityType::Number { min, max, .. } => {
+            let (min, max) = (*min, *max);
+            if let Some((n, unit)) = cues.number {
+                let v = if unit == Unit::Percent && cap.unit.as_deref() != Some("%") {
+                    min + n / 100.0 * (max - min)
+                } else {
+                    n
+                };
+                return Ok(number(round(v)));
+            }
+            if let Some(dir) = cues.direction {
+                return Ok(number(if dir == Direction::Up { max } else { min }));
+            }
+            if cues.extreme {
+                return Ok(number(max));
+            }
+            Err(NoAction(format!(
+                "no value for {} (between {min} and {max})",
+                cap.name
+            )))
+        }
+        CapabilityType::Bool => {
+            let yes = words
+                .iter()
+                .any(|w| matches!(w.as_str(), "true" | "yes" | "open" | "on"));
+            let no = words
+                .iter()
+                .any(|w| matches!(w.as_str(), "false" | "no" | "closed" | "close" | "off"));
+            match (yes, no) {
+                (true, false) => Ok(Value::Bool(true)),
+                (false, true) => Ok(Value::Bool(false)),
+                _ => Err(NoAction(format!("no value for {}", cap.name))),
+            }
+        }
+        CapabilityType::String => Err(NoAction(format!("no value for {}", cap.name))),
+    }
+}
+
+/// Rounds to a sensible precision so that 17.5 stays 17.5 and 4600.000001 is 4600.
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// The capability/value pairs a clause asks of a device.
+pub fn derive(
+    device: &Device,
+    clause: &Clause,
+    words: &[String],
+) -> Result<Vec<(String, Value)>, NoAction> {
+    let cues = &clause.cues;
+    let caps = &device.capabilities;
+    let by_index = |i: usize| &caps[i];
+    // 1. A capability the clause names ("brightness", "mode", "speed").
+    let mut named: Vec<(usize, usize)> = mentions(device, words)
+        .into_iter()
+        .filter(|&(_, h)| h > 0)
+        .collect();
+    named.sort_by_key(|&(i, h)| (std::cmp::Reverse(h), i));
+    let fits = |cap: &Capability| value_for(cap, clause, words).is_ok();
+    let mut chosen: Option<usize> = None;
+    if let Some(&(_, best)) = named.first() {
+        let top: Vec<usize> = named
+            .iter()
+            .filter(|&&(_, h)| h == best)
+            .map(|&(i, _)| i)
+            .collect();
+        chosen = top
+            .iter()
+            .copied()
+            .find(|&i| fits(by_index(i)) && !(is_on_off(by_index(i)) && cues.power.is_none()))
+            .or_else(|| top.iter().copied().find(|&i| fits(by_index(i))))
+            .or(top.first().copied());
+        // "power" named on a device with a writable power switch and a read-only power draw.
+        if let Some(i) = chosen
+            && cues.number.is_some()
+            && !matches!(by_index(i).kind, CapabilityType::Number { .. })
+            && let Some(j) = named
+                .iter()
+                .map(|&(j, _)| j)
+                .find(|&j| matches!(by_index(j).kind, CapabilityType::Number { .. }))
+        {
+            chosen = Some(j);
+        }
+    }
+    // 2. Otherwise, what the cues point to.
+    if chosen.is_none() {
+        let find = |pred: &dyn Fn(&Capability) -> bool| {
+            caps.iter()
+                .position(|c| !c.readonly && pred(c))
+                .or_else(|| caps.iter().position(pred))
+        };
+        chosen = if let Some((_, unit)) = cues
+            .number
+            .filter(|(_, u)| *u != Unit::None && *u != Unit::Percent)
+        {
+            find(&|c| unit_matches(c, unit))
+        } else if cues.lock.is_some() {
+            find(&is_lock)
+        } else if cues.brightness_verb {
+            find(&|c| c.name.contains("bright"))
+        } else if cues.number.is_some_and(|(_, u)| u == Unit::Percent) {
+            find(&|c| unit_matches(c, Unit::Percent))
+                .or_else(|| find(&|c| matches!(c.kind, CapabilityType::Number { .. })))
+        } else {
+            None
+        };
+        if chosen.is_none() {
+            // An enum value the clause says ("high", "cool").
+            chosen = caps.iter().position(|c| {
+                !c.readonly && !is_on_off(c) && words.iter().any(|w| enum_values(c).contains(w))
+            });
+        }
+        if chosen.is_none() && cues.power.is_some() {
+            chosen = find(&is_on_off);
+        }
+        if chosen.is_none() && (cues.direction.is_some() || cues.extreme) {
+            chosen = find(&|c| {
+                c.name.contains("position") || unit_matches(c, Unit::Percent) && !c.readonly
+            })
+            .or_else(|| find(&|c| enum_values(c).iter().any(|v| v == "open")));
+        }
+        if chosen.is_none() && cues.number.is_some() {
+            let numeric: Vec<usize> = (0..caps.len())
+                .filter(|&i| {
+                    !caps[i].readonly && matches!(caps[i].kind, CapabilityType::Number { .. })
+                })
+                .collect();
+            if numeric.len() == 1 {
+                chosen = Some(numeric[0]);
+            }
+        }
+    }
+    let Some(i) = chosen else {
+        return Err(NoAction(format!(
+            "nothing in the request says what to change on {}",
+            device.id
+        )));
+    };
+    let cap = by_index(i);
+    let value = value_for(cap, clause, words)?;
+    let mut actions = vec![(cap.name.clone(), value)];
+    // "turn on the desk lamp at 40%": the switch, then the level.
+    if let Some(on) = cues.power
+        && !is_on_off(cap)
+        && on
+        && let Some(p) = caps.iter().find(|c| is_on_off(c) && !c.readonly)
+        && matches!(cap.kind, CapabilityType::Number { .. })
+        && !cap.readonly
+    {
+        actions.insert(0, (p.name.clone(), Value::from("on")));
+    }
+    Ok(actions)
+}

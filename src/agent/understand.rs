@@ -1,0 +1,292 @@
+//! From goal text to clauses and cues, before any device is chosen: is it a
+//! question, which words does each part use, what value does it ask for.
+
+use super::lexicon::QUESTION_STARTS;
+
+/// What a number in a goal was measured in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unit {
+    Percent,
+    Degrees,
+    Kelvin,
+    Watts,
+    None,
+}
+
+/// Which end of a range a verb points to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// open, raise, extend, brighten, up
+    Up,
+    /// close, lower, retract, dim, down
+    Down,
+}
+
+/// The value part of a clause.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Cues {
+    /// turn/switch on (true) or off (false), start/stop.
+    pub power: Option<bool>,
+    /// lock (true) or unlock (false).
+    pub lock: Option<bool>,
+    pub direction: Option<Direction>,
+    /// A number and its unit; "half" is 50 %.
+    pub number: Option<(f64, Unit)>,
+    /// "fully", "completely", "all the way", "max".
+    pub extreme: bool,
+    /// The verb was dim/brighten (brightness) rather than open/close.
+    pub brightness_verb: bool,
+}
+
+impl Cues {
+    pub fn is_empty(&self) -> bool {
+        *self == Cues::default()
+    }
+}
+
+/// One part of a goal: "turn off the hall light" in "turn off the hall light
+/// and dim the desk lamp".
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clause {
+    pub text: String,
+    /// Lowercase words without punctuation.
+    pub words: Vec<String>,
+    pub cues: Cues,
+    /// "all", "every", "both", or a plural device word.
+    pub plural: bool,
+}
+
+/// Lowercases, and separates punctuation that carries no meaning.
+pub fn normalize(goal: &str) -> String {
+    let goal = goal
+        .to_lowercase()
+        .replace("->", " to ")
+        .replace("per cent", "percent")
+        .replace('’', "'")
+        .replace("°c", " degrees ")
+        .replace('°', " degrees ");
+    let mut out = String::with_capacity(goal.len() + 8);
+    let chars: Vec<char> = goal.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|j| chars[j]);
+        let next = chars.get(i + 1).copied();
+        match c {
+            '%' => out.push_str(" percent "),
+            // Keep decimal points and minus signs of numbers, apostrophes in words.
+            '.' if prev.is_some_and(|p| p.is_ascii_digit())
+                && next.is_some_and(|n| n.is_ascii_digit()) =>
+            {
+                out.push('.')
+            }
+            '-' if next.is_some_and(|n| n.is_ascii_digit())
+                && !prev.is_some_and(|p| p.is_alphanumeric()) =>
+            {
+                out.push('-')
+            }
+            '\'' if prev.is_some_and(char::is_alphanumeric) => out.push('\''),
+            '_' => out.push('_'),
+            ',' | ';' | ':' => out.push_str(" , "),
+            c if c.is_alphanumeric() => out.push(c),
+            _ => out.push(' '),
+        }
+    }
+    out
+}
+
+/// Splits a word into its number and unit when written together ("3000k", "21c").
+fn split_number(word: &str) -> Option<(f64, &str)> {
+    let end = word
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || (c == '-' && i == 0)))
+        .map_or(word.len(), |(i, _)| i);
+    let number = word[..end].parse::<f64>().ok()?;
+    Some((number, &word[end..]))
+}
+
+fn unit_of(word: &str) -> Option<Unit> {
+    Some(match word {
+        "percent" | "percentage" | "pct" => Unit::Percent,
+        "degrees" | "degree" | "deg" | "c" | "celsius" | "°c" => Unit::Degrees,
+        "k" | "kelvin" => Unit::Kelvin,
+        "w" | "watt" | "watts" => Unit::Watts,
+        _ => return None,
+    })
+}
+
+pub fn is_question(words: &[String]) -> bool {
+    words
+        .first()
+        .is_some_and(|w| QUESTION_STARTS.contains(&w.as_str()))
+}
+
+/// Splits a normalized goal into clauses at "and", commas, "then" and
+/// dashes, and reads each clause's cues.
+pub fn clauses(normalized: &str) -> Vec<Clause> {
+    let mut parts: Vec<Vec<String>> = vec![Vec::new()];
+    for word in normalized.split_whitespace() {
+        if matches!(word, "and" | "," | "then" | "also" | "plus" | "&") {
+            parts.push(Vec::new());
+        } else {
+            parts
+                .last_mut()
+                .expect("never empty")
+                .push(word.to_string());
+        }
+    }
+    parts
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .map(|words| {
+            let cues = read_cues(&words);
+            let plural = words
+                .iter()
+                .any(|w| matches!(w.as_str(), "all" | "every" | "both" | "each"));
+            Clause {
+                text: words.join(" "),
+                words,
+                cues,
+                plural,
+            }
+        })
+        .collect()
+}
+
+fn read_cues(words: &[String]) -> Cues {
+    let mut cues = Cues::default();
+    let has = |w: &str| words.iter().any(|x| x == w);
+    let verb_on = ["turn", "switch", "power", "put", "flip"];
+    for (i, w) in words.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|j| words[j].as_str());
+        match w.as_str() {
+            "on" | "off" => {
+                // "turn on", "switch the light off", "lights on": power; but
+                // "put the fan on medium" is not.
+                let next = words.get(i + 1).map(String::as_str);
+                let followed_by_value = next.is_some_and(|n| {
+                    matches!(n, "low" | "medium" | "high" | "auto" | "heat" | "cool")
+                        || split_number(n).is_some()
+                });
+                if !followed_by_value
+                    && (words.iter().any(|v| verb_on.contains(&v.as_str()))
+                        || i + 1 == words.len()
+                        || prev.is_some())
+                {
+                    cues.power = Some(w == "on");
+                }
+            }
+            "start" | "enable" | "activate" => cues.power = Some(true),
+            "stop" | "disable" | "deactivate" | "kill" => cues.power = Some(false),
+            "lock" => cues.lock = Some(true),
+            "unlock" => cues.lock = Some(false),
+            "open" | "raise" | "extend" | "lift" | "up" => {
+                cues.direction = cues.direction.or(Some(Direction::Up))
+            }
+            "close" | "shut" | "lower" | "retract" | "down" => {
+                cues.direction = cues.direction.or(Some(Direction::Down))
+            }
+            "dim" | "darker" | "dimmer" => {
+                cues.direction = Some(Direction::Down);
+                cues.brightness_verb = true;
+            }
+            "brighten" | "brighter" => {
+                cues.direction = Some(Direction::Up);
+                cues.brightness_verb = true;
+            }
+            "half" | "halfway" => cues.number = cues.number.or(Some((50.0, Unit::Percent))),
+            "fully" | "completely" | "totally" | "max" | "maximum" | "full" => cues.extreme = true,
+            "way" if prev == Some("the") && i >= 2 && words[i - 2] == "all" => cues.extreme = true,
+            _ => {
+                if let Some((n, rest)) = split_number(w) {
+                    let unit = unit_of(rest)
+                        .or_else(|| words.get(i + 1).and_then(|u| unit_of(u)))
+                        .unwrap_or(Unit::None);
+                    // An id such as car_03 is not a number.
+                    if rest.is_empty() || unit_of(rest).is_some() {
+                        cues.number = Some((n, unit));
+                    }
+                }
+            }
+        }
+    }
+    if has("minimum") || has("min") {
+        cues.extreme = true;
+        cues.direction = Some(Direction::Down);
+    }
+    cues
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(goal: &str) -> Clause {
+        let c = clauses(&normalize(goal));
+        assert_eq!(c.len(), 1, "{c:#?}");
+        c.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn numbers_carry_their_units() {
+        assert_eq!(
+            one("dim the hall light to 10%").cues.number,
+            Some((10.0, Unit::Percent))
+        );
+        assert_eq!(
+            one("set it to 21.5 degrees").cues.number,
+            Some((21.5, Unit::Degrees))
+        );
+        assert_eq!(
+            one("bedroom to 19 °C").cues.number,
+            Some((19.0, Unit::Degrees))
+        );
+        assert_eq!(
+            one("lamp to 3000K").cues.number,
+            Some((3000.0, Unit::Kelvin))
+        );
+        assert_eq!(
+            one("brightness -10%").cues.number,
+            Some((-10.0, Unit::Percent))
+        );
+        assert_eq!(
+            one("blinds at 30 per cent").cues.number,
+            Some((30.0, Unit::Percent))
+        );
+        assert_eq!(one("how fast is car_04 going").cues.number, None);
+    }
+
+    #[test]
+    fn power_words_are_read_in_context() {
+        assert_eq!(one("turn on the light").cues.power, Some(true));
+        assert_eq!(one("switch the telly off").cues.power, Some(false));
+        assert_eq!(one("start the fan").cues.power, Some(true));
+        assert_eq!(one("put the study fan on medium speed").cues.power, None);
+    }
+
+    #[test]
+    fn goals_split_at_and_and_commas() {
+        let c = clauses(&normalize(
+            "switch off the desk lamp, the desk fan and the printer plug",
+        ));
+        assert_eq!(c.len(), 3);
+        assert_eq!(c[2].text, "the printer plug");
+    }
+
+    #[test]
+    fn words_point_to_the_end_of_the_range() {
+        let c = one("close the bedroom blinds completely");
+        assert_eq!(c.cues.direction, Some(Direction::Down));
+        assert!(c.cues.extreme);
+        assert!(one("retract the awning all the way").cues.extreme);
+        assert_eq!(
+            one("open the blinds halfway").cues.number,
+            Some((50.0, Unit::Percent))
+        );
+    }
+
+    #[test]
+    fn questions_are_recognised_by_their_first_word() {
+        assert!(is_question(&one("is the front door locked?").words));
+        assert!(is_question(&one("how humid is the cellar").words));
+        assert!(!is_question(&one("could you switch on the light?").words));
+    }
+}

@@ -1,0 +1,203 @@
+//! `giot eval FILE`: every goal of an evaluation file through the agent,
+//! warm (one model load), against a live fleet; then the same goals with the
+//! model taken out of the loop, so everyone can see what the model adds.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use giot::agent::{Agent, AgentDefinition, Decision};
+use giot::cli::EvalArgs;
+use giot::eval::{self, Case, Tally};
+use giot::exec::Live;
+use giot::llm::llama;
+use giot::outcome::{self, Status};
+use serde_json::json;
+
+use super::ConfigError;
+
+pub fn run(args: EvalArgs) -> Result<ExitCode> {
+    let cases = eval::load(&args.file).map_err(|e| ConfigError(format!("{e:#}")))?;
+    let registry = super::load_registry(&args.devices.path())?;
+    let definition =
+        AgentDefinition::load(&args.agent.agent).map_err(|e| ConfigError(e.to_string()))?;
+    let confirm_timeout = super::run::confirm_timeout(args.agent.confirm_timeout)?;
+    let options = args.conn.options("eval")?;
+    let rt = super::runtime()?;
+    let (llm, load_time) = llama::spawn(args.model.config())?;
+    let model_name = giot::llm::Scorer::name(&llm);
+    let mut live = rt.block_on(Live::connect(
+        &options,
+        registry.clone(),
+        Duration::from_secs(5),
+        Duration::from_secs(2),
+    ))?;
+    let mut agent = Agent::new(registry.clone(), definition.clone(), Some(Box::new(llm)));
+
+    let mut passed = Vec::new();
+    let mut latencies = Vec::new();
+    let mut llm_ms = Vec::new();
+    let mut tokens = Vec::new();
+    let mut failures = Vec::new();
+    let mut unconfirmed = 0;
+    let mut proposed_invalid = 0;
+    let mut used_model = 0;
+    for case in &cases {
+        let t0 = Instant::now();
+        let fleet = &live.fleet;
+        let plan = agent.plan(&case.goal, &|id| fleet.state(id));
+        let mut o = outcome::decide(
+            &case.goal,
+            &plan,
+            &registry,
+            &definition.policy,
+            false,
+            false,
+        );
+        let mut end = Instant::now();
+        if o.status == Status::Executed {
+            end = rt.block_on(live.execute(&mut o.actions, confirm_timeout))?;
+            unconfirmed += o
+                .actions
+                .iter()
+                .filter(|a| a.confirmed != Some(true))
+                .count();
+        }
+        if let Decision::Act(actions) = &plan.decision {
+            proposed_invalid += actions
+                .iter()
+                .filter(|a| {
+                    registry
+                        .get(&a.device)
+                        .and_then(|d| d.capability(&a.capability))
+                        .is_none_or(|c| c.check_write(&a.value).is_err())
+                })
+                .count();
+        }
+        latencies.push(end.duration_since(t0).as_micros() as u64);
+        llm_ms.push(plan.llm_time.as_micros() as u64);
+        tokens.push(plan.tokens_evaluated as u64);
+        used_model += usize::from(plan.used_model);
+        let ok = eval::passes(case, &o);
+        if !ok {
+            failures.push(json!({"goal": case.goal, "category": case.category, "want": {"status": case.status, "actions": case.actions},
+                "got": {"status": o.status, "actions": o.actions.iter().map(|a| json!([a.device, a.capability, a.value])).collect::<Vec<_>>(), "reason": o.reason}}));
+        }
+        passed.push(ok);
+    }
+    let (all, by) = eval::tally(&cases, &passed);
+
+    let baseline = if args.no_baseline {
+        None
+    } else {
+        agent.set_scorer(None);
+        let fleet = &live.fleet;
+        let results: Vec<bool> = cases
+            .iter()
+            .map(|case| baseline_passes(&mut agent, case, fleet, &registry, &definition))
+            .collect();
+        Some(eval::tally(&cases, &results))
+    };
+    rt.block_on(live.link.shutdown());
+
+    let p50 = eval::percentile(&latencies, 50.0);
+    let p95 = eval::percentile(&latencies, 95.0);
+    if args.json {
+        let categories: Vec<_> = by
+            .iter()
+            .map(|(name, t)| {
+                let base = baseline.as_ref().and_then(|(_, b)| b.get(name)).map(Tally::accuracy);
+                json!({"category": name, "goals": t.total, "passed": t.passed, "accuracy": t.accuracy(), "baseline_accuracy": base})
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({
+                "model": model_name,
+                "goals": all.total,
+                "accuracy": all.accuracy(),
+                "baseline_accuracy": baseline.as_ref().map(|(b, _)| b.accuracy()),
+                "categories": categories,
+                "invalid_actions_published": 0,
+                "invalid_actions_proposed": proposed_invalid,
+                "unconfirmed_actions": unconfirmed,
+                "goals_using_model": used_model,
+                "latency_ms": {"p50": p50 as f64 / 1000.0, "p95": p95 as f64 / 1000.0},
+                "llm_ms": {"p50": eval::percentile(&llm_ms, 50.0) as f64 / 1000.0, "p95": eval::percentile(&llm_ms, 95.0) as f64 / 1000.0},
+                "tokens_per_goal": {"p50": eval::percentile(&tokens, 50.0), "max": tokens.iter().max().copied().unwrap_or(0)},
+                "load_ms": load_time.as_millis() as u64,
+                "failures": failures,
+            })
+        );
+    } else {
+        println!(
+            "{:<16} {:>5} {:>8} {:>10}",
+            "CATEGORY", "GOALS", "MODEL", "NO MODEL"
+        );
+        for (name, t) in &by {
+            let base = baseline
+                .as_ref()
+                .and_then(|(_, b)| b.get(name))
+                .map_or("-".into(), |b| pct(b.accuracy()));
+            println!(
+                "{name:<16} {:>5} {:>8} {:>10}",
+                t.total,
+                pct(t.accuracy()),
+                base
+            );
+        }
+        let base = baseline
+            .as_ref()
+            .map_or("-".into(), |(b, _)| pct(b.accuracy()));
+        println!(
+            "{:<16} {:>5} {:>8} {:>10}",
+            "overall",
+            all.total,
+            pct(all.accuracy()),
+            base
+        );
+        println!();
+        println!(
+            "model: {model_name} (loaded in {} ms); asked on {used_model} of {} goals",
+            load_time.as_millis(),
+            all.total
+        );
+        println!(
+            "latency (goal to last publish or decision): p50 {:.1} ms, p95 {:.1} ms; in the model: p50 {:.1} ms",
+            p50 as f64 / 1000.0,
+            p95 as f64 / 1000.0,
+            eval::percentile(&llm_ms, 50.0) as f64 / 1000.0
+        );
+        println!(
+            "invalid actions published: 0 (the policy checks every action); proposed and refused by the policy: {proposed_invalid}"
+        );
+        println!("executed actions not confirmed by the device: {unconfirmed}");
+        for f in &failures {
+            println!("FAIL {f}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn baseline_passes(
+    agent: &mut Agent,
+    case: &Case,
+    fleet: &giot::fleet::Fleet,
+    registry: &giot::registry::Registry,
+    definition: &AgentDefinition,
+) -> bool {
+    let plan = agent.plan(&case.goal, &|id| fleet.state(id));
+    let o = outcome::decide(
+        &case.goal,
+        &plan,
+        registry,
+        &definition.policy,
+        false,
+        false,
+    );
+    eval::passes(case, &o)
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}

@@ -1,0 +1,125 @@
+//! `giot run GOAL`: one goal through the agent, the policy and the broker.
+//! Data on stdout (one JSON object with `--json`), diagnostics on stderr,
+//! exit codes as in DESIGN §3.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use giot::agent::{Agent, AgentDefinition};
+use giot::cli::RunArgs;
+use giot::exec::Live;
+use giot::llm::llama;
+use giot::outcome::{self, Outcome, Status};
+
+use super::ConfigError;
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let goal = args.goal.join(" ").trim().to_string();
+    if goal.is_empty() {
+        return Err(ConfigError("the goal is empty: say what giot should do, e.g. giot run \"dim the hall light to 10%\"".into()).into());
+    }
+    let confirm_timeout = confirm_timeout(args.agent.confirm_timeout)?;
+    let registry = super::load_registry(&args.devices.path())?;
+    let definition =
+        AgentDefinition::load(&args.agent.agent).map_err(|e| ConfigError(e.to_string()))?;
+    let options = args.conn.options("run")?;
+
+    // Load the model while connecting.
+    let config = args.model.config();
+    let loader = std::thread::spawn(move || llama::spawn(config));
+    let rt = super::runtime()?;
+    let started = Instant::now();
+    let mut live = rt.block_on(Live::connect(
+        &options,
+        registry.clone(),
+        Duration::from_secs(3),
+        Duration::from_millis(700),
+    ))?;
+    let connect_time = started.elapsed();
+    let (llm, load_time) = loader
+        .join()
+        .map_err(|_| anyhow::anyhow!("the model loader panicked"))??;
+
+    let mut agent = Agent::new(registry.clone(), definition.clone(), Some(Box::new(llm)));
+    let t0 = Instant::now();
+    let fleet = &live.fleet;
+    let plan = agent.plan(&goal, &|id| fleet.state(id));
+    for step in &plan.trace {
+        tracing::info!("{step}");
+    }
+    let mut outcome = outcome::decide(
+        &goal,
+        &plan,
+        &registry,
+        &definition.policy,
+        args.yes,
+        args.dry_run,
+    );
+    let mut end = Instant::now();
+    if outcome.status == Status::Executed {
+        end = rt
+            .block_on(live.execute(&mut outcome.actions, confirm_timeout))
+            .context("executing the plan")?;
+    }
+    outcome.timing_ms.total = outcome::ms(end.duration_since(t0));
+    outcome.timing_ms.load = Some(outcome::ms(load_time));
+    outcome.timing_ms.connect = Some(outcome::ms(connect_time));
+    rt.block_on(live.link.shutdown());
+
+    let code = outcome.status.exit_code();
+    if args.json {
+        println!("{}", serde_json::to_string(&outcome)?);
+    } else {
+        print!("{}", human(&outcome));
+        eprintln!(
+            "({} ms; model {} ms; load {} ms; connect {} ms)",
+            outcome.timing_ms.total,
+            outcome.timing_ms.llm,
+            outcome::ms(load_time),
+            outcome::ms(connect_time)
+        );
+    }
+    Ok(ExitCode::from(code))
+}
+
+pub fn confirm_timeout(secs: f64) -> Result<Duration> {
+    if secs.is_finite() && secs >= 0.0 {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(ConfigError(format!(
+            "--confirm-timeout must be a number of seconds, not {secs}"
+        ))
+        .into())
+    }
+}
+
+/// The outcome for a person to read.
+pub fn human(o: &Outcome) -> String {
+    let mut out = String::new();
+    match o.status {
+        Status::Answered => out.push_str(&format!("{}\n", o.answer.as_deref().unwrap_or(""))),
+        Status::Refused => out.push_str(&format!(
+            "refused: {}\n",
+            o.reason.as_deref().unwrap_or("no reason given")
+        )),
+        _ => {
+            out.push_str(&format!("{}:\n", o.status.as_str().replace('_', " ")));
+            for a in &o.actions {
+                let mark = match a.confirmed {
+                    Some(true) => "  confirmed",
+                    Some(false) => "  NOT confirmed (no matching state before the timeout)",
+                    None => "",
+                };
+                out.push_str(&format!(
+                    "  {}.{} = {}  ({} {}){mark}\n",
+                    a.device, a.capability, a.value, a.topic, a.payload
+                ));
+            }
+            if let Some(reason) = &o.reason {
+                out.push_str(&format!("{reason}\n"));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,123 @@
+//! Evaluation files and scoring: JSON lines of goals with the expected status
+//! and set of actions (DESIGN §3). A goal passes when both match.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::outcome::Outcome;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Case {
+    pub goal: String,
+    #[serde(default = "uncategorised")]
+    pub category: String,
+    pub status: String,
+    #[serde(default)]
+    pub actions: Vec<(String, String, Value)>,
+}
+
+fn uncategorised() -> String {
+    "all".into()
+}
+
+/// Reads an evaluation file; errors name the line.
+pub fn load(path: &Path) -> anyhow::Result<Vec<Case>> {
+    use anyhow::Context;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut cases = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let case: Case = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not an evaluation case", path.display(), i + 1))?;
+        cases.push(case);
+    }
+    Ok(cases)
+}
+
+/// Actions as a sorted set of (device, capability, value) strings.
+fn action_set<'a>(actions: impl Iterator<Item = (&'a str, &'a str, &'a Value)>) -> Vec<String> {
+    let mut set: Vec<String> = actions
+        .map(|(d, c, v)| {
+            let v = v.as_f64().map_or_else(|| v.to_string(), |n| format!("{n}"));
+            format!("{d}.{c}={v}")
+        })
+        .collect();
+    set.sort();
+    set.dedup();
+    set
+}
+
+/// Whether an outcome matches the case: status and the set of actions.
+pub fn passes(case: &Case, outcome: &Outcome) -> bool {
+    let want = action_set(
+        case.actions
+            .iter()
+            .map(|(d, c, v)| (d.as_str(), c.as_str(), v)),
+    );
+    let got = action_set(
+        outcome
+            .actions
+            .iter()
+            .map(|a| (a.device.as_str(), a.capability.as_str(), &a.value)),
+    );
+    outcome.status.as_str() == case.status && want == got
+}
+
+/// Pass counts per category.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Tally {
+    pub total: usize,
+    pub passed: usize,
+}
+
+impl Tally {
+    pub fn accuracy(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.passed as f64 / self.total as f64
+        }
+    }
+}
+
+pub fn tally(cases: &[Case], passed: &[bool]) -> (Tally, BTreeMap<String, Tally>) {
+    let mut all = Tally::default();
+    let mut by: BTreeMap<String, Tally> = BTreeMap::new();
+    for (case, &ok) in cases.iter().zip(passed) {
+        for t in [&mut all, by.entry(case.category.clone()).or_default()] {
+            t.total += 1;
+            t.passed += usize::from(ok);
+        }
+    }
+    (all, by)
+}
+
+/// The p-th percentile (0..=100) of a set of numbers, nearest rank.
+pub fn percentile(values: &[u64], p: f64) -> u64 {
+    if values.is_empty() {
+        return 0;
+    }
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    let rank = ((p / 100.0) * v.len() as f64).ceil().max(1.0) as usize;
+    v[rank.min(v.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50.0), 50);
+        assert_eq!(percentile(&v, 95.0), 95);
+        assert_eq!(percentile(&[7], 95.0), 7);
+    }
+}

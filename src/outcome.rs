@@ -1,0 +1,140 @@
+//! The result of one goal, in the `run --json` shape of DESIGN §3, shared by
+//! `giot run`, `giot eval`, the TUI and the bridge.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::agent::{Action, Decision, Plan, PolicyOverrides};
+use crate::policy::{self, Verdict};
+use crate::registry::Registry;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Planned,
+    Executed,
+    NeedsConfirmation,
+    Refused,
+    Answered,
+}
+
+impl Status {
+    /// The documented exit code of `giot run`.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Planned | Status::Executed | Status::Answered => 0,
+            Status::NeedsConfirmation => 3,
+            Status::Refused => 4,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Planned => "planned",
+            Status::Executed => "executed",
+            Status::NeedsConfirmation => "needs_confirmation",
+            Status::Refused => "refused",
+            Status::Answered => "answered",
+        }
+    }
+}
+
+/// One action as reported, with whether the device confirmed it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionResult {
+    pub device: String,
+    pub capability: String,
+    pub value: Value,
+    pub topic: String,
+    pub payload: String,
+    pub confirmed: Option<bool>,
+}
+
+impl From<&Action> for ActionResult {
+    fn from(a: &Action) -> Self {
+        Self {
+            device: a.device.clone(),
+            capability: a.capability.clone(),
+            value: a.value.clone(),
+            topic: a.topic.clone(),
+            payload: a.payload.clone(),
+            confirmed: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Timing {
+    pub total: f64,
+    pub llm: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect: Option<f64>,
+}
+
+/// Milliseconds with a tenth of a millisecond's precision.
+pub fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub goal: String,
+    pub status: Status,
+    pub actions: Vec<ActionResult>,
+    pub answer: Option<String>,
+    pub reason: Option<String>,
+    pub timing_ms: Timing,
+}
+
+/// Decides the status of a plan under the policy, before anything is
+/// published. `Allow`ed actions come back as `Executed` unless `dry_run`;
+/// the caller publishes them and fills in `confirmed`.
+pub fn decide(
+    goal: &str,
+    plan: &Plan,
+    registry: &Registry,
+    overrides: &PolicyOverrides,
+    yes: bool,
+    dry_run: bool,
+) -> Outcome {
+    let mut outcome = Outcome {
+        goal: goal.to_string(),
+        status: Status::Refused,
+        actions: Vec::new(),
+        answer: None,
+        reason: None,
+        timing_ms: Timing {
+            llm: ms(plan.llm_time),
+            ..Timing::default()
+        },
+    };
+    match &plan.decision {
+        Decision::Refuse(reason) => outcome.reason = Some(reason.clone()),
+        Decision::Answer(text) => {
+            outcome.status = Status::Answered;
+            outcome.answer = Some(text.clone());
+        }
+        Decision::Act(actions) => match policy::check(registry, overrides, actions, yes) {
+            Verdict::Refuse(reason) => outcome.reason = Some(reason),
+            Verdict::NeedsConfirmation { actions, devices } => {
+                outcome.status = Status::NeedsConfirmation;
+                outcome.actions = actions.iter().map(ActionResult::from).collect();
+                outcome.reason = Some(format!(
+                    "{} need(s) confirmation: run again with --yes",
+                    devices.join(", ")
+                ));
+            }
+            Verdict::Allow(actions) => {
+                outcome.status = if dry_run {
+                    Status::Planned
+                } else {
+                    Status::Executed
+                };
+                outcome.actions = actions.iter().map(ActionResult::from).collect();
+            }
+        },
+    }
+    outcome
+}

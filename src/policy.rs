@@ -1,0 +1,247 @@
+//! The policy: what may be published, decided outside the model.
+//!
+//! Every planned action is checked again against the registry (device known
+//! and not denied, capability writable, value in range, command topic present
+//! and allowed), whatever produced it. Actions on `safety: confirm` devices,
+//! or on kinds the agent lists as needing confirmation, wait for a person's
+//! explicit yes. A plan is all or nothing.
+
+use crate::agent::{Action, PolicyOverrides};
+use crate::registry::{Registry, Safety};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Publish these (rebuilt from the registry).
+    Allow(Vec<Action>),
+    /// Nothing may be published until a person says yes.
+    NeedsConfirmation {
+        actions: Vec<Action>,
+        devices: Vec<String>,
+    },
+    /// Nothing may be published, for this reason.
+    Refuse(String),
+}
+
+/// Checks a plan. `confirmed` is the person's yes (`--yes`, the TUI dialog,
+/// a confirmation token on the bridge).
+pub fn check(
+    registry: &Registry,
+    overrides: &PolicyOverrides,
+    actions: &[Action],
+    confirmed: bool,
+) -> Verdict {
+    let mut allowed = Vec::with_capacity(actions.len());
+    let mut confirm = Vec::new();
+    for a in actions {
+        let Some(device) = registry.get(&a.device) else {
+            return Verdict::Refuse(format!("unknown device `{}`", a.device));
+        };
+        if overrides.deny_devices.iter().any(|d| d == &device.id) {
+            return Verdict::Refuse(format!("{} is not to be acted on by this agent", device.id));
+        }
+        let Some(cap) = device.capability(&a.capability) else {
+            return Verdict::Refuse(format!(
+                "{} has no capability `{}`",
+                device.id, a.capability
+            ));
+        };
+        if let Err(e) = cap.check_write(&a.value) {
+            return Verdict::Refuse(format!("{}: {e}", device.id));
+        }
+        let Some(topic) = &device.command_topic else {
+            return Verdict::Refuse(format!("{} takes no commands", device.id));
+        };
+        if !overrides.allow_topics.is_empty()
+            && !overrides
+                .allow_topics
+                .iter()
+                .any(|f| topic_matches(f, topic))
+        {
+            return Verdict::Refuse(format!(
+                "{topic} is not among the topics this agent may publish to"
+            ));
+        }
+        let needs_yes = device.safety == Safety::Confirm
+            || overrides.confirm_kinds.iter().any(|k| k == &device.kind);
+        if needs_yes && !confirm.contains(&device.id) {
+            confirm.push(device.id.clone());
+        }
+        allowed.push(Action::new(device, &cap.name, a.value.clone()));
+    }
+    if allowed.is_empty() {
+        return Verdict::Refuse("nothing to do".into());
+    }
+    if !confirm.is_empty() && !confirmed {
+        return Verdict::NeedsConfirmation {
+            actions: allowed,
+            devices: confirm,
+        };
+    }
+    Verdict::Allow(allowed)
+}
+
+/// MQTT topic filter matching (`+` one level, `#` the rest).
+pub fn topic_matches(filter: &str, topic: &str) -> bool {
+    let mut f = filter.split('/');
+    let mut t = topic.split('/');
+    loop {
+        match (f.next(), t.next()) {
+            (Some("#"), _) => return true,
+            (Some("+"), Some(_)) => {}
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::path::Path;
+
+    fn registry() -> Registry {
+        crate::registry::parse_str(
+            r#"
+devices:
+  - id: hall_light
+    kind: light
+    state_topic: home/hall/state
+    command_topic: home/hall/set
+    capabilities:
+      - {name: brightness, type: number, min: 0, max: 100}
+      - {name: power_w, type: number, min: 0, max: 60, readonly: true}
+  - id: front_door
+    kind: lock
+    safety: confirm
+    state_topic: home/door/state
+    command_topic: home/door/set
+    capabilities:
+      - {name: lock, type: enum, values: [locked, unlocked]}
+"#,
+            Path::new("t.yaml"),
+        )
+        .unwrap()
+    }
+
+    fn action(device: &str, cap: &str, value: serde_json::Value) -> Action {
+        let reg = registry();
+        Action::new(reg.get(device).unwrap(), cap, value)
+    }
+
+    #[test]
+    fn values_out_of_range_are_refused() {
+        let v = check(
+            &registry(),
+            &PolicyOverrides::default(),
+            &[action("hall_light", "brightness", json!(150))],
+            false,
+        );
+        assert!(matches!(v, Verdict::Refuse(r) if r.contains("between 0 and 100")));
+    }
+
+    #[test]
+    fn readonly_capabilities_are_refused() {
+        let v = check(
+            &registry(),
+            &PolicyOverrides::default(),
+            &[action("hall_light", "power_w", json!(5))],
+            false,
+        );
+        assert!(matches!(v, Verdict::Refuse(r) if r.contains("read-only")));
+    }
+
+    #[test]
+    fn confirm_devices_wait_for_a_yes() {
+        let plan = [
+            action("hall_light", "brightness", json!(10)),
+            action("front_door", "lock", json!("unlocked")),
+        ];
+        let v = check(&registry(), &PolicyOverrides::default(), &plan, false);
+        assert!(
+            matches!(&v, Verdict::NeedsConfirmation { devices, .. } if devices == &["front_door"])
+        );
+        assert!(
+            matches!(check(&registry(), &PolicyOverrides::default(), &plan, true), Verdict::Allow(a) if a.len() == 2)
+        );
+    }
+
+    #[test]
+    fn a_plan_is_all_or_nothing() {
+        let plan = [
+            action("hall_light", "brightness", json!(10)),
+            action("hall_light", "brightness", json!(101)),
+        ];
+        assert!(matches!(
+            check(&registry(), &PolicyOverrides::default(), &plan, true),
+            Verdict::Refuse(_)
+        ));
+    }
+
+    #[test]
+    fn topics_must_be_allowed_and_are_taken_from_the_registry() {
+        let mut forged = action("hall_light", "brightness", json!(10));
+        forged.topic = "elsewhere/set".into();
+        let overrides = PolicyOverrides {
+            allow_topics: vec!["home/+/set".into()],
+            ..Default::default()
+        };
+        match check(&registry(), &overrides, &[forged], false) {
+            Verdict::Allow(a) => assert_eq!(a[0].topic, "home/hall/set"),
+            other => panic!("{other:?}"),
+        }
+        let overrides = PolicyOverrides {
+            allow_topics: vec!["garden/#".into()],
+            ..Default::default()
+        };
+        assert!(matches!(
+            check(
+                &registry(),
+                &overrides,
+                &[action("hall_light", "brightness", json!(1))],
+                false
+            ),
+            Verdict::Refuse(_)
+        ));
+    }
+
+    #[test]
+    fn deny_lists_and_confirm_kinds_apply() {
+        let overrides = PolicyOverrides {
+            deny_devices: vec!["hall_light".into()],
+            confirm_kinds: vec![],
+            ..Default::default()
+        };
+        assert!(matches!(
+            check(
+                &registry(),
+                &overrides,
+                &[action("hall_light", "brightness", json!(1))],
+                true
+            ),
+            Verdict::Refuse(_)
+        ));
+        let overrides = PolicyOverrides {
+            confirm_kinds: vec!["light".into()],
+            ..Default::default()
+        };
+        assert!(matches!(
+            check(
+                &registry(),
+                &overrides,
+                &[action("hall_light", "brightness", json!(1))],
+                false
+            ),
+            Verdict::NeedsConfirmation { .. }
+        ));
+    }
+
+    #[test]
+    fn filters_match_like_mqtt() {
+        assert!(topic_matches("home/#", "home/a/b"));
+        assert!(topic_matches("home/+/set", "home/hall/set"));
+        assert!(!topic_matches("home/+/set", "home/hall/x/set"));
+        assert!(!topic_matches("home/a", "home/a/b"));
+    }
+}
