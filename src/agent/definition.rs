@@ -76,6 +76,9 @@ pub enum DefinitionError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// Largest fleet listed in full in the system prompt.
+pub const LISTED_DEVICES: usize = 64;
+
 const KNOWN_TOOLS: &[&str] = &["device_action", "state_query"];
 
 impl AgentDefinition {
@@ -187,9 +190,17 @@ impl AgentDefinition {
 
     /// The system prompt for a registry. Stable for a given registry, so its
     /// KV cache is computed once.
+    ///
+    /// Fleets larger than [`LISTED_DEVICES`] are not listed (the prompt would
+    /// outgrow the context and the cache); the model then sees device names
+    /// only as the options it ranks.
     pub fn system_prompt(&self, registry: &Registry) -> String {
-        let devices: Vec<String> = registry
-            .devices()
+        let listed = if registry.len() <= LISTED_DEVICES {
+            registry.devices()
+        } else {
+            &[]
+        };
+        let devices: Vec<String> = listed
             .iter()
             .map(|d| match d.room_words() {
                 Some(room) => format!("- {} ({room})", d.name.to_lowercase()),

@@ -26,6 +26,8 @@ const NAME_STOP: &[&str] = &[
 struct Entry {
     /// Words of the name, aliases and id.
     name_words: HashSet<String>,
+    /// The name and each alias as words, for whole-phrase matches.
+    phrases: Vec<Vec<String>>,
     kind_words: HashSet<&'static str>,
 }
 
@@ -72,15 +74,19 @@ impl Index {
         let mut df: HashMap<String, usize> = HashMap::new();
         for d in registry.devices() {
             let mut name_words: HashSet<String> = HashSet::new();
+            let mut phrases = Vec::new();
             for text in std::iter::once(&d.name)
                 .chain(&d.aliases)
                 .chain(std::iter::once(&d.id))
             {
-                name_words.extend(
-                    words_of(text)
-                        .into_iter()
-                        .filter(|w| !NAME_STOP.contains(&w.as_str())),
-                );
+                let words: Vec<String> = words_of(text)
+                    .into_iter()
+                    .filter(|w| !NAME_STOP.contains(&w.as_str()))
+                    .collect();
+                name_words.extend(words.iter().cloned());
+                if words.len() > 1 {
+                    phrases.push(words);
+                }
             }
             for w in &name_words {
                 *df.entry(w.clone()).or_default() += 1;
@@ -93,7 +99,9 @@ impl Index {
                     .entry(room.clone())
                     .or_insert_with(|| room.clone());
                 // The first word of a multi-word room names it too ("living").
-                if let Some(first) = room.split('_').next() {
+                if let Some(first) = room.split('_').next()
+                    && !FILLER.contains(&first)
+                {
                     room_words
                         .entry(first.to_string())
                         .or_insert_with(|| room.clone());
@@ -118,6 +126,7 @@ impl Index {
                 .collect();
             entries.push(Entry {
                 name_words,
+                phrases,
                 kind_words,
             });
         }
@@ -166,14 +175,44 @@ impl Index {
 
     /// Words of a clause that neither the registry nor the lexicon knows:
     /// the clause names something that does not exist.
+    ///
+    /// Only words where a device would be named count: right before a word
+    /// that names devices ("the *attic* light"), or right after an article,
+    /// a room or a device word ("the *sauna*"). Inflected verbs and
+    /// contractions ("switched", "leaving", "we're") never name a device.
     pub fn unknown_words(&self, clause: &Clause) -> Vec<String> {
-        clause
-            .words
+        let words = &clause.words;
+        let known = |w: &str| self.vocab.contains(self.canonical(w).as_ref());
+        let device_word = |w: &str| {
+            let c = self.canonical(w);
+            lexicon::kind_of_word(&c).next().is_some()
+                || self.room_words.contains_key(c.as_ref())
+                || self
+                    .entries
+                    .iter()
+                    .any(|e| e.name_words.contains(c.as_ref()))
+        };
+        words
             .iter()
-            .filter(|w| !w.chars().any(|c| c.is_ascii_digit()))
-            .filter(|w| w.chars().any(char::is_alphabetic))
-            .filter(|w| !self.vocab.contains(self.canonical(w).as_ref()))
-            .cloned()
+            .enumerate()
+            .filter(|(_, w)| !w.chars().any(|c| c.is_ascii_digit()))
+            .filter(|(_, w)| w.chars().any(char::is_alphabetic))
+            .filter(|(_, w)| !known(w))
+            .filter(|(_, w)| {
+                !(w.contains('\'') && !w.ends_with("'s")
+                    || ["ed", "ing", "ly"]
+                        .iter()
+                        .any(|suffix| w.len() > suffix.len() + 2 && w.ends_with(suffix)))
+            })
+            .filter(|&(i, _)| {
+                let before = i.checked_sub(1).map(|j| words[j].as_str());
+                let after = words.get(i + 1).map(String::as_str);
+                after.is_some_and(|a| device_word(a) || !known(a))
+                    || before.is_some_and(|b| {
+                        matches!(b, "the" | "a" | "an" | "my" | "our" | "your") || device_word(b)
+                    })
+            })
+            .map(|(_, w)| w.clone())
             .collect()
     }
 
@@ -255,6 +294,10 @@ impl Index {
                         score += 1.0;
                     }
                 }
+                // A name or alias said in full ("roof window") beats its parts.
+                if e.phrases.iter().any(|p| contains_phrase(&words, p)) {
+                    score += 2.0;
+                }
                 Some(score)
             })
             .collect()
@@ -268,6 +311,10 @@ impl Index {
                 && self.canonical(w) != w.as_str()
         })
     }
+}
+
+fn contains_phrase(words: &[String], phrase: &[String]) -> bool {
+    words.windows(phrase.len()).any(|w| w == phrase)
 }
 
 fn static_kind(kind: &str) -> &'static str {
@@ -290,10 +337,16 @@ fn mentions(device: &Device, words: &[String]) -> Vec<(usize, usize)> {
         .map(|(i, c)| {
             let own = words_of(&c.name);
             let synonyms: Vec<&str> = lexicon::capability_words(&c.name).collect();
-            let hits = words
+            let hits: usize = words
                 .iter()
-                .filter(|w| own.iter().any(|o| o == *w) || synonyms.contains(&w.as_str()))
-                .count();
+                .map(|w| {
+                    if own.iter().any(|o| o == w) {
+                        2
+                    } else {
+                        usize::from(synonyms.contains(&w.as_str()))
+                    }
+                })
+                .sum();
             (i, hits)
         })
         .collect()
@@ -456,6 +509,15 @@ pub fn derive(
             chosen = Some(j);
         }
     }
+    // "on quiet", "on boost": a value of another setting, not the switch.
+    if chosen.is_some_and(|i| is_on_off(by_index(i))) {
+        let other = caps.iter().position(|c| {
+            !c.readonly && !is_on_off(c) && words.iter().any(|w| enum_values(c).contains(w))
+        });
+        if other.is_some() {
+            chosen = other;
+        }
+    }
     // 2. Otherwise, what the cues point to.
     if chosen.is_none() {
         let find = |pred: &dyn Fn(&Capability) -> bool| {
@@ -463,11 +525,18 @@ pub fn derive(
                 .position(|c| !c.readonly && pred(c))
                 .or_else(|| caps.iter().position(pred))
         };
+        let enum_word = caps.iter().position(|c| {
+            !c.readonly && !is_on_off(c) && words.iter().any(|w| enum_values(c).contains(w))
+        });
         chosen = if let Some((_, unit)) = cues
             .number
             .filter(|(_, u)| *u != Unit::None && *u != Unit::Percent)
         {
             find(&|c| unit_matches(c, unit))
+        } else if enum_word.is_some() && cues.number.is_none() {
+            enum_word
+        } else if cues.direction.is_some() && !cues.brightness_verb {
+            find(&|c| c.name.contains("position") || enum_values(c).iter().any(|v| v == "open"))
         } else if cues.lock.is_some() {
             find(&is_lock)
         } else if cues.brightness_verb {
@@ -479,10 +548,17 @@ pub fn derive(
             None
         };
         if chosen.is_none() {
-            // An enum value the clause says ("high", "cool").
+            // An enum value the clause says ("high", "cool", "on quiet").
             chosen = caps.iter().position(|c| {
                 !c.readonly && !is_on_off(c) && words.iter().any(|w| enum_values(c).contains(w))
             });
+        }
+        // Opening and closing move covers, not lights.
+        if cues.direction.is_some()
+            && !cues.brightness_verb
+            && chosen.is_some_and(|i| caps[i].name.contains("bright"))
+        {
+            chosen = None;
         }
         if chosen.is_none() && cues.power.is_some() {
             chosen = find(&is_on_off);
@@ -511,6 +587,17 @@ pub fn derive(
         )));
     };
     let cap = by_index(i);
+    // "the current temperature" is a reading, whatever the device calls it.
+    if !cap.readonly
+        && words
+            .iter()
+            .any(|w| matches!(w.as_str(), "current" | "measured" | "actual"))
+    {
+        return Err(NoAction(format!(
+            "the current reading of {} cannot be set",
+            device.id
+        )));
+    }
     let value = value_for(cap, clause, words)?;
     let mut actions = vec![(cap.name.clone(), value)];
     // "turn on the desk lamp at 40%": the switch, then the level.

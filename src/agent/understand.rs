@@ -85,7 +85,7 @@ pub fn normalize(goal: &str) -> String {
             }
             '\'' if prev.is_some_and(char::is_alphanumeric) => out.push('\''),
             '_' => out.push('_'),
-            ',' | ';' | ':' => out.push_str(" , "),
+            ',' | ';' => out.push_str(" , "),
             c if c.is_alphanumeric() => out.push(c),
             _ => out.push(' '),
         }

@@ -33,6 +33,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         Duration::from_secs(2),
     ))?;
     let mut agent = Agent::new(registry.clone(), definition.clone(), Some(Box::new(llm)));
+    let load_time = load_time + agent.warm();
 
     let mut passed = Vec::new();
     let mut latencies = Vec::new();
@@ -42,6 +43,8 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let mut unconfirmed = 0;
     let mut proposed_invalid = 0;
     let mut used_model = 0;
+    let mut decode_total = Duration::ZERO;
+    let mut latency_total = Duration::ZERO;
     for case in &cases {
         let t0 = Instant::now();
         let fleet = &live.fleet;
@@ -75,6 +78,8 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
                 .count();
         }
         latencies.push(end.duration_since(t0).as_micros() as u64);
+        latency_total += end.duration_since(t0);
+        decode_total += plan.llm_decode_time;
         llm_ms.push(plan.llm_time.as_micros() as u64);
         tokens.push(plan.tokens_evaluated as u64);
         used_model += usize::from(plan.used_model);
@@ -126,6 +131,9 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
                 "llm_ms": {"p50": eval::percentile(&llm_ms, 50.0) as f64 / 1000.0, "p95": eval::percentile(&llm_ms, 95.0) as f64 / 1000.0},
                 "tokens_per_goal": {"p50": eval::percentile(&tokens, 50.0), "max": tokens.iter().max().copied().unwrap_or(0)},
                 "load_ms": load_time.as_millis() as u64,
+            "decode_ms_total": outcome::ms(decode_total),
+            "latency_ms_total": outcome::ms(latency_total),
+            "peak_rss_mb": peak_rss_mb(),
                 "failures": failures,
             })
         );
@@ -196,6 +204,14 @@ fn baseline_passes(
         false,
     );
     eval::passes(case, &o)
+}
+
+/// The process's peak resident memory (VmHWM), in MiB.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some((kb / 1024.0 * 10.0).round() / 10.0)
 }
 
 fn pct(x: f64) -> String {

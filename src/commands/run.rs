@@ -42,6 +42,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .map_err(|_| anyhow::anyhow!("the model loader panicked"))??;
 
     let mut agent = Agent::new(registry.clone(), definition.clone(), Some(Box::new(llm)));
+    let load_time = load_time + agent.warm();
     let t0 = Instant::now();
     let fleet = &live.fleet;
     let plan = agent.plan(&goal, &|id| fleet.state(id));

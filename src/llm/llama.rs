@@ -25,7 +25,7 @@ use super::{
 
 /// Sequences available for options in one batch (sequence 0 holds the prompt).
 const OPTION_SEQS: usize = 31;
-const N_CTX: u32 = 4096;
+const N_CTX: u32 = 2048;
 const N_BATCH: u32 = 1024;
 
 /// How to run the model.

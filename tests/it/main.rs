@@ -5,4 +5,5 @@
 mod cli;
 mod harness;
 mod llm;
+mod run;
 mod sim;
