@@ -26,8 +26,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Embedded broker + simulated fleet + live view, with nothing installed
+    /// Embedded broker + simulated fleet + the TUI, with nothing installed
     Demo(DemoArgs),
+    /// The operator TUI on a broker
+    Tui(TuiArgs),
     /// Simulated devices from devices.yaml on a broker
     Sim(SimArgs),
     /// The embedded MQTT broker on its own
@@ -204,9 +206,31 @@ impl BrokerConnArgs {
 pub struct DemoArgs {
     #[command(flatten)]
     pub devices: DevicesArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub agent: AgentArgs,
     /// Port of the embedded broker
     #[arg(long, default_value_t = 1883)]
     pub port: u16,
+    /// Past values kept per topic (the detail pane's history)
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub history: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    #[command(flatten)]
+    pub devices: DevicesArgs,
+    #[command(flatten)]
+    pub conn: BrokerConnArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub agent: AgentArgs,
+    /// Past values kept per topic (the detail pane's history)
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub history: usize,
 }
 
 #[derive(Debug, Args)]

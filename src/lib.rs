@@ -13,6 +13,8 @@ pub mod llm;
 pub mod mqtt;
 pub mod outcome;
 pub mod paths;
+pub mod planner;
 pub mod policy;
 pub mod registry;
 pub mod sim;
+pub mod tui;

@@ -11,16 +11,25 @@ use giot::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = match cli.command {
+    let command = cli.command;
+    let default_level = match command {
         Command::Sim(_) | Command::Broker(_) => "info",
         _ => "warn",
     };
-    if let Err(e) = commands::logging::init(&cli.log, default_level) {
+    // The TUI draws on the terminal: its logs go to a file.
+    let mut log = cli.log;
+    if matches!(command, Command::Tui(_) | Command::Demo(_)) && log.log_file.is_none() {
+        let dir = giot::paths::data_dir();
+        let _ = std::fs::create_dir_all(&dir);
+        log.log_file = Some(dir.join("giot.log"));
+    }
+    if let Err(e) = commands::logging::init(&log, default_level) {
         eprintln!("giot: {e:#}");
         return ExitCode::from(2);
     }
-    let result = match cli.command {
+    let result = match command {
         Command::Demo(args) => commands::demo::run(args),
+        Command::Tui(args) => commands::tui::run(args),
         Command::Sim(args) => commands::sim::run(args),
         Command::Broker(args) => commands::broker::run(args),
         Command::Devices(cmd) => commands::devices::run(cmd),

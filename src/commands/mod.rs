@@ -7,6 +7,7 @@ pub mod eval;
 pub mod logging;
 pub mod run;
 pub mod sim;
+pub mod tui;
 
 use std::path::Path;
 

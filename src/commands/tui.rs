@@ -1,0 +1,26 @@
+//! `giot tui`: the operator TUI on a broker.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use giot::agent::AgentDefinition;
+use giot::cli::TuiArgs;
+use giot::tui::{self, TuiConfig};
+
+use super::ConfigError;
+
+pub fn run(args: TuiArgs) -> Result<ExitCode> {
+    let registry = super::load_registry(&args.devices.path())?;
+    let definition =
+        AgentDefinition::load(&args.agent.agent).map_err(|e| ConfigError(e.to_string()))?;
+    let config = TuiConfig {
+        registry,
+        definition,
+        options: args.conn.options("tui")?,
+        llama: args.model.config(),
+        confirm_timeout: super::run::confirm_timeout(args.agent.confirm_timeout)?,
+        history: args.history,
+    };
+    super::runtime()?.block_on(tui::run(config))?;
+    Ok(ExitCode::SUCCESS)
+}

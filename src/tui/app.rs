@@ -1,0 +1,597 @@
+//! The TUI's state and how events change it. No I/O and no drawing: events
+//! come in ([`AppEvent`]), effects go out ([`Effect`]) for the runtime to
+//! carry out, so every interaction is testable with plain `#[test]`s.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::Position;
+use serde_json::{Map, Value};
+use tui_input::Input;
+use tui_tree_widget::TreeState;
+
+use super::keymap::{self, Action, Focus};
+use crate::agent::PolicyOverrides;
+use crate::fleet::Fleet;
+use crate::mqtt::LinkEvent;
+use crate::outcome::{ActionResult, Outcome, Status};
+use crate::policy::{self, Verdict};
+
+/// Everything that can happen to the TUI.
+#[derive(Debug)]
+pub enum AppEvent {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Mqtt(LinkEvent),
+    Agent(AgentUpdate),
+    Model(ModelStatus),
+    Tick,
+}
+
+/// What the agent worker reports while it handles a goal.
+#[derive(Debug, Clone)]
+pub enum AgentUpdate {
+    Step(String),
+    Decided(Outcome),
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelStatus {
+    Loading(String),
+    Ready { name: String, load_ms: u64 },
+    Failed(String),
+}
+
+/// What the runtime must do for the app.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Plan a goal with this snapshot of the devices' state.
+    RunGoal {
+        goal: String,
+        state: HashMap<String, Map<String, Value>>,
+    },
+    /// Publish these checked actions.
+    Publish(Vec<ActionResult>),
+    Quit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Devices,
+    Topics,
+}
+
+/// A line of the conversation pane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Said {
+    pub who: &'static str,
+    pub text: String,
+}
+
+/// An action published and waiting for its device to show it.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub action: ActionResult,
+    pub deadline: Instant,
+}
+
+/// The small form for publishing one value directly.
+#[derive(Debug, Clone)]
+pub struct Form {
+    pub device: String,
+    pub capability: String,
+    pub input: Input,
+    pub error: Option<String>,
+}
+
+pub struct App {
+    pub fleet: Fleet,
+    pub policy: PolicyOverrides,
+    pub view: View,
+    pub tree: TreeState<String>,
+    pub focus: Focus,
+    /// Where focus returns after the goal line, a dialog or the help.
+    pub back: Focus,
+    pub goal: Input,
+    pub filter: Input,
+    pub conversation: Vec<Said>,
+    /// A plan waiting for the operator's yes.
+    pub dialog: Option<Outcome>,
+    pub form: Option<Form>,
+    pub pending: Vec<Pending>,
+    pub model: ModelStatus,
+    pub broker_error: Option<String>,
+    pub agent_busy: bool,
+    pub last_latency_ms: Option<f64>,
+    /// When each topic last changed, for the "just changed" marker.
+    pub changed: HashMap<String, Instant>,
+    pub confirm_timeout: Duration,
+    pub broker_url: String,
+    /// Set when something changed since the last frame.
+    pub dirty: bool,
+}
+
+/// How long a value counts as just changed.
+pub const CHANGED_FOR: Duration = Duration::from_secs(3);
+const CONVERSATION_MAX: usize = 500;
+
+impl App {
+    pub fn new(fleet: Fleet, policy: PolicyOverrides, broker_url: String) -> Self {
+        let mut tree = TreeState::default();
+        for room in fleet.registry().rooms() {
+            tree.open(vec![format!("room:{room}")]);
+        }
+        tree.select_first();
+        Self {
+            fleet,
+            policy,
+            view: View::Devices,
+            tree,
+            focus: Focus::Tree,
+            back: Focus::Tree,
+            goal: Input::default(),
+            filter: Input::default(),
+            conversation: Vec::new(),
+            dialog: None,
+            form: None,
+            pending: Vec::new(),
+            model: ModelStatus::Loading("model".into()),
+            broker_error: Some("connecting".into()),
+            agent_busy: false,
+            last_latency_ms: None,
+            changed: HashMap::new(),
+            confirm_timeout: Duration::from_secs(3),
+            broker_url,
+            dirty: true,
+        }
+    }
+
+    pub fn say(&mut self, who: &'static str, text: impl Into<String>) {
+        self.conversation.push(Said {
+            who,
+            text: text.into(),
+        });
+        if self.conversation.len() > CONVERSATION_MAX {
+            self.conversation.remove(0);
+        }
+    }
+
+    /// The registry device and capability under the selection, if any.
+    pub fn selected_capability(&self) -> Option<(String, Option<String>)> {
+        let id = self.tree.selected().last()?;
+        if let Some(dev) = id.strip_prefix("dev:") {
+            return Some((dev.to_string(), None));
+        }
+        let (dev, cap) = id.strip_prefix("cap:")?.split_once('/')?;
+        Some((dev.to_string(), Some(cap.to_string())))
+    }
+
+    /// The topic under the selection in the topic view.
+    pub fn selected_topic(&self) -> Option<String> {
+        match self.view {
+            View::Topics => self
+                .tree
+                .selected()
+                .last()?
+                .strip_prefix("topic:")
+                .map(String::from),
+            View::Devices => {
+                let (dev, _) = self.selected_capability()?;
+                self.fleet
+                    .registry()
+                    .get(&dev)
+                    .map(|d| d.state_topic.clone())
+            }
+        }
+    }
+
+    pub fn handle(&mut self, event: AppEvent) -> Vec<Effect> {
+        self.dirty = true;
+        match event {
+            AppEvent::Key(key) => self.key(key),
+            AppEvent::Mouse(mouse) => {
+                self.mouse(mouse);
+                Vec::new()
+            }
+            AppEvent::Mqtt(event) => {
+                self.mqtt(event);
+                Vec::new()
+            }
+            AppEvent::Agent(update) => self.agent(update),
+            AppEvent::Model(status) => {
+                match &status {
+                    ModelStatus::Ready { name, load_ms } => {
+                        self.say("giot", format!("model {name} ready ({load_ms} ms)"))
+                    }
+                    ModelStatus::Failed(e) => self.say("giot", format!("model unavailable: {e}")),
+                    ModelStatus::Loading(_) => {}
+                }
+                self.model = status;
+                Vec::new()
+            }
+            AppEvent::Tick => {
+                self.tick(Instant::now());
+                Vec::new()
+            }
+        }
+    }
+
+    fn mqtt(&mut self, event: LinkEvent) {
+        match &event {
+            LinkEvent::Connected => self.broker_error = None,
+            LinkEvent::Disconnected { error, retry_in } => {
+                self.broker_error = Some(format!(
+                    "{error}; retrying in {:.1}s",
+                    retry_in.as_secs_f32()
+                ));
+            }
+            LinkEvent::Message { topic, payload, .. } => {
+                self.changed.insert(topic.clone(), Instant::now());
+                if let Some(device) = self.fleet.registry().by_state_topic(topic)
+                    && !payload.is_empty()
+                    && !matches!(
+                        serde_json::from_slice::<Value>(payload),
+                        Ok(Value::Object(_))
+                    )
+                {
+                    let shown =
+                        String::from_utf8_lossy(&payload[..payload.len().min(60)]).into_owned();
+                    let id = device.id.clone();
+                    self.say(
+                        "giot",
+                        format!("ignored a malformed state from {id}: {shown}"),
+                    );
+                }
+            }
+        }
+        self.fleet.apply(&event);
+        self.check_pending();
+    }
+
+    /// Marks pending actions confirmed when their device shows the value.
+    fn check_pending(&mut self) {
+        let mut done = Vec::new();
+        for (i, p) in self.pending.iter().enumerate() {
+            let shown = self.fleet.value(&p.action.device, &p.action.capability);
+            if shown.is_some_and(|v| crate::exec::same_value(&v, &p.action.value)) {
+                done.push(i);
+            }
+        }
+        for i in done.into_iter().rev() {
+            let p = self.pending.remove(i);
+            self.say(
+                "giot",
+                format!(
+                    "✓ {}.{} = {} confirmed",
+                    p.action.device, p.action.capability, p.action.value
+                ),
+            );
+        }
+    }
+
+    fn tick(&mut self, now: Instant) {
+        let (late, waiting): (Vec<_>, Vec<_>) =
+            self.pending.drain(..).partition(|p| now >= p.deadline);
+        self.pending = waiting;
+        for p in late {
+            self.say(
+                "giot",
+                format!(
+                    "✗ {}.{} = {}: no confirmation from the device",
+                    p.action.device, p.action.capability, p.action.value
+                ),
+            );
+        }
+        self.changed
+            .retain(|_, t| now.duration_since(*t) < CHANGED_FOR);
+    }
+
+    fn agent(&mut self, update: AgentUpdate) -> Vec<Effect> {
+        match update {
+            AgentUpdate::Step(s) => {
+                self.say("agent", s);
+                Vec::new()
+            }
+            AgentUpdate::Failed(e) => {
+                self.agent_busy = false;
+                self.say("giot", format!("error: {e}"));
+                Vec::new()
+            }
+            AgentUpdate::Decided(outcome) => {
+                self.agent_busy = false;
+                self.last_latency_ms = Some(outcome.timing_ms.total);
+                match outcome.status {
+                    Status::Answered => {
+                        self.say("agent", outcome.answer.clone().unwrap_or_default());
+                        Vec::new()
+                    }
+                    Status::Refused => {
+                        self.say(
+                            "agent",
+                            format!("refused: {}", outcome.reason.clone().unwrap_or_default()),
+                        );
+                        Vec::new()
+                    }
+                    Status::NeedsConfirmation => {
+                        self.say(
+                            "agent",
+                            format!(
+                                "plan: {} (needs your confirmation)",
+                                describe(&outcome.actions)
+                            ),
+                        );
+                        self.dialog = Some(outcome);
+                        self.back = Focus::Tree;
+                        self.focus = Focus::Dialog;
+                        Vec::new()
+                    }
+                    Status::Executed | Status::Planned => {
+                        self.say("agent", format!("plan: {}", describe(&outcome.actions)));
+                        self.publish(outcome.actions)
+                    }
+                }
+            }
+        }
+    }
+
+    fn publish(&mut self, actions: Vec<ActionResult>) -> Vec<Effect> {
+        let deadline = Instant::now() + self.confirm_timeout;
+        for a in &actions {
+            self.say("giot", format!("→ {} {}", a.topic, a.payload));
+            self.pending.push(Pending {
+                action: a.clone(),
+                deadline,
+            });
+        }
+        vec![Effect::Publish(actions)]
+    }
+
+    fn key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let action = keymap::lookup(self.focus, &key);
+        match (self.focus, action) {
+            (_, Some(Action::Quit)) => vec![Effect::Quit],
+            (Focus::Help, Some(Action::Cancel | Action::Help)) => {
+                self.focus = self.back;
+                Vec::new()
+            }
+            (Focus::Help, _) => Vec::new(),
+            (Focus::Dialog, Some(Action::Confirm)) => {
+                self.focus = self.back;
+                match self.dialog.take() {
+                    Some(outcome) => {
+                        self.say("you", "yes");
+                        self.publish(outcome.actions)
+                    }
+                    None => Vec::new(),
+                }
+            }
+            (Focus::Dialog, Some(Action::Reject | Action::Cancel)) => {
+                self.focus = self.back;
+                self.dialog = None;
+                self.say("you", "no: nothing published");
+                Vec::new()
+            }
+            (Focus::Dialog, _) => Vec::new(),
+            (Focus::Goal, Some(Action::Submit)) => self.submit_goal(),
+            (Focus::Goal, Some(Action::Cancel | Action::FocusNext)) => {
+                self.focus = Focus::Tree;
+                Vec::new()
+            }
+            (Focus::Filter, Some(Action::Submit | Action::Cancel)) => {
+                if action == Some(Action::Cancel) {
+                    self.filter.reset();
+                }
+                self.focus = Focus::Tree;
+                self.tree.select_first();
+                Vec::new()
+            }
+            (Focus::Form, Some(Action::Submit)) => self.submit_form(),
+            (Focus::Form, Some(Action::Cancel)) => {
+                self.form = None;
+                self.focus = Focus::Tree;
+                Vec::new()
+            }
+            (Focus::Goal | Focus::Filter | Focus::Form, _) => {
+                let event = ratatui::crossterm::event::Event::Key(key);
+                if let Some(req) = tui_input::backend::crossterm::to_input_request(&event) {
+                    match self.focus {
+                        Focus::Goal => drop(self.goal.handle(req)),
+                        Focus::Filter => {
+                            self.filter.handle(req);
+                            self.tree.select_first();
+                        }
+                        _ => {
+                            if let Some(form) = &mut self.form {
+                                form.input.handle(req);
+                                form.error = None;
+                            }
+                        }
+                    }
+                }
+                Vec::new()
+            }
+            (Focus::Tree, Some(a)) => {
+                self.tree_action(a);
+                Vec::new()
+            }
+            (Focus::Tree, None) => Vec::new(),
+        }
+    }
+
+    fn tree_action(&mut self, action: Action) {
+        match action {
+            Action::Up => drop(self.tree.key_up()),
+            Action::Down => drop(self.tree.key_down()),
+            Action::Collapse => drop(self.tree.key_left()),
+            Action::Expand => drop(self.tree.key_right()),
+            Action::Top => drop(self.tree.select_first()),
+            Action::Bottom => drop(self.tree.select_last()),
+            Action::GoalLine | Action::FocusNext => self.focus = Focus::Goal,
+            Action::Filter => self.focus = Focus::Filter,
+            Action::Help => {
+                self.back = Focus::Tree;
+                self.focus = Focus::Help;
+            }
+            Action::ToggleTopics => {
+                self.view = match self.view {
+                    View::Devices => View::Topics,
+                    View::Topics => View::Devices,
+                };
+                self.tree = TreeState::default();
+                if self.view == View::Devices {
+                    for room in self.fleet.registry().rooms() {
+                        self.tree.open(vec![format!("room:{room}")]);
+                    }
+                }
+                self.tree.select_first();
+            }
+            Action::SetValue => self.open_form(),
+            _ => {}
+        }
+    }
+
+    fn open_form(&mut self) {
+        let Some((device, Some(capability))) = self.selected_capability() else {
+            self.say("giot", "select a capability of a device to set it (s)");
+            return;
+        };
+        let Some(cap) = self
+            .fleet
+            .registry()
+            .get(&device)
+            .and_then(|d| d.capability(&capability))
+        else {
+            return;
+        };
+        if cap.readonly {
+            self.say("giot", format!("{device}.{capability} is read-only"));
+            return;
+        }
+        let current = self.fleet.value(&device, &capability).map(|v| match v {
+            Value::String(s) => s,
+            other => other.to_string(),
+        });
+        self.form = Some(Form {
+            device,
+            capability,
+            input: Input::new(current.unwrap_or_default()),
+            error: None,
+        });
+        self.focus = Focus::Form;
+    }
+
+    fn submit_form(&mut self) -> Vec<Effect> {
+        let Some(form) = self.form.as_mut() else {
+            return Vec::new();
+        };
+        let text = form.input.value().trim().to_string();
+        let registry = self.fleet.registry();
+        let Some(device) = registry.get(&form.device) else {
+            return Vec::new();
+        };
+        let value = match device.capability(&form.capability).map(|c| &c.kind) {
+            Some(crate::registry::CapabilityType::Number { .. }) => match text.parse::<f64>() {
+                Ok(n) => crate::registry::value::number(n),
+                Err(_) => {
+                    form.error = Some(format!("`{text}` is not a number"));
+                    return Vec::new();
+                }
+            },
+            Some(crate::registry::CapabilityType::Bool) => {
+                Value::Bool(matches!(text.as_str(), "true" | "on" | "yes" | "1"))
+            }
+            _ => Value::String(text.clone()),
+        };
+        let action = crate::agent::Action::new(device, &form.capability, value);
+        match policy::check(registry, &self.policy, &[action], false) {
+            Verdict::Refuse(reason) => {
+                form.error = Some(reason);
+                Vec::new()
+            }
+            Verdict::NeedsConfirmation { actions, .. } => {
+                self.form = None;
+                let outcome = manual_outcome(actions, Status::NeedsConfirmation);
+                self.dialog = Some(outcome);
+                self.focus = Focus::Dialog;
+                self.back = Focus::Tree;
+                Vec::new()
+            }
+            Verdict::Allow(actions) => {
+                self.form = None;
+                self.focus = Focus::Tree;
+                self.say("you", format!("set {}", describe_actions(&actions)));
+                self.publish(actions.iter().map(ActionResult::from).collect())
+            }
+        }
+    }
+
+    fn submit_goal(&mut self) -> Vec<Effect> {
+        let goal = self.goal.value().trim().to_string();
+        if goal.is_empty() {
+            return Vec::new();
+        }
+        if self.agent_busy {
+            self.say("giot", "the agent is still working on the last goal");
+            return Vec::new();
+        }
+        if let ModelStatus::Failed(e) = &self.model {
+            let e = e.clone();
+            self.say("giot", format!("cannot run goals: {e}"));
+            return Vec::new();
+        }
+        self.goal.reset();
+        self.say("you", goal.clone());
+        self.agent_busy = true;
+        let state = self
+            .fleet
+            .registry()
+            .devices()
+            .iter()
+            .filter_map(|d| self.fleet.state(&d.id).map(|s| (d.id.clone(), s)))
+            .collect();
+        vec![Effect::RunGoal { goal, state }]
+    }
+
+    fn mouse(&mut self, mouse: MouseEvent) {
+        match mouse.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                self.tree.click_at(Position::new(mouse.column, mouse.row));
+                if self.focus == Focus::Goal {
+                    self.focus = Focus::Tree;
+                }
+            }
+            MouseEventKind::ScrollDown => drop(self.tree.scroll_down(1)),
+            MouseEventKind::ScrollUp => drop(self.tree.scroll_up(1)),
+            _ => {}
+        }
+    }
+}
+
+fn manual_outcome(actions: Vec<crate::agent::Action>, status: Status) -> Outcome {
+    Outcome {
+        goal: String::new(),
+        status,
+        actions: actions.iter().map(ActionResult::from).collect(),
+        answer: None,
+        reason: None,
+        timing_ms: Default::default(),
+    }
+}
+
+fn describe(actions: &[ActionResult]) -> String {
+    actions
+        .iter()
+        .map(|a| format!("{}.{} = {}", a.device, a.capability, a.value))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn describe_actions(actions: &[crate::agent::Action]) -> String {
+    actions
+        .iter()
+        .map(|a| format!("{}.{} = {}", a.device, a.capability, a.value))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

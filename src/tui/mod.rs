@@ -1,0 +1,234 @@
+//! The operator TUI: a live device tree, a detail pane, the agent's
+//! conversation, a goal line and a status bar.
+//!
+//! One [`AppEvent`] channel feeds the loop: terminal input (from its own
+//! thread), MQTT (from the link), the agent worker (its own thread, which
+//! owns the model handle) and a tick. [`App::handle`] turns events into
+//! state changes and [`Effect`]s; the loop carries the effects out without
+//! awaiting anything slow, and redraws at most every 16 ms. Rendering never
+//! waits on the broker or the model.
+
+pub mod app;
+pub mod keymap;
+pub mod ui;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
+use ratatui::crossterm::execute;
+use rumqttc::QoS;
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+
+use app::{AgentUpdate, ModelStatus};
+pub use app::{App, AppEvent, Effect};
+
+use crate::agent::{Agent, AgentDefinition};
+use crate::fleet::Fleet;
+use crate::llm::llama::{self, LlamaConfig};
+use crate::mqtt::{ConnectOptions, Link};
+use crate::outcome;
+use crate::registry::Registry;
+
+/// What the TUI needs to start.
+pub struct TuiConfig {
+    pub registry: Registry,
+    pub definition: AgentDefinition,
+    pub options: ConnectOptions,
+    pub llama: LlamaConfig,
+    pub confirm_timeout: Duration,
+    /// Past payloads kept per topic.
+    pub history: usize,
+}
+
+type Goal = (String, HashMap<String, Map<String, Value>>);
+
+/// Runs the TUI until the operator quits. The terminal is restored on exit
+/// and on panic.
+pub async fn run(config: TuiConfig) -> Result<()> {
+    let (tx, mut rx) = mpsc::channel::<AppEvent>(4096);
+    let fleet = Fleet::new(config.registry.clone(), config.history);
+    let mut app = App::new(
+        fleet,
+        config.definition.policy.clone(),
+        config.options.url.clone(),
+    );
+    app.confirm_timeout = config.confirm_timeout;
+    app.model = ModelStatus::Loading(
+        config
+            .llama
+            .model
+            .file_stem()
+            .map_or("model".into(), |s| s.to_string_lossy().into_owned()),
+    );
+
+    let mut link = Link::start(&config.options, vec!["#".into()])?;
+    let client = link.client();
+    let mqtt_tx = tx.clone();
+    let mqtt_task = tokio::spawn(async move {
+        while let Some(e) = link.recv().await {
+            if mqtt_tx.send(AppEvent::Mqtt(e)).await.is_err() {
+                break;
+            }
+        }
+        link.shutdown().await;
+    });
+
+    let goals = spawn_agent(
+        config.registry.clone(),
+        config.definition.clone(),
+        config.llama.clone(),
+        tx.clone(),
+    );
+
+    let mut terminal = ratatui::init();
+    let _ = execute!(std::io::stdout(), EnableMouseCapture);
+    let stop = Arc::new(AtomicBool::new(false));
+    let input = spawn_input(tx.clone(), stop.clone());
+
+    let mut ticker = tokio::time::interval(Duration::from_millis(250));
+    let frame_every = Duration::from_millis(16);
+    let mut last_frame = Instant::now() - frame_every;
+    let result: Result<()> = async {
+        'outer: loop {
+            if app.dirty && last_frame.elapsed() >= frame_every {
+                terminal.draw(|f| ui::draw(f, &mut app))?;
+                app.dirty = false;
+                last_frame = Instant::now();
+            }
+            let event = tokio::select! {
+                e = rx.recv() => e,
+                _ = ticker.tick() => Some(AppEvent::Tick),
+                _ = tokio::time::sleep(frame_every), if app.dirty => continue,
+            };
+            let Some(event) = event else { break };
+            // Take everything already queued before drawing again.
+            let mut batch = vec![event];
+            while batch.len() < 10_000 {
+                match rx.try_recv() {
+                    Ok(e) => batch.push(e),
+                    Err(_) => break,
+                }
+            }
+            for event in batch {
+                for effect in app.handle(event) {
+                    match effect {
+                        Effect::Quit => break 'outer,
+                        Effect::RunGoal { goal, state } => {
+                            if goals.send((goal, state)).is_err() {
+                                app.say("giot", "the agent has stopped");
+                                app.agent_busy = false;
+                            }
+                        }
+                        Effect::Publish(actions) => {
+                            for a in actions {
+                                if let Err(e) = client.try_publish(
+                                    &a.topic,
+                                    QoS::AtLeastOnce,
+                                    false,
+                                    a.payload.clone(),
+                                ) {
+                                    app.say(
+                                        "giot",
+                                        format!("publishing to {} failed: {e}", a.topic),
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+
+    stop.store(true, Ordering::Relaxed);
+    let _ = execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    let _ = input.join();
+    let _ = client.try_disconnect();
+    mqtt_task.abort();
+    result
+}
+
+/// Terminal input on its own thread: crossterm's reads block.
+fn spawn_input(tx: mpsc::Sender<AppEvent>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            match event::poll(Duration::from_millis(100)) {
+                Ok(true) => {
+                    let event = match event::read() {
+                        Ok(Event::Key(k)) if k.kind != event::KeyEventKind::Release => {
+                            AppEvent::Key(k)
+                        }
+                        Ok(Event::Mouse(m)) => AppEvent::Mouse(m),
+                        Ok(Event::Resize(..)) => AppEvent::Tick,
+                        Ok(_) => continue,
+                        Err(_) => break,
+                    };
+                    if tx.blocking_send(event).is_err() {
+                        break;
+                    }
+                }
+                Ok(false) => {}
+                Err(_) => break,
+            }
+        }
+    })
+}
+
+/// The agent worker: loads the model, then plans goals one at a time.
+fn spawn_agent(
+    registry: Registry,
+    definition: AgentDefinition,
+    llama: LlamaConfig,
+    tx: mpsc::Sender<AppEvent>,
+) -> std::sync::mpsc::Sender<Goal> {
+    let (goal_tx, goal_rx) = std::sync::mpsc::channel::<Goal>();
+    std::thread::Builder::new()
+        .name("giot-agent".into())
+        .spawn(move || {
+            let started = Instant::now();
+            let scorer = match llama::spawn(llama) {
+                Ok((handle, _)) => Some(handle),
+                Err(e) => {
+                    let _ = tx.blocking_send(AppEvent::Model(ModelStatus::Failed(e.to_string())));
+                    None
+                }
+            };
+            let Some(scorer) = scorer else { return };
+            let name = crate::llm::Scorer::name(&scorer);
+            let policy = definition.policy.clone();
+            let mut agent = Agent::new(registry.clone(), definition, Some(Box::new(scorer)));
+            agent.warm();
+            let load_ms = started.elapsed().as_millis() as u64;
+            if tx
+                .blocking_send(AppEvent::Model(ModelStatus::Ready { name, load_ms }))
+                .is_err()
+            {
+                return;
+            }
+            while let Ok((goal, state)) = goal_rx.recv() {
+                let t0 = Instant::now();
+                let plan = agent.plan(&goal, &|id| state.get(id).cloned());
+                for step in plan.trace.iter().filter(|s| !s.starts_with("plan:")) {
+                    let _ = tx.blocking_send(AppEvent::Agent(AgentUpdate::Step(step.clone())));
+                }
+                let mut decided = outcome::decide(&goal, &plan, &registry, &policy, false, false);
+                decided.timing_ms.total = outcome::ms(t0.elapsed());
+                if tx
+                    .blocking_send(AppEvent::Agent(AgentUpdate::Decided(decided)))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        })
+        .expect("starting the agent thread");
+    goal_tx
+}

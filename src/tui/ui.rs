@@ -1,0 +1,627 @@
+//! Drawing the app. Pure: reads [`App`], writes a frame; never waits on
+//! anything. The tree is built only as far as it is open, so a broker with
+//! tens of thousands of topics costs what is visible, not what exists.
+
+use std::time::SystemTime;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Sparkline, Table, Tabs, Wrap};
+use serde_json::Value;
+use tui_tree_widget::{Tree, TreeItem};
+
+use super::app::{App, ModelStatus, View};
+use super::keymap::{self, Focus};
+use crate::fleet::display_value;
+use crate::registry::CapabilityType;
+
+const ACCENT: Color = Color::Cyan;
+
+pub fn draw(frame: &mut Frame, app: &mut App) {
+    let [tabs, body, goal, status, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(6),
+        Constraint::Length(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    draw_tabs(frame, app, tabs);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(body);
+    let [detail, talk] =
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(right);
+    draw_tree(frame, app, left);
+    draw_detail(frame, app, detail);
+    draw_conversation(frame, app, talk);
+    draw_goal(frame, app, goal);
+    draw_status(frame, app, status);
+    draw_footer(frame, app, footer);
+    match app.focus {
+        Focus::Dialog => draw_dialog(frame, app),
+        Focus::Help => draw_help(frame),
+        Focus::Form => draw_form(frame, app),
+        _ => {}
+    }
+}
+
+fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
+    let selected = match app.view {
+        View::Devices => 0,
+        View::Topics => 1,
+    };
+    let tabs = Tabs::new(["Devices", "All topics"])
+        .select(selected)
+        .highlight_style(Style::new().fg(ACCENT).bold())
+        .divider("|");
+    frame.render_widget(tabs, area);
+}
+
+fn focused(block: Block<'_>, on: bool) -> Block<'_> {
+    if on {
+        block.border_style(Style::new().fg(ACCENT))
+    } else {
+        block
+    }
+}
+
+fn age(t: SystemTime) -> String {
+    let secs = SystemTime::now()
+        .duration_since(t)
+        .map_or(0, |d| d.as_secs());
+    match secs {
+        0..=59 => format!("{secs}s ago"),
+        60..=3599 => format!("{}m ago", secs / 60),
+        _ => format!("{}h ago", secs / 3600),
+    }
+}
+
+fn device_items(app: &App) -> Vec<TreeItem<'static, String>> {
+    let registry = app.fleet.registry();
+    let filter = app.filter.value().to_lowercase();
+    let mut rooms: Vec<Option<&str>> = registry.rooms().into_iter().map(Some).collect();
+    rooms.push(None);
+    let mut items = Vec::new();
+    for room in rooms {
+        let mut devices = Vec::new();
+        for d in registry
+            .devices()
+            .iter()
+            .filter(|d| d.room.as_deref() == room)
+        {
+            let hay = format!(
+                "{} {} {} {}",
+                d.id,
+                d.name,
+                d.room.as_deref().unwrap_or(""),
+                d.kind
+            )
+            .to_lowercase();
+            if !filter.is_empty() && !hay.contains(&filter) {
+                continue;
+            }
+            let state = app.fleet.state(&d.id);
+            let changed = app.changed.contains_key(&d.state_topic);
+            let caps: Vec<TreeItem<'static, String>> = d
+                .capabilities
+                .iter()
+                .map(|c| {
+                    let value = state
+                        .as_ref()
+                        .and_then(|s| s.get(&c.name))
+                        .map_or_else(|| "–".to_string(), |v| display_value(v, c.unit.as_deref()));
+                    let mut spans = vec![
+                        Span::raw(format!("{:<20} ", c.name)),
+                        Span::styled(value, Style::new().bold()),
+                    ];
+                    if c.readonly {
+                        spans.push(Span::styled(" ro", Style::new().dim()));
+                    }
+                    TreeItem::new_leaf(format!("cap:{}/{}", d.id, c.name), Line::from(spans))
+                })
+                .collect();
+            let mut label = vec![Span::raw(d.name.clone())];
+            if d.safety == crate::registry::Safety::Confirm {
+                label.push(Span::styled(" [confirm]", Style::new().fg(Color::Yellow)));
+            }
+            if state.is_none() {
+                label.push(Span::styled(" (no state)", Style::new().dim()));
+            }
+            if changed {
+                label.push(Span::styled(" ●", Style::new().fg(Color::Green)));
+            }
+            if let Ok(item) = TreeItem::new(format!("dev:{}", d.id), Line::from(label), caps) {
+                devices.push(item);
+            }
+        }
+        if devices.is_empty() {
+            continue;
+        }
+        let name = room.map_or_else(|| "(no room)".to_string(), |r| r.replace('_', " "));
+        if let Ok(item) = TreeItem::new(format!("room:{}", room.unwrap_or("")), name, devices) {
+            items.push(item);
+        }
+    }
+    items
+}
+
+/// The raw topic tree, built only under opened nodes.
+fn topic_items(app: &App) -> Vec<TreeItem<'static, String>> {
+    let opened: std::collections::HashSet<String> = app
+        .tree
+        .opened()
+        .iter()
+        .filter_map(|path| path.last().cloned())
+        .collect();
+    let filter = app.filter.value().to_lowercase();
+    let topics: Vec<(&String, &crate::mqtt::tree::TopicEntry)> = app
+        .fleet
+        .tree()
+        .iter()
+        .filter(|(t, _)| filter.is_empty() || t.to_lowercase().contains(&filter))
+        .collect();
+    build_level(&topics, "", &opened, app)
+}
+
+fn build_level(
+    topics: &[(&String, &crate::mqtt::tree::TopicEntry)],
+    prefix: &str,
+    opened: &std::collections::HashSet<String>,
+    app: &App,
+) -> Vec<TreeItem<'static, String>> {
+    // Group the topics under `prefix` by their next level.
+    let mut groups: Vec<(String, Vec<(&String, &crate::mqtt::tree::TopicEntry)>)> = Vec::new();
+    for &(topic, entry) in topics {
+        let rest = &topic[prefix.len()..];
+        let head = rest.split('/').next().unwrap_or("");
+        let key = format!("{prefix}{head}");
+        match groups.last_mut() {
+            Some((k, v)) if *k == key => v.push((topic, entry)),
+            _ => groups.push((key, vec![(topic, entry)])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(key, members)| {
+            let id = format!("topic:{key}");
+            let own = members.iter().find(|(t, _)| **t == key).map(|(_, e)| *e);
+            let deeper: Vec<_> = members
+                .iter()
+                .copied()
+                .filter(|(t, _)| t.len() > key.len())
+                .collect();
+            let name = key.rsplit('/').next().unwrap_or(&key).to_string();
+            let mut label = vec![Span::raw(name)];
+            if let Some(e) = own {
+                let payload =
+                    String::from_utf8_lossy(&e.payload[..e.payload.len().min(60)]).into_owned();
+                label.push(Span::styled(format!(" = {payload}"), Style::new().dim()));
+                if app.changed.contains_key(&key) {
+                    label.push(Span::styled(" ●", Style::new().fg(Color::Green)));
+                }
+            }
+            if !deeper.is_empty() {
+                label.push(Span::styled(
+                    format!(" ({})", deeper.len()),
+                    Style::new().dim(),
+                ));
+            }
+            let children = if deeper.is_empty() {
+                Vec::new()
+            } else if opened.contains(&id) {
+                build_level(&deeper, &format!("{key}/"), opened, app)
+            } else {
+                // Not opened: a placeholder so the node shows as expandable.
+                vec![TreeItem::new_leaf(format!("{id}/…"), "…")]
+            };
+            TreeItem::new(id.clone(), Line::from(label), children)
+                .unwrap_or_else(|_| TreeItem::new_leaf(id, key.clone()))
+        })
+        .collect()
+}
+
+fn draw_tree(frame: &mut Frame, app: &mut App, area: Rect) {
+    let items = match app.view {
+        View::Devices => device_items(app),
+        View::Topics => topic_items(app),
+    };
+    let title = match (app.view, app.filter.value()) {
+        (View::Devices, "") => format!(" Devices ({}) ", app.fleet.registry().len()),
+        (View::Topics, "") => format!(" Topics ({}) ", app.fleet.tree().len()),
+        (_, f) => format!(" filter: {f} "),
+    };
+    let block = focused(
+        Block::bordered().title(title),
+        matches!(app.focus, Focus::Tree | Focus::Filter),
+    );
+    if let Ok(tree) = Tree::new(&items) {
+        let tree = tree
+            .block(block)
+            .highlight_style(
+                Style::new()
+                    .bg(Color::DarkGray)
+                    .add_modifier(Modifier::BOLD),
+            )
+            .highlight_symbol("› ");
+        frame.render_stateful_widget(tree, area, &mut app.tree);
+    }
+}
+
+fn history(app: &App, topic: &str, capability: Option<&str>) -> Vec<u64> {
+    let Some(entry) = app.fleet.tree().get(topic) else {
+        return Vec::new();
+    };
+    let number = |payload: &[u8]| -> Option<f64> {
+        let v: Value = serde_json::from_slice(payload).ok()?;
+        match capability {
+            Some(c) => v.get(c)?.as_f64(),
+            None => v.as_f64(),
+        }
+    };
+    let values: Vec<f64> = entry
+        .history
+        .iter()
+        .map(|(_, p)| p.as_ref())
+        .chain(std::iter::once(entry.payload.as_ref()))
+        .filter_map(number)
+        .collect();
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    let span = (hi - lo).max(1e-9);
+    values
+        .iter()
+        .map(|x| (1.0 + (x - lo) / span * 99.0) as u64)
+        .collect()
+}
+
+fn draw_detail(frame: &mut Frame, app: &App, area: Rect) {
+    let block = Block::bordered().title(" Detail ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let mut lines: Vec<Line> = Vec::new();
+    let mut spark: Option<(String, Option<String>)> = None;
+    let registry = app.fleet.registry();
+    if let (View::Devices, Some((dev, cap))) = (app.view, app.selected_capability())
+        && let Some(d) = registry.get(&dev)
+    {
+        lines.push(Line::from(vec![
+            Span::styled(d.name.clone(), Style::new().bold()),
+            Span::raw(format!("  ({}, {})", d.id, d.kind)),
+        ]));
+        lines.push(Line::from(format!("state: {}", d.state_topic)));
+        lines.push(Line::from(format!(
+            "command: {}",
+            d.command_topic.as_deref().unwrap_or("– (read-only)")
+        )));
+        let entry = app.fleet.tree().get(&d.state_topic);
+        if let Some(e) = entry {
+            lines.push(Line::from(format!(
+                "updated {} · {} messages",
+                age(e.updated),
+                e.count
+            )));
+        }
+        let state = app.fleet.state(&d.id);
+        let rows: Vec<Row> = d
+            .capabilities
+            .iter()
+            .filter(|c| cap.as_deref().is_none_or(|n| n == c.name))
+            .map(|c| {
+                let range = match &c.kind {
+                    CapabilityType::Enum { values } => values.join("|"),
+                    CapabilityType::Number { min, max, .. } => {
+                        format!("{min}..{max}{}", c.unit.as_deref().unwrap_or(""))
+                    }
+                    CapabilityType::Bool => "bool".into(),
+                    CapabilityType::String => "text".into(),
+                };
+                let value = state
+                    .as_ref()
+                    .and_then(|s| s.get(&c.name))
+                    .map_or("–".into(), |v| display_value(v, c.unit.as_deref()));
+                Row::new([
+                    c.name.clone(),
+                    value,
+                    range,
+                    if c.readonly {
+                        "ro".into()
+                    } else {
+                        String::new()
+                    },
+                ])
+            })
+            .collect();
+        let raw = entry
+            .map(|e| String::from_utf8_lossy(&e.payload[..e.payload.len().min(300)]).into_owned());
+        let numeric = cap
+            .as_ref()
+            .and_then(|n| d.capability(n))
+            .is_some_and(|c| matches!(c.kind, CapabilityType::Number { .. }));
+        if numeric {
+            spark = Some((d.state_topic.clone(), cap.clone()));
+        }
+        let [head, table, rest] = Layout::vertical([
+            Constraint::Length(lines.len() as u16),
+            Constraint::Length(rows.len() as u16 + 1),
+            Constraint::Min(0),
+        ])
+        .areas(inner);
+        frame.render_widget(Paragraph::new(lines), head);
+        let widths = [
+            Constraint::Length(20),
+            Constraint::Length(12),
+            Constraint::Min(10),
+            Constraint::Length(3),
+        ];
+        frame.render_widget(
+            Table::new(rows, widths).header(Row::new(["capability", "value", "range", ""]).dim()),
+            table,
+        );
+        let [payload, graph] =
+            Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(rest);
+        if let Some(raw) = raw {
+            frame.render_widget(
+                Paragraph::new(format!("raw: {raw}"))
+                    .dim()
+                    .wrap(Wrap { trim: true }),
+                payload,
+            );
+        }
+        if let Some((topic, cap)) = spark {
+            let data = history(app, &topic, cap.as_deref());
+            let title = format!(
+                " {} history ({} values) ",
+                cap.unwrap_or_default(),
+                data.len()
+            );
+            frame.render_widget(
+                Sparkline::default()
+                    .block(Block::new().borders(Borders::TOP).title(title))
+                    .data(&data)
+                    .style(Style::new().fg(ACCENT)),
+                graph,
+            );
+        }
+        return;
+    }
+    if let Some(topic) = app.selected_topic()
+        && let Some(e) = app.fleet.tree().get(&topic)
+    {
+        let text = vec![
+            Line::from(Span::styled(topic.clone(), Style::new().bold())),
+            Line::from(format!(
+                "updated {} · {} messages · {}",
+                age(e.updated),
+                e.count,
+                if e.retained { "retained" } else { "live" }
+            )),
+            Line::from(format!(
+                "payload: {}",
+                String::from_utf8_lossy(&e.payload[..e.payload.len().min(500)])
+            )),
+        ];
+        let [head, graph] =
+            Layout::vertical([Constraint::Length(6), Constraint::Min(0)]).areas(inner);
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), head);
+        let data = history(app, &topic, None);
+        if !data.is_empty() {
+            frame.render_widget(
+                Sparkline::default()
+                    .data(&data)
+                    .style(Style::new().fg(ACCENT)),
+                graph,
+            );
+        }
+        return;
+    }
+    frame.render_widget(
+        Paragraph::new("Select a device or a capability.").dim(),
+        inner,
+    );
+}
+
+fn draw_conversation(frame: &mut Frame, app: &App, area: Rect) {
+    let title = if app.agent_busy {
+        " Agent (thinking…) "
+    } else {
+        " Agent "
+    };
+    let block = Block::bordered().title(title);
+    let height = area.height.saturating_sub(2) as usize;
+    let width = area.width.saturating_sub(2).max(1) as usize;
+    // The newest lines that fit, counting wrapped rows.
+    let mut rows = 0;
+    let mut shown = Vec::new();
+    for s in app.conversation.iter().rev() {
+        let len = 6 + s.text.chars().count();
+        rows += len.div_ceil(width).max(1);
+        if rows > height && !shown.is_empty() {
+            break;
+        }
+        shown.push(s);
+    }
+    let lines: Vec<Line> = shown
+        .into_iter()
+        .rev()
+        .map(|s| {
+            let style = match s.who {
+                "you" => Style::new().fg(ACCENT).bold(),
+                "agent" => Style::new().fg(Color::Green),
+                _ => Style::new().dim(),
+            };
+            Line::from(vec![
+                Span::styled(format!("{:>5} ", s.who), style),
+                Span::raw(s.text.clone()),
+            ])
+        })
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+fn draw_goal(frame: &mut Frame, app: &App, area: Rect) {
+    let on = app.focus == Focus::Goal;
+    let block = focused(Block::bordered().title(" Goal (:) "), on);
+    let width = area.width.saturating_sub(3) as usize;
+    let scroll = app.goal.visual_scroll(width);
+    let text = if app.goal.value().is_empty() && !on {
+        Span::styled(
+            "press : and type a goal, e.g. dim the hall light to 10%",
+            Style::new().dim(),
+        )
+    } else {
+        Span::raw(app.goal.value().to_string())
+    };
+    frame.render_widget(
+        Paragraph::new(text).scroll((0, scroll as u16)).block(block),
+        area,
+    );
+    if on {
+        let x = app.goal.visual_cursor().max(scroll) - scroll + 1;
+        frame.set_cursor_position((area.x + x as u16, area.y + 1));
+    }
+}
+
+fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
+    let broker = match &app.broker_error {
+        None => Span::styled(
+            format!("● broker {}", app.broker_url),
+            Style::new().fg(Color::Green),
+        ),
+        Some(e) => Span::styled(
+            format!("○ broker {} down: {e}", app.broker_url),
+            Style::new().fg(Color::Red),
+        ),
+    };
+    let model = match &app.model {
+        ModelStatus::Loading(name) => Span::styled(
+            format!("model {name} loading…"),
+            Style::new().fg(Color::Yellow),
+        ),
+        ModelStatus::Ready { name, .. } => Span::raw(format!("model {name}")),
+        ModelStatus::Failed(_) => Span::styled("model unavailable", Style::new().fg(Color::Red)),
+    };
+    let latency = app
+        .last_latency_ms
+        .map_or("last goal –".into(), |ms| format!("last goal {ms} ms"));
+    let line = Line::from(vec![
+        broker,
+        Span::raw(" │ "),
+        model,
+        Span::raw(" │ "),
+        Span::raw(latency),
+        Span::raw(format!(" │ {} topics", app.fleet.tree().len())),
+    ]);
+    frame.render_widget(
+        Paragraph::new(line).style(Style::new().bg(Color::Black)),
+        area,
+    );
+}
+
+fn draw_footer(frame: &mut Frame, app: &App, area: Rect) {
+    let spans: Vec<Span> = keymap::shown(app.focus)
+        .flat_map(|b| {
+            [
+                Span::styled(b.keys, Style::new().fg(ACCENT)),
+                Span::raw(format!(" {}  ", b.help)),
+            ]
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn popup(frame: &mut Frame, width: u16, height: u16) -> Rect {
+    let area = frame.area();
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    let rect = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    frame.render_widget(Clear, rect);
+    rect
+}
+
+fn draw_dialog(frame: &mut Frame, app: &App) {
+    let Some(outcome) = &app.dialog else { return };
+    let mut lines = vec![
+        Line::from("These devices need your confirmation. giot will publish:"),
+        Line::from(""),
+    ];
+    for a in &outcome.actions {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {} ", a.topic), Style::new().bold()),
+            Span::raw(a.payload.clone()),
+        ]));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(vec![
+        Span::styled("y", Style::new().fg(ACCENT).bold()),
+        Span::raw(" yes, publish   "),
+        Span::styled("n", Style::new().fg(ACCENT).bold()),
+        Span::raw(" no"),
+    ]));
+    let area = popup(frame, 72, lines.len() as u16 + 2);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::bordered()
+                .title(" Confirm ")
+                .border_style(Style::new().fg(Color::Yellow)),
+        ),
+        area,
+    );
+}
+
+fn draw_form(frame: &mut Frame, app: &App) {
+    let Some(form) = &app.form else { return };
+    let range = app
+        .fleet
+        .registry()
+        .get(&form.device)
+        .and_then(|d| d.capability(&form.capability))
+        .map(|c| match &c.kind {
+            CapabilityType::Enum { values } => values.join("|"),
+            CapabilityType::Number { min, max, .. } => format!("{min}..{max}"),
+            _ => String::new(),
+        })
+        .unwrap_or_default();
+    let mut lines = vec![
+        Line::from(format!("{}.{} ({range})", form.device, form.capability)),
+        Line::from(format!("> {}", form.input.value())),
+    ];
+    if let Some(e) = &form.error {
+        lines.push(Line::from(Span::styled(
+            e.clone(),
+            Style::new().fg(Color::Red),
+        )));
+    }
+    let area = popup(frame, 60, 5);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(Block::bordered().title(" Set value (Enter to publish, Esc to cancel) ")),
+        area,
+    );
+}
+
+fn draw_help(frame: &mut Frame) {
+    let rows: Vec<Row> = keymap::BINDINGS
+        .iter()
+        .filter(|b| !b.help.is_empty())
+        .map(|b| Row::new([b.keys.to_string(), b.help.to_string()]))
+        .collect();
+    let area = popup(frame, 50, rows.len() as u16 + 2);
+    let table = Table::new(rows, [Constraint::Length(10), Constraint::Min(10)])
+        .block(Block::bordered().title(" Keys (Esc to close) "));
+    frame.render_widget(table, area);
+}
