@@ -12,6 +12,9 @@ pub mod app;
 pub mod keymap;
 pub mod ui;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

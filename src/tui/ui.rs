@@ -32,7 +32,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(body);
     let [detail, talk] =
-        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(right);
+        Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(right);
     draw_tree(frame, app, left);
     draw_detail(frame, app, detail);
     draw_conversation(frame, app, talk);
@@ -363,7 +363,7 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect) {
             table,
         );
         let [payload, graph] =
-            Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(rest);
+            Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(rest);
         if let Some(raw) = raw {
             frame.render_widget(
                 Paragraph::new(format!("raw: {raw}"))

@@ -1,0 +1,258 @@
+//! Screens and interactions of the TUI, driven by injected events and drawn
+//! on ratatui's TestBackend; screens are compared with insta snapshots.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use serde_json::json;
+
+use super::app::{AgentUpdate, App, AppEvent, Effect, ModelStatus};
+use super::keymap::Focus;
+use super::ui;
+use crate::agent::PolicyOverrides;
+use crate::fleet::Fleet;
+use crate::mqtt::LinkEvent;
+use crate::outcome::{ActionResult, Outcome, Status, Timing};
+
+const FLEET: &str = r#"
+devices:
+  - {id: hall_light, name: Hall light, room: hallway, kind: light, state_topic: home/hall/state, command_topic: home/hall/set,
+     capabilities: [{name: power, type: enum, values: ["on", "off"]}, {name: brightness, type: number, min: 0, max: 100, unit: "%"}]}
+  - {id: front_door, name: Front door, room: hallway, kind: lock, safety: confirm, state_topic: home/door/state, command_topic: home/door/set,
+     capabilities: [{name: lock, type: enum, values: [locked, unlocked]}]}
+  - {id: cellar_sensor, name: Cellar sensor, room: cellar, kind: sensor, state_topic: home/cellar/state,
+     capabilities: [{name: humidity, type: number, min: 0, max: 100, unit: "%", readonly: true}]}
+"#;
+
+fn app() -> App {
+    let registry = crate::registry::parse_str(FLEET, std::path::Path::new("t.yaml")).unwrap();
+    let mut app = App::new(Fleet::new(registry, 16), PolicyOverrides::default(), "mqtt://127.0.0.1:1883".into());
+    app.handle(AppEvent::Model(ModelStatus::Ready { name: "SmolLM2".into(), load_ms: 1 }));
+    app.conversation.clear();
+    app.handle(AppEvent::Mqtt(LinkEvent::Connected));
+    message(&mut app, "home/hall/state", json!({"power": "on", "brightness": 40}));
+    message(&mut app, "home/door/state", json!({"lock": "locked"}));
+    for h in [61, 62, 64, 63, 66, 70] {
+        message(&mut app, "home/cellar/state", json!({"humidity": h}));
+    }
+    // Markers of "just changed" depend on the clock: start without them.
+    app.changed.clear();
+    app
+}
+
+fn message(app: &mut App, topic: &str, payload: serde_json::Value) {
+    app.handle(AppEvent::Mqtt(LinkEvent::Message {
+        topic: topic.into(),
+        payload: Bytes::from(payload.to_string()),
+        retain: true,
+    }));
+}
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.handle(AppEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+fn screen(app: &mut App) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(110, 28)).unwrap();
+    terminal.draw(|f| ui::draw(f, app)).unwrap();
+    // Ages are relative to now: scrub them.
+    let text = terminal.backend().to_string();
+    let re_age = |s: &str| s.replace(|c: char| c == '\u{0}', " ");
+    re_age(&text).lines().map(|l| scrub_age(l)).collect::<Vec<_>>().join("\n")
+}
+
+fn scrub_age(line: &str) -> String {
+    match line.find("s ago") {
+        Some(end) => {
+            let start = line[..end].rfind(' ').map_or(0, |i| i + 1);
+            format!("{}Ns ago{}", &line[..start], &line[end + 5..])
+        }
+        None => line.to_string(),
+    }
+}
+
+fn confirm_outcome() -> Outcome {
+    Outcome {
+        goal: "unlock the front door".into(),
+        status: Status::NeedsConfirmation,
+        actions: vec![ActionResult {
+            device: "front_door".into(),
+            capability: "lock".into(),
+            value: json!("unlocked"),
+            topic: "home/door/set".into(),
+            payload: r#"{"lock":"unlocked"}"#.into(),
+            confirmed: None,
+        }],
+        answer: None,
+        reason: None,
+        timing_ms: Timing::default(),
+    }
+}
+
+#[test]
+fn the_tree_shows_rooms_devices_and_live_values() {
+    let mut app = app();
+    screen(&mut app);
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Right);
+    insta::assert_snapshot!(screen(&mut app));
+}
+
+#[test]
+fn the_detail_pane_of_a_numeric_capability_shows_its_history() {
+    let mut app = app();
+    app.tree.select(vec!["room:cellar".into(), "dev:cellar_sensor".into(), "cap:cellar_sensor/humidity".into()]);
+    app.tree.open(vec!["room:cellar".into(), "dev:cellar_sensor".into()]);
+    let s = screen(&mut app);
+    assert!(s.contains("humidity history (6 values)"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn the_confirmation_dialog_shows_topics_and_payloads() {
+    let mut app = app();
+    app.handle(AppEvent::Agent(AgentUpdate::Decided(confirm_outcome())));
+    assert_eq!(app.focus, Focus::Dialog);
+    insta::assert_snapshot!(screen(&mut app));
+}
+
+#[test]
+fn the_help_overlay_lists_the_keymap() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('?'));
+    let s = screen(&mut app);
+    for binding in super::keymap::BINDINGS.iter().filter(|b| !b.help.is_empty()) {
+        assert!(s.contains(binding.help), "help lacks {}", binding.help);
+    }
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn the_status_bar_shows_a_dead_broker() {
+    let mut app = app();
+    app.handle(AppEvent::Mqtt(LinkEvent::Disconnected {
+        error: "I/O: Connection refused (os error 111)".into(),
+        retry_in: Duration::from_millis(800),
+    }));
+    let s = screen(&mut app);
+    assert!(s.contains("down: I/O: Connection refused"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn keys_move_the_selection_and_the_filter_narrows_the_tree() {
+    let mut app = app();
+    // The tree widget moves over what was last drawn.
+    screen(&mut app);
+    key(&mut app, KeyCode::Char('j'));
+    let first = app.tree.selected().to_vec();
+    key(&mut app, KeyCode::Char('j'));
+    assert_ne!(app.tree.selected(), first.as_slice());
+    assert!(!first.is_empty());
+    key(&mut app, KeyCode::Char('k'));
+    assert_eq!(app.tree.selected(), first.as_slice());
+
+    key(&mut app, KeyCode::Char('/'));
+    assert_eq!(app.focus, Focus::Filter);
+    type_text(&mut app, "cellar");
+    key(&mut app, KeyCode::Enter);
+    let s = screen(&mut app);
+    assert!(s.contains("Cellar sensor") && !s.contains("Hall light"), "{s}");
+}
+
+#[test]
+fn a_confirmation_is_answered_with_y_or_n() {
+    let mut app = app();
+    app.handle(AppEvent::Agent(AgentUpdate::Decided(confirm_outcome())));
+    let effects = key(&mut app, KeyCode::Char('n'));
+    assert!(effects.is_empty());
+    assert_eq!(app.focus, Focus::Tree);
+    assert!(app.dialog.is_none());
+
+    app.handle(AppEvent::Agent(AgentUpdate::Decided(confirm_outcome())));
+    let effects = key(&mut app, KeyCode::Char('y'));
+    assert!(matches!(&effects[..], [Effect::Publish(a)] if a[0].payload == r#"{"lock":"unlocked"}"#));
+    // The device's state confirms it: a tick in the conversation.
+    message(&mut app, "home/door/state", json!({"lock": "unlocked"}));
+    assert!(app.conversation.iter().any(|s| s.text.starts_with("✓ front_door.lock")), "{:?}", app.conversation);
+    assert!(app.pending.is_empty());
+}
+
+#[test]
+fn a_goal_typed_on_the_goal_line_runs_and_its_plan_shows_in_the_conversation() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "dim the hall light to 10%");
+    let effects = key(&mut app, KeyCode::Enter);
+    match &effects[..] {
+        [Effect::RunGoal { goal, state }] => {
+            assert_eq!(goal, "dim the hall light to 10%");
+            assert_eq!(state["hall_light"]["brightness"], 40);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(app.agent_busy);
+    app.handle(AppEvent::Agent(AgentUpdate::Step("\"dim the hall light\": hall_light".into())));
+    let mut outcome = confirm_outcome();
+    outcome.status = Status::Executed;
+    outcome.actions[0] = ActionResult {
+        device: "hall_light".into(),
+        capability: "brightness".into(),
+        value: json!(10),
+        topic: "home/hall/set".into(),
+        payload: r#"{"brightness":10}"#.into(),
+        confirmed: None,
+    };
+    let effects = app.handle(AppEvent::Agent(AgentUpdate::Decided(outcome)));
+    assert!(matches!(&effects[..], [Effect::Publish(_)]));
+    assert!(!app.agent_busy);
+    let said: Vec<&str> = app.conversation.iter().map(|s| s.text.as_str()).collect();
+    assert!(said.contains(&"plan: hall_light.brightness = 10"), "{said:?}");
+    // No echo before the deadline: a cross.
+    app.pending[0].deadline = std::time::Instant::now();
+    app.handle(AppEvent::Tick);
+    assert!(app.conversation.last().unwrap().text.starts_with("✗ hall_light.brightness"));
+}
+
+#[test]
+fn a_malformed_state_payload_is_shown_and_skipped() {
+    let mut app = app();
+    app.handle(AppEvent::Mqtt(LinkEvent::Message {
+        topic: "home/hall/state".into(),
+        payload: Bytes::from_static(b"\xff{broken"),
+        retain: false,
+    }));
+    assert!(app.conversation.iter().any(|s| s.text.contains("malformed state from hall_light")));
+    assert!(app.fleet.state("hall_light").is_none());
+    screen(&mut app);
+}
+
+#[test]
+fn the_set_form_validates_against_the_registry() {
+    let mut app = app();
+    app.tree.open(vec!["room:hallway".into(), "dev:hall_light".into()]);
+    app.tree.select(vec!["room:hallway".into(), "dev:hall_light".into(), "cap:hall_light/brightness".into()]);
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.focus, Focus::Form);
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "150");
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert!(app.form.as_ref().unwrap().error.as_ref().unwrap().contains("between 0 and 100"));
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "55");
+    let effects = key(&mut app, KeyCode::Enter);
+    assert!(matches!(&effects[..], [Effect::Publish(a)] if a[0].payload == r#"{"brightness":55}"#));
+}
