@@ -49,10 +49,21 @@ impl Link {
     /// Starts connecting in the background and subscribes to `filters` after
     /// every (re)connection. Messages arrive through [`Link::recv`].
     pub fn start(options: &ConnectOptions, filters: Vec<String>) -> Result<Self, OptionsError> {
+        Self::start_with_qos(options, filters, QoS::AtLeastOnce)
+    }
+
+    /// Like [`Link::start`], subscribing at `qos`: QoS 0 for watching a
+    /// busy broker (nothing queues up for a slow reader), QoS 1 where a
+    /// message must not be missed.
+    pub fn start_with_qos(
+        options: &ConnectOptions,
+        filters: Vec<String>,
+        qos: QoS,
+    ) -> Result<Self, OptionsError> {
         let mqtt = options.to_rumqttc()?;
         let (client, eventloop) = AsyncClient::new(mqtt, 256);
         let (tx, events) = mpsc::channel(4096);
-        let task = tokio::spawn(drive(eventloop, client.clone(), filters, tx));
+        let task = tokio::spawn(drive(eventloop, client.clone(), filters, qos, tx));
         Ok(Self {
             client,
             events,
@@ -119,6 +130,7 @@ async fn drive(
     mut eventloop: EventLoop,
     client: AsyncClient,
     filters: Vec<String>,
+    qos: QoS,
     tx: mpsc::Sender<LinkEvent>,
 ) {
     let mut failures = 0u32;
@@ -132,7 +144,7 @@ async fn drive(
                     let client = client.clone();
                     let subs: Vec<_> = filters
                         .iter()
-                        .map(|f| rumqttc::SubscribeFilter::new(f.clone(), QoS::AtLeastOnce))
+                        .map(|f| rumqttc::SubscribeFilter::new(f.clone(), qos))
                         .collect();
                     tokio::spawn(async move {
                         if let Err(e) = client.subscribe_many(subs).await {

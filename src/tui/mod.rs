@@ -69,7 +69,9 @@ pub async fn run(config: TuiConfig) -> Result<()> {
             .map_or("model".into(), |s| s.to_string_lossy().into_owned()),
     );
 
-    let mut link = Link::start(&config.options, vec!["#".into()])?;
+    // Everything on the broker, at QoS 0: a watcher must never make the
+    // broker queue messages for it.
+    let mut link = Link::start_with_qos(&config.options, vec!["#".into()], QoS::AtMostOnce)?;
     let client = link.client();
     let mqtt_tx = tx.clone();
     let mqtt_task = tokio::spawn(async move {

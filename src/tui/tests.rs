@@ -29,11 +29,22 @@ devices:
 
 fn app() -> App {
     let registry = crate::registry::parse_str(FLEET, std::path::Path::new("t.yaml")).unwrap();
-    let mut app = App::new(Fleet::new(registry, 16), PolicyOverrides::default(), "mqtt://127.0.0.1:1883".into());
-    app.handle(AppEvent::Model(ModelStatus::Ready { name: "SmolLM2".into(), load_ms: 1 }));
+    let mut app = App::new(
+        Fleet::new(registry, 16),
+        PolicyOverrides::default(),
+        "mqtt://127.0.0.1:1883".into(),
+    );
+    app.handle(AppEvent::Model(ModelStatus::Ready {
+        name: "SmolLM2".into(),
+        load_ms: 1,
+    }));
     app.conversation.clear();
     app.handle(AppEvent::Mqtt(LinkEvent::Connected));
-    message(&mut app, "home/hall/state", json!({"power": "on", "brightness": 40}));
+    message(
+        &mut app,
+        "home/hall/state",
+        json!({"power": "on", "brightness": 40}),
+    );
     message(&mut app, "home/door/state", json!({"lock": "locked"}));
     for h in [61, 62, 64, 63, 66, 70] {
         message(&mut app, "home/cellar/state", json!({"humidity": h}));
@@ -65,9 +76,8 @@ fn screen(app: &mut App) -> String {
     let mut terminal = Terminal::new(TestBackend::new(110, 28)).unwrap();
     terminal.draw(|f| ui::draw(f, app)).unwrap();
     // Ages are relative to now: scrub them.
-    let text = terminal.backend().to_string();
-    let re_age = |s: &str| s.replace(|c: char| c == '\u{0}', " ");
-    re_age(&text).lines().map(|l| scrub_age(l)).collect::<Vec<_>>().join("\n")
+    let text = terminal.backend().to_string().replace('\u{0}', " ");
+    text.lines().map(scrub_age).collect::<Vec<_>>().join("\n")
 }
 
 fn scrub_age(line: &str) -> String {
@@ -110,8 +120,13 @@ fn the_tree_shows_rooms_devices_and_live_values() {
 #[test]
 fn the_detail_pane_of_a_numeric_capability_shows_its_history() {
     let mut app = app();
-    app.tree.select(vec!["room:cellar".into(), "dev:cellar_sensor".into(), "cap:cellar_sensor/humidity".into()]);
-    app.tree.open(vec!["room:cellar".into(), "dev:cellar_sensor".into()]);
+    app.tree.select(vec![
+        "room:cellar".into(),
+        "dev:cellar_sensor".into(),
+        "cap:cellar_sensor/humidity".into(),
+    ]);
+    app.tree
+        .open(vec!["room:cellar".into(), "dev:cellar_sensor".into()]);
     let s = screen(&mut app);
     assert!(s.contains("humidity history (6 values)"), "{s}");
     insta::assert_snapshot!(s);
@@ -130,7 +145,10 @@ fn the_help_overlay_lists_the_keymap() {
     let mut app = app();
     key(&mut app, KeyCode::Char('?'));
     let s = screen(&mut app);
-    for binding in super::keymap::BINDINGS.iter().filter(|b| !b.help.is_empty()) {
+    for binding in super::keymap::BINDINGS
+        .iter()
+        .filter(|b| !b.help.is_empty())
+    {
         assert!(s.contains(binding.help), "help lacks {}", binding.help);
     }
     insta::assert_snapshot!(s);
@@ -166,7 +184,10 @@ fn keys_move_the_selection_and_the_filter_narrows_the_tree() {
     type_text(&mut app, "cellar");
     key(&mut app, KeyCode::Enter);
     let s = screen(&mut app);
-    assert!(s.contains("Cellar sensor") && !s.contains("Hall light"), "{s}");
+    assert!(
+        s.contains("Cellar sensor") && !s.contains("Hall light"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -180,10 +201,18 @@ fn a_confirmation_is_answered_with_y_or_n() {
 
     app.handle(AppEvent::Agent(AgentUpdate::Decided(confirm_outcome())));
     let effects = key(&mut app, KeyCode::Char('y'));
-    assert!(matches!(&effects[..], [Effect::Publish(a)] if a[0].payload == r#"{"lock":"unlocked"}"#));
+    assert!(
+        matches!(&effects[..], [Effect::Publish(a)] if a[0].payload == r#"{"lock":"unlocked"}"#)
+    );
     // The device's state confirms it: a tick in the conversation.
     message(&mut app, "home/door/state", json!({"lock": "unlocked"}));
-    assert!(app.conversation.iter().any(|s| s.text.starts_with("✓ front_door.lock")), "{:?}", app.conversation);
+    assert!(
+        app.conversation
+            .iter()
+            .any(|s| s.text.starts_with("✓ front_door.lock")),
+        "{:?}",
+        app.conversation
+    );
     assert!(app.pending.is_empty());
 }
 
@@ -201,7 +230,9 @@ fn a_goal_typed_on_the_goal_line_runs_and_its_plan_shows_in_the_conversation() {
         other => panic!("{other:?}"),
     }
     assert!(app.agent_busy);
-    app.handle(AppEvent::Agent(AgentUpdate::Step("\"dim the hall light\": hall_light".into())));
+    app.handle(AppEvent::Agent(AgentUpdate::Step(
+        "\"dim the hall light\": hall_light".into(),
+    )));
     let mut outcome = confirm_outcome();
     outcome.status = Status::Executed;
     outcome.actions[0] = ActionResult {
@@ -216,11 +247,20 @@ fn a_goal_typed_on_the_goal_line_runs_and_its_plan_shows_in_the_conversation() {
     assert!(matches!(&effects[..], [Effect::Publish(_)]));
     assert!(!app.agent_busy);
     let said: Vec<&str> = app.conversation.iter().map(|s| s.text.as_str()).collect();
-    assert!(said.contains(&"plan: hall_light.brightness = 10"), "{said:?}");
+    assert!(
+        said.contains(&"plan: hall_light.brightness = 10"),
+        "{said:?}"
+    );
     // No echo before the deadline: a cross.
     app.pending[0].deadline = std::time::Instant::now();
     app.handle(AppEvent::Tick);
-    assert!(app.conversation.last().unwrap().text.starts_with("✗ hall_light.brightness"));
+    assert!(
+        app.conversation
+            .last()
+            .unwrap()
+            .text
+            .starts_with("✗ hall_light.brightness")
+    );
 }
 
 #[test]
@@ -231,7 +271,11 @@ fn a_malformed_state_payload_is_shown_and_skipped() {
         payload: Bytes::from_static(b"\xff{broken"),
         retain: false,
     }));
-    assert!(app.conversation.iter().any(|s| s.text.contains("malformed state from hall_light")));
+    assert!(
+        app.conversation
+            .iter()
+            .any(|s| s.text.contains("malformed state from hall_light"))
+    );
     assert!(app.fleet.state("hall_light").is_none());
     screen(&mut app);
 }
@@ -239,8 +283,13 @@ fn a_malformed_state_payload_is_shown_and_skipped() {
 #[test]
 fn the_set_form_validates_against_the_registry() {
     let mut app = app();
-    app.tree.open(vec!["room:hallway".into(), "dev:hall_light".into()]);
-    app.tree.select(vec!["room:hallway".into(), "dev:hall_light".into(), "cap:hall_light/brightness".into()]);
+    app.tree
+        .open(vec!["room:hallway".into(), "dev:hall_light".into()]);
+    app.tree.select(vec![
+        "room:hallway".into(),
+        "dev:hall_light".into(),
+        "cap:hall_light/brightness".into(),
+    ]);
     key(&mut app, KeyCode::Char('s'));
     assert_eq!(app.focus, Focus::Form);
     for _ in 0..3 {
@@ -248,7 +297,15 @@ fn the_set_form_validates_against_the_registry() {
     }
     type_text(&mut app, "150");
     assert!(key(&mut app, KeyCode::Enter).is_empty());
-    assert!(app.form.as_ref().unwrap().error.as_ref().unwrap().contains("between 0 and 100"));
+    assert!(
+        app.form
+            .as_ref()
+            .unwrap()
+            .error
+            .as_ref()
+            .unwrap()
+            .contains("between 0 and 100")
+    );
     for _ in 0..3 {
         key(&mut app, KeyCode::Backspace);
     }

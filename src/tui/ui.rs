@@ -171,12 +171,13 @@ fn build_level(
     opened: &std::collections::HashSet<String>,
     app: &App,
 ) -> Vec<TreeItem<'static, String>> {
-    // Group the topics under `prefix` by their next level.
-    let mut groups: Vec<(String, Vec<(&String, &crate::mqtt::tree::TopicEntry)>)> = Vec::new();
+    // Group the topics under `prefix` by their next level. Topics are in
+    // lexical order, so each group is a run; keys are slices, not copies.
+    let mut groups: Vec<(&str, Vec<(&String, &crate::mqtt::tree::TopicEntry)>)> = Vec::new();
     for &(topic, entry) in topics {
         let rest = &topic[prefix.len()..];
-        let head = rest.split('/').next().unwrap_or("");
-        let key = format!("{prefix}{head}");
+        let head = rest.find('/').map_or(rest, |i| &rest[..i]);
+        let key = &topic[..prefix.len() + head.len()];
         match groups.last_mut() {
             Some((k, v)) if *k == key => v.push((topic, entry)),
             _ => groups.push((key, vec![(topic, entry)])),
@@ -186,19 +187,22 @@ fn build_level(
         .into_iter()
         .map(|(key, members)| {
             let id = format!("topic:{key}");
-            let own = members.iter().find(|(t, _)| **t == key).map(|(_, e)| *e);
+            let own = members
+                .iter()
+                .find(|(t, _)| t.as_str() == key)
+                .map(|(_, e)| *e);
             let deeper: Vec<_> = members
                 .iter()
                 .copied()
                 .filter(|(t, _)| t.len() > key.len())
                 .collect();
-            let name = key.rsplit('/').next().unwrap_or(&key).to_string();
+            let name = key.rsplit('/').next().unwrap_or(key).to_string();
             let mut label = vec![Span::raw(name)];
             if let Some(e) = own {
                 let payload =
                     String::from_utf8_lossy(&e.payload[..e.payload.len().min(60)]).into_owned();
                 label.push(Span::styled(format!(" = {payload}"), Style::new().dim()));
-                if app.changed.contains_key(&key) {
+                if app.changed.contains_key(key) {
                     label.push(Span::styled(" ●", Style::new().fg(Color::Green)));
                 }
             }
@@ -217,7 +221,7 @@ fn build_level(
                 vec![TreeItem::new_leaf(format!("{id}/…"), "…")]
             };
             TreeItem::new(id.clone(), Line::from(label), children)
-                .unwrap_or_else(|_| TreeItem::new_leaf(id, key.clone()))
+                .unwrap_or_else(|_| TreeItem::new_leaf(id, key.to_string()))
         })
         .collect()
 }

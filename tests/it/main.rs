@@ -7,3 +7,4 @@ mod harness;
 mod llm;
 mod run;
 mod sim;
+mod tui;
