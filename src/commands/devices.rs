@@ -11,7 +11,7 @@ pub fn run(cmd: DevicesCommand) -> Result<ExitCode> {
         DevicesCommand::Check { file } => {
             let path = file.unwrap_or_else(|| DevicesArgs { devices: None }.path());
             let registry = super::load_registry(&path)?;
-            println!(
+            outln!(
                 "{}: ok, {} devices in {} rooms",
                 path.display(),
                 registry.len(),
@@ -22,9 +22,9 @@ pub fn run(cmd: DevicesCommand) -> Result<ExitCode> {
         DevicesCommand::List { devices, json } => {
             let registry = super::load_registry(&devices.path())?;
             if json {
-                println!("{}", serde_json::to_string_pretty(registry.devices())?);
+                outln!("{}", serde_json::to_string_pretty(registry.devices())?);
             } else {
-                print!("{}", table(&registry));
+                out!("{}", table(&registry));
             }
             Ok(ExitCode::SUCCESS)
         }

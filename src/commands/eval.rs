@@ -115,7 +115,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
                 json!({"category": name, "goals": t.total, "passed": t.passed, "accuracy": t.accuracy(), "baseline_accuracy": base})
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             json!({
                 "model": model_name,
@@ -138,16 +138,19 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
             })
         );
     } else {
-        println!(
+        outln!(
             "{:<16} {:>5} {:>8} {:>10}",
-            "CATEGORY", "GOALS", "MODEL", "NO MODEL"
+            "CATEGORY",
+            "GOALS",
+            "MODEL",
+            "NO MODEL"
         );
         for (name, t) in &by {
             let base = baseline
                 .as_ref()
                 .and_then(|(_, b)| b.get(name))
                 .map_or("-".into(), |b| pct(b.accuracy()));
-            println!(
+            outln!(
                 "{name:<16} {:>5} {:>8} {:>10}",
                 t.total,
                 pct(t.accuracy()),
@@ -157,31 +160,31 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         let base = baseline
             .as_ref()
             .map_or("-".into(), |(b, _)| pct(b.accuracy()));
-        println!(
+        outln!(
             "{:<16} {:>5} {:>8} {:>10}",
             "overall",
             all.total,
             pct(all.accuracy()),
             base
         );
-        println!();
-        println!(
+        outln!();
+        outln!(
             "model: {model_name} (loaded in {} ms); asked on {used_model} of {} goals",
             load_time.as_millis(),
             all.total
         );
-        println!(
+        outln!(
             "latency (goal to last publish or decision): p50 {:.1} ms, p95 {:.1} ms; in the model: p50 {:.1} ms",
             p50 as f64 / 1000.0,
             p95 as f64 / 1000.0,
             eval::percentile(&llm_ms, 50.0) as f64 / 1000.0
         );
-        println!(
+        outln!(
             "invalid actions published: 0 (the policy checks every action); proposed and refused by the policy: {proposed_invalid}"
         );
-        println!("executed actions not confirmed by the device: {unconfirmed}");
+        outln!("executed actions not confirmed by the device: {unconfirmed}");
         for f in &failures {
-            println!("FAIL {f}");
+            outln!("FAIL {f}");
         }
     }
     Ok(ExitCode::SUCCESS)

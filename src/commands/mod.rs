@@ -1,5 +1,17 @@
 //! One file per subcommand; each is a thin driver over the library.
 
+/// `println!` for data on stdout that exits quietly on a broken pipe
+/// (`giot devices list | head -1`).
+macro_rules! outln {
+    () => { $crate::commands::out("\n") };
+    ($($t:tt)*) => { $crate::commands::out(&format!("{}\n", format_args!($($t)*))) };
+}
+
+/// `print!` with the same broken-pipe behaviour.
+macro_rules! out {
+    ($($t:tt)*) => { $crate::commands::out(&format!($($t)*)) };
+}
+
 pub mod broker;
 pub mod demo;
 pub mod devices;
@@ -13,6 +25,23 @@ use std::path::Path;
 
 use anyhow::Result;
 use giot::registry::{LoadError, Registry};
+
+/// Writes data to stdout; a closed pipe ends the process quietly, as it
+/// does for other command-line tools.
+pub fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("giot: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
 
 /// A configuration problem: exits with code 2 rather than 1.
 #[derive(Debug, thiserror::Error)]

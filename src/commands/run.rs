@@ -70,9 +70,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 
     let code = outcome.status.exit_code();
     if args.json {
-        println!("{}", serde_json::to_string(&outcome)?);
+        outln!("{}", serde_json::to_string(&outcome)?);
     } else {
-        print!("{}", human(&outcome));
+        out!("{}", human(&outcome));
         eprintln!(
             "({} ms; model {} ms; load {} ms; connect {} ms)",
             outcome.timing_ms.total,
