@@ -38,9 +38,86 @@ pub enum Command {
     Run(RunArgs),
     /// Measure the agent on a file of goals against a live fleet
     Eval(EvalArgs),
+    /// Daemon: goals in over MQTT, results out (`giot bridge status` to check on it)
+    Bridge(BridgeArgs),
     /// Validate or list the device registry
     #[command(subcommand)]
     Devices(DevicesCommand),
+    /// Check or show a tamper-evident ledger
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Contract menus for the incentive market: train, draft, evaluate
+    #[command(subcommand)]
+    Planner(PlannerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Check the whole chain, its signatures and its head (exit 0 valid, 1 not)
+    Verify {
+        /// The ledger [default: $XDG_DATA_HOME/giot/giot.ledger]
+        file: Option<PathBuf>,
+        /// Check signatures against this public key (hex) instead of the one the ledger names
+        #[arg(long, value_name = "FILE")]
+        pubkey: Option<PathBuf>,
+    },
+    /// Print the ledger readably, one entry per line
+    Show {
+        /// The ledger [default: $XDG_DATA_HOME/giot/giot.ledger]
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlannerCommand {
+    /// Train the diffusion planner and save its weights (safetensors)
+    Train {
+        /// Training steps
+        #[arg(long, default_value_t = 3000)]
+        steps: usize,
+        /// Seed of the training run
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write the weights [default: the shipped weights file]
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Training method: bc (behaviour cloning against the exact solver) or ac (actor-critic, no expert)
+        #[arg(long, default_value = "bc")]
+        method: String,
+        /// CPU threads
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+    },
+    /// Draft a menu for one market state, with its audit against the optimum
+    Draft {
+        /// Market state as JSON ({"theta": [...], "rho": [...], "c": .., "omega": .., "m": ..}); - for stdin
+        #[arg(long, value_name = "FILE|-")]
+        state: Option<PathBuf>,
+        /// Weights to use [default: the shipped weights]
+        #[arg(long, value_name = "FILE")]
+        weights: Option<PathBuf>,
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare every method over many market states
+    Eval {
+        /// Number of random states (with --seed)
+        #[arg(long, default_value_t = 500)]
+        states: usize,
+        /// Seed of the random states
+        #[arg(long, default_value_t = 12345)]
+        seed: u64,
+        /// States as JSON lines instead of random ones
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["states"])]
+        states_file: Option<PathBuf>,
+        /// Weights to use [default: the shipped weights]
+        #[arg(long, value_name = "FILE")]
+        weights: Option<PathBuf>,
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Which model to run, and how.
@@ -101,6 +178,50 @@ pub struct RunArgs {
     /// The goal, e.g. "dim the hall light to 10%"
     #[arg(required = true, num_args = 1.., value_name = "GOAL")]
     pub goal: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BridgeAction {
+    /// Run the daemon (the default)
+    Run,
+    /// Print the daemon's status and metrics from the broker, then exit
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct BridgeArgs {
+    /// What to do
+    #[arg(value_enum, default_value = "run")]
+    pub action: BridgeAction,
+    #[command(flatten)]
+    pub devices: DevicesArgs,
+    #[command(flatten)]
+    pub conn: BrokerConnArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub agent: AgentArgs,
+    /// The bridge's record of goals and results [default: $XDG_DATA_HOME/giot/bridge-AGENT.redb]
+    #[arg(long, value_name = "FILE")]
+    pub store: Option<PathBuf>,
+    /// Require goals signed with HMAC-SHA256 under this key (the file's raw bytes, at least 32)
+    #[arg(long, value_name = "FILE")]
+    pub goal_key_file: Option<PathBuf>,
+    /// Goals waiting at most; more are answered `rejected: overloaded`
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub queue: usize,
+    /// Seconds between metrics on giot/AGENT/metrics
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub metrics_every: f64,
+    /// Seconds a confirmation token stays valid
+    #[arg(long, default_value_t = 300.0, value_name = "SECS")]
+    pub token_ttl: f64,
+    /// Hours finished goals are remembered (a repeated id within it is answered from the record)
+    #[arg(long, default_value_t = 168.0, value_name = "HOURS")]
+    pub keep: f64,
+    /// With `status`: print JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,11 +4,13 @@
 //! broker); the `giot` binary is a thin set of drivers over it.
 
 pub mod agent;
+pub mod bridge;
 pub mod broker;
 pub mod cli;
 pub mod eval;
 pub mod exec;
 pub mod fleet;
+pub mod ledger;
 pub mod llm;
 pub mod mqtt;
 pub mod outcome;

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
     let command = cli.command;
     let default_level = match command {
         Command::Sim(_) | Command::Broker(_) => "info",
+        Command::Bridge(ref b) if b.action == giot::cli::BridgeAction::Run => "info",
         _ => "warn",
     };
     // The TUI draws on the terminal: its logs go to a file.
@@ -35,6 +36,9 @@ fn main() -> ExitCode {
         Command::Devices(cmd) => commands::devices::run(cmd),
         Command::Run(args) => commands::run::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Bridge(args) => commands::bridge::run(args),
+        Command::Planner(cmd) => commands::planner::run(cmd),
+        Command::Ledger(cmd) => commands::ledger::run(cmd),
     };
     match result {
         Ok(code) => code,

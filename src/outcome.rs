@@ -1,7 +1,7 @@
 //! The result of one goal, in the `run --json` shape of DESIGN §3, shared by
 //! `giot run`, `giot eval`, the TUI and the bridge.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::agent::{Action, Decision, Plan, PolicyOverrides};
@@ -40,7 +40,7 @@ impl Status {
 }
 
 /// One action as reported, with whether the device confirmed it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionResult {
     pub device: String,
     pub capability: String,

@@ -67,7 +67,7 @@ pub struct AgentDefinition {
 pub enum DefinitionError {
     #[error("no agent named `{name}`: looked for {}", looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
     NotFound { name: String, looked: Vec<PathBuf> },
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,

@@ -12,11 +12,14 @@ macro_rules! out {
     ($($t:tt)*) => { $crate::commands::out(&format!($($t)*)) };
 }
 
+pub mod bridge;
 pub mod broker;
 pub mod demo;
 pub mod devices;
 pub mod eval;
+pub mod ledger;
 pub mod logging;
+pub mod planner;
 pub mod run;
 pub mod sim;
 pub mod tui;

@@ -20,13 +20,19 @@ pub struct ConnectOptions {
     pub client_cert: Option<PathBuf>,
     pub client_key: Option<PathBuf>,
     pub keep_alive: Duration,
+    /// false: a persistent session, so the broker keeps QoS 1 messages for
+    /// this client while it is away (the bridge).
+    pub clean_session: bool,
+    /// Topic and payload the broker publishes, retained, if this client
+    /// drops without saying goodbye.
+    pub last_will: Option<(String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum OptionsError {
     #[error("invalid broker URL `{url}`: {why}")]
     Url { url: String, why: String },
-    #[error("cannot read {what} {}: {source}", path.display())]
+    #[error("cannot read {what} {}", path.display())]
     File {
         what: &'static str,
         path: PathBuf,
@@ -55,6 +61,8 @@ impl ConnectOptions {
             client_cert: None,
             client_key: None,
             keep_alive: Duration::from_secs(15),
+            clean_session: true,
+            last_will: None,
         }
     }
 
@@ -87,7 +95,15 @@ impl ConnectOptions {
         options
             .set_keep_alive(self.keep_alive)
             .set_max_packet_size(MAX_PACKET, MAX_PACKET)
-            .set_clean_session(true);
+            .set_clean_session(self.clean_session);
+        if let Some((topic, payload)) = &self.last_will {
+            options.set_last_will(rumqttc::LastWill::new(
+                topic,
+                payload.clone(),
+                rumqttc::QoS::AtLeastOnce,
+                true,
+            ));
+        }
         if let Some(user) = &self.username {
             options.set_credentials(user, self.password.clone().unwrap_or_default());
         }

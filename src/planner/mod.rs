@@ -2,6 +2,8 @@
 //! optimum, and the scoring of any menu against it.
 
 pub mod exact;
+pub mod features;
+pub mod heads;
 pub mod model;
 pub mod score;
 

@@ -13,7 +13,7 @@ use super::{Capability, CapabilityType, Device, Registry, Safety};
 /// Why a registry file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,

@@ -423,7 +423,10 @@ impl App {
     fn tree_action(&mut self, action: Action) {
         // Nothing selected yet (a fresh view): any move selects the first row.
         if self.tree.selected().is_empty()
-            && matches!(action, Action::Up | Action::Down | Action::Expand | Action::Collapse)
+            && matches!(
+                action,
+                Action::Up | Action::Down | Action::Expand | Action::Collapse
+            )
         {
             self.tree.select_first();
             return;

@@ -2,8 +2,10 @@
 //! need a broker start a real mosquitto on a free loopback port
 //! ([`harness::Mosquitto`]) or the embedded rumqttd.
 
+mod bridge;
 mod cli;
 mod harness;
+mod ledger;
 mod llm;
 mod run;
 mod sim;

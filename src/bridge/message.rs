@@ -1,0 +1,216 @@
+//! What arrives on `giot/<agent>/goals`, checked before anything else sees
+//! it: size, UTF-8, JSON shape, id syntax, and (with a goal key) the HMAC
+//! signature. Everything here is data from the network, never instructions.
+
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+/// Largest goal message accepted.
+pub const MAX_MESSAGE: usize = 16 * 1024;
+/// Longest goal text accepted.
+pub const MAX_GOAL: usize = 2_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    Goal {
+        id: String,
+        goal: String,
+        dry_run: bool,
+    },
+    Confirm {
+        id: String,
+        token: String,
+    },
+}
+
+/// Why a message is not run; `id` is set when it could be read, so that the
+/// sender gets a `rejected` result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// The hex HMAC-SHA256 of `id`, a newline and `text`.
+pub fn sign(key: &[u8], id: &str, text: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(id.as_bytes());
+    mac.update(b"\n");
+    mac.update(text.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn verify(key: &[u8], id: &str, text: &str, sig: &str) -> bool {
+    let Ok(bytes) = hex::decode(sig) else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(id.as_bytes());
+    mac.update(b"\n");
+    mac.update(text.as_bytes());
+    mac.verify_slice(&bytes).is_ok()
+}
+
+/// Reads one message from the goals topic.
+pub fn parse(payload: &[u8], key: Option<&[u8]>) -> Result<Incoming, Rejection> {
+    let reject = |id: Option<&str>, reason: &str| Rejection {
+        id: id.map(String::from),
+        reason: reason.to_string(),
+    };
+    if payload.len() > MAX_MESSAGE {
+        return Err(reject(None, "malformed: message larger than 16 KiB"));
+    }
+    let Ok(text) = std::str::from_utf8(payload) else {
+        return Err(reject(None, "malformed: not UTF-8"));
+    };
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
+        return Err(reject(None, "malformed: not a JSON object"));
+    };
+    let id = match map.get("id").and_then(Value::as_str) {
+        Some(id) if valid_id(id) => id,
+        Some(_) => {
+            return Err(reject(
+                None,
+                "malformed: id must match [A-Za-z0-9_.-]{1,64}",
+            ));
+        }
+        None => return Err(reject(None, "malformed: no id")),
+    };
+    let (incoming, signed_text) = match (map.get("goal"), map.get("confirm")) {
+        (Some(Value::String(goal)), None) => {
+            if goal.trim().is_empty() || goal.len() > MAX_GOAL {
+                return Err(reject(
+                    Some(id),
+                    "malformed: the goal must be 1 to 2000 characters",
+                ));
+            }
+            let dry_run = match map.get("dry_run") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => {
+                    return Err(reject(Some(id), "malformed: dry_run must be true or false"));
+                }
+            };
+            (
+                Incoming::Goal {
+                    id: id.into(),
+                    goal: goal.clone(),
+                    dry_run,
+                },
+                goal.as_str(),
+            )
+        }
+        (None, Some(Value::String(token))) => (
+            Incoming::Confirm {
+                id: id.into(),
+                token: token.clone(),
+            },
+            token.as_str(),
+        ),
+        _ => {
+            return Err(reject(
+                Some(id),
+                "malformed: give either \"goal\" or \"confirm\" as a string",
+            ));
+        }
+    };
+    if let Some(key) = key {
+        match map.get("sig").and_then(Value::as_str) {
+            None => return Err(reject(Some(id), "bad signature: the goal is not signed")),
+            Some(sig) if !verify(key, id, signed_text, sig) => {
+                return Err(reject(Some(id), "bad signature"));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(incoming)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn goals_and_confirmations_are_read() {
+        assert_eq!(
+            parse(br#"{"id":"a1","goal":"turn on the light"}"#, None),
+            Ok(Incoming::Goal {
+                id: "a1".into(),
+                goal: "turn on the light".into(),
+                dry_run: false
+            })
+        );
+        assert_eq!(
+            parse(br#"{"id":"a2","confirm":"tok"}"#, None),
+            Ok(Incoming::Confirm {
+                id: "a2".into(),
+                token: "tok".into()
+            })
+        );
+    }
+
+    #[test]
+    fn malformed_messages_are_rejected_with_the_id_when_there_is_one() {
+        assert_eq!(parse(b"\xff\xfe", None).unwrap_err().id, None);
+        assert_eq!(parse(b"{not json", None).unwrap_err().id, None);
+        assert_eq!(parse(br#"{"goal":"x"}"#, None).unwrap_err().id, None);
+        assert_eq!(
+            parse(br#"{"id":"bad id!","goal":"x"}"#, None)
+                .unwrap_err()
+                .id,
+            None
+        );
+        assert_eq!(
+            parse(br#"{"id":"ok","goal":""}"#, None)
+                .unwrap_err()
+                .id
+                .as_deref(),
+            Some("ok")
+        );
+        assert_eq!(
+            parse(br#"{"id":"ok","goal":"x","confirm":"y"}"#, None)
+                .unwrap_err()
+                .id
+                .as_deref(),
+            Some("ok")
+        );
+        let big = format!(r#"{{"id":"ok","goal":"{}"}}"#, "x".repeat(1 << 20));
+        assert!(
+            parse(big.as_bytes(), None)
+                .unwrap_err()
+                .reason
+                .contains("16 KiB")
+        );
+    }
+
+    #[test]
+    fn signatures_cover_the_id_and_the_text() {
+        let key = [7u8; 32];
+        let sig = sign(&key, "g1", "unlock the door");
+        let good = format!(r#"{{"id":"g1","goal":"unlock the door","sig":"{sig}"}}"#);
+        assert!(parse(good.as_bytes(), Some(&key)).is_ok());
+        let replayed = format!(r#"{{"id":"g2","goal":"unlock the door","sig":"{sig}"}}"#);
+        assert_eq!(
+            parse(replayed.as_bytes(), Some(&key)).unwrap_err().reason,
+            "bad signature"
+        );
+        let unsigned = br#"{"id":"g1","goal":"unlock the door"}"#;
+        assert!(
+            parse(unsigned, Some(&key))
+                .unwrap_err()
+                .reason
+                .contains("not signed")
+        );
+        let token_sig = sign(&key, "c1", "tok");
+        let confirm = format!(r#"{{"id":"c1","confirm":"tok","sig":"{token_sig}"}}"#);
+        assert!(parse(confirm.as_bytes(), Some(&key)).is_ok());
+    }
+}

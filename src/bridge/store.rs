@@ -1,0 +1,228 @@
+//! The bridge's durable record: every accepted goal, its progress and its
+//! result, and the confirmation tokens it handed out, in a redb database.
+//!
+//! A goal moves `accepted` → `executing` (its commands are about to be
+//! published) → `done` (its result is recorded). Each step is committed
+//! before the next begins, so after a crash an `accepted` goal is planned
+//! again (nothing was published), while an `executing` goal is only
+//! verified against the devices' state, never published twice.
+
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::outcome::ActionResult;
+
+const GOALS: TableDefinition<&str, &[u8]> = TableDefinition::new("goals");
+const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Accepted,
+    Executing,
+    Done,
+}
+
+/// One goal as the bridge recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub goal: String,
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The confirmation token this goal redeems, if it is a confirmation.
+    #[serde(default)]
+    pub confirm: Option<String>,
+    pub stage: Stage,
+    /// The actions being published (stage `executing`).
+    #[serde(default)]
+    pub actions: Vec<ActionResult>,
+    /// The result as published (stage `done`).
+    #[serde(default)]
+    pub result: Option<Value>,
+    /// How many times this goal's commands were published: 0 or 1.
+    #[serde(default)]
+    pub executions: u32,
+    pub received_ms: u64,
+    #[serde(default)]
+    pub response_topic: Option<String>,
+}
+
+/// A confirmation token: the plan it stands for, single-use, expiring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Token {
+    pub goal_id: String,
+    pub goal: String,
+    pub actions: Vec<ActionResult>,
+    pub expires_ms: u64,
+    pub used: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("bridge store: {0}")]
+pub struct StoreError(String);
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+pub struct Store {
+    db: Database,
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let db =
+            Database::create(path).map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
+        let tx = db.begin_write().map_err(err)?;
+        tx.open_table(GOALS).map_err(err)?;
+        tx.open_table(TOKENS).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(Self { db })
+    }
+
+    fn put_json<T: Serialize>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(value).map_err(err)?;
+        let tx = self.db.begin_write().map_err(err)?;
+        tx.open_table(table)
+            .map_err(err)?
+            .insert(key, bytes.as_slice())
+            .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    fn get_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        let t = tx.open_table(table).map_err(err)?;
+        match t.get(key).map_err(err)? {
+            Some(v) => Ok(Some(serde_json::from_slice(v.value()).map_err(err)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        self.get_json(GOALS, id)
+    }
+
+    /// Records a goal's new stage; durable when this returns.
+    pub fn put(&self, id: &str, record: &Record) -> Result<(), StoreError> {
+        self.put_json(GOALS, id, record)
+    }
+
+    pub fn token(&self, token: &str) -> Result<Option<Token>, StoreError> {
+        self.get_json(TOKENS, token)
+    }
+
+    pub fn put_token(&self, token: &str, value: &Token) -> Result<(), StoreError> {
+        self.put_json(TOKENS, token, value)
+    }
+
+    /// Every goal, for recovery and statistics.
+    pub fn all(&self) -> Result<Vec<(String, Record)>, StoreError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        let t = tx.open_table(GOALS).map_err(err)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(err)? {
+            let (k, v) = row.map_err(err)?;
+            let record: Record = serde_json::from_slice(v.value()).map_err(err)?;
+            out.push((k.value().to_string(), record));
+        }
+        out.sort_by_key(|(_, r)| r.received_ms);
+        Ok(out)
+    }
+
+    /// Forgets finished goals and spent tokens older than `max_age_ms`.
+    pub fn prune(&self, max_age_ms: u64) -> Result<usize, StoreError> {
+        let cutoff = now_ms().saturating_sub(max_age_ms);
+        let old: Vec<String> = self
+            .all()?
+            .into_iter()
+            .filter(|(_, r)| r.stage == Stage::Done && r.received_ms < cutoff)
+            .map(|(k, _)| k)
+            .collect();
+        let tx = self.db.begin_write().map_err(err)?;
+        {
+            let mut t = tx.open_table(GOALS).map_err(err)?;
+            for k in &old {
+                t.remove(k.as_str()).map_err(err)?;
+            }
+            let mut tokens = tx.open_table(TOKENS).map_err(err)?;
+            tokens
+                .retain(|_, v| {
+                    serde_json::from_slice::<Token>(v).is_ok_and(|t| t.expires_ms >= cutoff)
+                })
+                .map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(old.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(stage: Stage) -> Record {
+        Record {
+            goal: "turn on the light".into(),
+            dry_run: false,
+            confirm: None,
+            stage,
+            actions: Vec::new(),
+            result: None,
+            executions: 0,
+            received_ms: now_ms(),
+            response_topic: None,
+        }
+    }
+
+    #[test]
+    fn records_survive_reopening_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bridge.redb");
+        {
+            let store = Store::open(&path).unwrap();
+            store.put("g1", &record(Stage::Executing)).unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.get("g1").unwrap().unwrap().stage, Stage::Executing);
+        assert!(store.get("g2").unwrap().is_none());
+        assert_eq!(store.all().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn pruning_forgets_only_old_finished_goals() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("b.redb")).unwrap();
+        let mut old = record(Stage::Done);
+        old.received_ms = 1;
+        store.put("old", &old).unwrap();
+        store.put("new", &record(Stage::Done)).unwrap();
+        let mut pending = record(Stage::Accepted);
+        pending.received_ms = 1;
+        store.put("pending", &pending).unwrap();
+        assert_eq!(store.prune(60_000).unwrap(), 1);
+        assert!(store.get("old").unwrap().is_none());
+        assert!(store.get("pending").unwrap().is_some());
+    }
+}

@@ -1,0 +1,99 @@
+//! `giot bridge [status]`: the MQTT bridge daemon, or a look at it.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use giot::agent::AgentDefinition;
+use giot::bridge::{self, BridgeConfig};
+use giot::cli::{BridgeAction, BridgeArgs};
+use giot::llm::llama;
+
+use super::ConfigError;
+
+fn seconds(name: &str, value: f64) -> Result<Duration> {
+    if value.is_finite() && value > 0.0 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(ConfigError(format!("--{name} must be a positive number, not {value}")).into())
+    }
+}
+
+pub fn run(args: BridgeArgs) -> Result<ExitCode> {
+    let options = args.conn.options("bridge")?;
+    if args.action == BridgeAction::Status {
+        let (status, metrics) = super::runtime()?.block_on(bridge::status(
+            &options,
+            &args.agent.agent,
+            Duration::from_secs(3),
+        ))?;
+        if args.json {
+            outln!(
+                "{}",
+                serde_json::json!({"agent": args.agent.agent, "status": status, "metrics": metrics})
+            );
+        } else {
+            outln!(
+                "bridge `{}` on {}: {}",
+                args.agent.agent,
+                options.url,
+                status.as_deref().unwrap_or("never seen")
+            );
+            match metrics {
+                Some(m) => outln!("{}", serde_json::to_string_pretty(&m)?),
+                None => outln!("no metrics published yet"),
+            }
+        }
+        return Ok(ExitCode::from(if status.as_deref() == Some("online") {
+            0
+        } else {
+            1
+        }));
+    }
+    let goal_key = match &args.goal_key_file {
+        Some(path) => {
+            let key = std::fs::read(path)
+                .with_context(|| format!("reading the goal key {}", path.display()))?;
+            if key.len() < 32 {
+                return Err(ConfigError(format!(
+                    "the goal key {} has {} bytes; it needs at least 32",
+                    path.display(),
+                    key.len()
+                ))
+                .into());
+            }
+            Some(key)
+        }
+        None => None,
+    };
+    let registry = super::load_registry(&args.devices.path())?;
+    let definition =
+        AgentDefinition::load(&args.agent.agent).map_err(|e| ConfigError(e.to_string()))?;
+    let store = args.store.clone().unwrap_or_else(|| {
+        giot::paths::data_dir().join(format!("bridge-{}.redb", args.agent.agent))
+    });
+    let config = BridgeConfig {
+        agent: args.agent.agent.clone(),
+        registry,
+        definition,
+        options,
+        confirm_timeout: super::run::confirm_timeout(args.agent.confirm_timeout)?,
+        store,
+        goal_key,
+        queue: args.queue.max(1),
+        metrics_every: seconds("metrics-every", args.metrics_every)?,
+        token_ttl: seconds("token-ttl", args.token_ttl)?,
+        keep: seconds("keep", args.keep * 3600.0)?,
+    };
+    let (llm, load) = llama::spawn(args.model.config())?;
+    tracing::info!("model loaded in {load:?}");
+    super::runtime()?.block_on(async move {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            super::stop_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        bridge::run(config, Box::new(llm), stop_rx).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

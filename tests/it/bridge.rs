@@ -1,0 +1,401 @@
+//! `giot bridge` against a real mosquitto, the real model and `giot sim`:
+//! bursts, broker and bridge crashes, hostile input.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use giot::bridge::store::{Stage, Store};
+use giot::mqtt::{ConnectOptions, Link, LinkEvent};
+use serde_json::{Value, json};
+
+use super::harness::{Mosquitto, Process, Watcher, demo_devices, demo_registry, giot};
+use super::llm::model_path;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn start_sim(url: &str) -> Process {
+    Process(
+        giot()
+            .args(["sim", "--tick", "5", "--broker", url, "--devices"])
+            .arg(demo_devices())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn start_bridge(url: &str, store: &Path, extra: &[&str]) -> Child {
+    giot()
+        .args([
+            "bridge",
+            "--broker",
+            url,
+            "--metrics-every",
+            "1",
+            "--confirm-timeout",
+            "2",
+            "--devices",
+        ])
+        .arg(demo_devices())
+        .arg("--model")
+        .arg(model_path())
+        .arg("--store")
+        .arg(store)
+        .args(extra)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// A client of the bridge: sends goals, collects results by id.
+struct Client {
+    link: Link,
+    results: HashMap<String, Vec<Value>>,
+    online: bool,
+}
+
+impl Client {
+    async fn start(url: &str) -> Self {
+        let mut link = Link::start(
+            &ConnectOptions::new(url, "client"),
+            vec![
+                "giot/operator/results/#".into(),
+                "giot/operator/status".into(),
+            ],
+        )
+        .unwrap();
+        link.wait_connected(WAIT, |_| {}).await.unwrap();
+        Self {
+            link,
+            results: HashMap::new(),
+            online: false,
+        }
+    }
+
+    async fn send(&self, payload: &Value) {
+        self.link
+            .publish("giot/operator/goals", payload.to_string(), false)
+            .await
+            .unwrap();
+    }
+
+    async fn send_raw(&self, payload: Vec<u8>) {
+        self.link
+            .publish("giot/operator/goals", payload, false)
+            .await
+            .unwrap();
+    }
+
+    /// Takes events until `done` holds or `timeout` passes.
+    async fn pump_until(&mut self, timeout: Duration, done: impl Fn(&Self) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !done(self) {
+            match tokio::time::timeout_at(deadline, self.link.recv()).await {
+                Ok(Some(LinkEvent::Message { topic, payload, .. })) => {
+                    if topic == "giot/operator/status" {
+                        self.online = &payload[..] == b"online";
+                    } else if let Some(id) = topic.strip_prefix("giot/operator/results/") {
+                        let v: Value = serde_json::from_slice(&payload).unwrap();
+                        self.results.entry(id.to_string()).or_default().push(v);
+                    }
+                }
+                Ok(Some(_)) => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    async fn wait_online(&mut self) {
+        self.online = false;
+        assert!(
+            self.pump_until(Duration::from_secs(60), |c| c.online).await,
+            "the bridge did not come online"
+        );
+    }
+}
+
+/// Goals that each set one device to a distinct value, with what they set.
+fn distinct_goals(prefix: &str) -> Vec<(String, String, &'static str, Value)> {
+    let registry = demo_registry();
+    let mut goals = Vec::new();
+    for (i, d) in registry
+        .devices()
+        .iter()
+        .filter(|d| d.kind == "light")
+        .enumerate()
+    {
+        let value = 11 + i as i64 * 3;
+        let goal = format!("set the {} brightness to {value}%", d.name.to_lowercase());
+        goals.push((format!("{prefix}-{i}"), goal, "brightness", json!(value)));
+    }
+    goals
+}
+
+fn device_of(goal: &str) -> String {
+    let registry = demo_registry();
+    registry
+        .devices()
+        .iter()
+        .find(|d| goal.contains(&d.name.to_lowercase()))
+        .map(|d| d.id.clone())
+        .unwrap()
+}
+
+async fn stop(mut bridge: Child) {
+    let pid = bridge.id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    let status = tokio::task::spawn_blocking(move || bridge.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        status.success(),
+        "SIGTERM must stop the bridge cleanly: {status}"
+    );
+}
+
+fn executions(store: &Path) -> HashMap<String, (Stage, u32, String)> {
+    let store = Store::open(store).unwrap();
+    store
+        .all()
+        .unwrap()
+        .into_iter()
+        .map(|(id, r)| {
+            let status = r
+                .result
+                .as_ref()
+                .and_then(|v| v["status"].as_str())
+                .unwrap_or("")
+                .to_string();
+            (id, (r.stage, r.executions, status))
+        })
+        .collect()
+}
+
+async fn send_missing(client: &Client, goals: &[(String, String, &'static str, Value)]) {
+    for (id, goal, _, _) in goals {
+        if !client.results.contains_key(id) {
+            client.send(&json!({"id": id, "goal": goal})).await;
+        }
+    }
+}
+
+async fn until_all_answered(client: &mut Client, goals: &[(String, String, &'static str, Value)]) {
+    for _ in 0..20 {
+        let ids: Vec<String> = goals.iter().map(|g| g.0.clone()).collect();
+        if client
+            .pump_until(Duration::from_secs(3), |c| {
+                ids.iter().all(|id| c.results.contains_key(id))
+            })
+            .await
+        {
+            return;
+        }
+        send_missing(client, goals).await;
+    }
+    panic!("some goals never got a result");
+}
+
+async fn assert_devices_show(url: &str, goals: &[(String, String, &'static str, Value)]) {
+    let mut watcher = Watcher::start(url, demo_registry());
+    let wanted: Vec<(String, &'static str, Value)> = goals
+        .iter()
+        .map(|(_, g, c, v)| (device_of(g), *c, v.clone()))
+        .collect();
+    watcher
+        .until(WAIT, "the devices to show what the goals asked", |f| {
+            wanted
+                .iter()
+                .all(|(d, c, v)| f.value(d, c).as_ref() == Some(v))
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_200_goals_gets_exactly_one_result_each() {
+    let broker = Mosquitto::start();
+    let _sim = start_sim(&broker.url());
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("bridge.redb");
+    let mut client = Client::start(&broker.url()).await;
+    let bridge = start_bridge(&broker.url(), &store, &[]);
+    client.wait_online().await;
+    let goals = [
+        "turn on the hall light",
+        "dim the desk lamp to 30%",
+        "is the front door locked?",
+        "turn on the sauna",
+    ];
+    for i in 0..200 {
+        client
+            .send(&json!({"id": format!("b{i}"), "goal": goals[i % goals.len()]}))
+            .await;
+    }
+    assert!(
+        client.pump_until(WAIT, |c| c.results.len() == 200).await,
+        "only {} results",
+        client.results.len()
+    );
+    // Nothing more arrives: exactly one result per id.
+    client.pump_until(Duration::from_secs(2), |_| false).await;
+    for i in 0..200 {
+        let results = &client.results[&format!("b{i}")];
+        assert_eq!(results.len(), 1, "b{i}: {results:?}");
+        assert_eq!(results[0]["id"], format!("b{i}"));
+    }
+    assert_eq!(client.results["b2"][0]["status"], "answered");
+    assert_eq!(client.results["b3"][0]["status"], "refused");
+    stop(bridge).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broker_killed_mid_run_loses_no_goal_and_repeats_none() {
+    let mut broker = Mosquitto::start();
+    let _sim = start_sim(&broker.url());
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("bridge.redb");
+    let mut client = Client::start(&broker.url()).await;
+    let bridge = start_bridge(&broker.url(), &store, &[]);
+    client.wait_online().await;
+    let goals = distinct_goals("k");
+    send_missing(&client, &goals).await;
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    broker.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    broker.restart();
+    client.wait_online().await;
+    until_all_answered(&mut client, &goals).await;
+    assert_devices_show(&broker.url(), &goals).await;
+    stop(bridge).await;
+    let record = executions(&store);
+    for (id, ..) in &goals {
+        let (stage, runs, status) = &record[id];
+        assert_eq!(*stage, Stage::Done, "{id}");
+        assert_eq!(status, "executed", "{id}");
+        assert_eq!(*runs, 1, "{id} was executed {runs} times");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bridge_killed_mid_run_and_restarted_loses_no_goal_and_repeats_none() {
+    let broker = Mosquitto::start();
+    let _sim = start_sim(&broker.url());
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("bridge.redb");
+    let mut client = Client::start(&broker.url()).await;
+    let mut bridge = start_bridge(&broker.url(), &store, &[]);
+    client.wait_online().await;
+    let goals = distinct_goals("r");
+    send_missing(&client, &goals).await;
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    bridge.kill().unwrap(); // SIGKILL
+    bridge.wait().unwrap();
+    let bridge = start_bridge(&broker.url(), &store, &[]);
+    client.wait_online().await;
+    until_all_answered(&mut client, &goals).await;
+    assert_devices_show(&broker.url(), &goals).await;
+    stop(bridge).await;
+    for (id, (stage, runs, status)) in executions(&store) {
+        assert_eq!(stage, Stage::Done, "{id}");
+        assert!(runs <= 1, "{id} was executed {runs} times");
+        if status == "executed" {
+            assert_eq!(runs, 1, "{id}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_and_unsigned_goals_are_answered_or_dropped_and_the_bridge_keeps_serving() {
+    let broker = Mosquitto::start();
+    let _sim = start_sim(&broker.url());
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("goal.key");
+    let key = [42u8; 32];
+    std::fs::write(&key_file, key).unwrap();
+    let store: PathBuf = dir.path().join("bridge.redb");
+    let mut client = Client::start(&broker.url()).await;
+    let bridge = start_bridge(
+        &broker.url(),
+        &store,
+        &["--goal-key-file", key_file.to_str().unwrap()],
+    );
+    client.wait_online().await;
+
+    client.send_raw(b"{not json".to_vec()).await;
+    client.send_raw(b"\xff\xfe\xfd".to_vec()).await;
+    client
+        .send_raw(
+            json!({"goal": "turn on the hall light"})
+                .to_string()
+                .into_bytes(),
+        )
+        .await;
+    client.send_raw(vec![b'x'; 1 << 20]).await;
+    client
+        .send(&json!({"id": "unsigned", "goal": "turn on the hall light"}))
+        .await;
+    client
+        .send(&json!({"id": "forged", "goal": "turn on the hall light", "sig": "00".repeat(32)}))
+        .await;
+    let sig = giot::bridge::message::sign(&key, "signed", "turn on the hall light");
+    client
+        .send(&json!({"id": "signed", "goal": "turn on the hall light", "sig": sig}))
+        .await;
+
+    assert!(
+        client.pump_until(WAIT, |c| c.results.len() == 3).await,
+        "{:?}",
+        client.results
+    );
+    assert_eq!(client.results["unsigned"][0]["status"], "rejected");
+    assert_eq!(client.results["forged"][0]["status"], "rejected");
+    assert_eq!(client.results["forged"][0]["reason"], "bad signature");
+    assert_eq!(client.results["signed"][0]["status"], "executed");
+    stop(bridge).await;
+    let record = executions(&store);
+    assert!(!record.contains_key("unsigned") && !record.contains_key("forged"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_confirmation_token_runs_the_plan_once() {
+    let broker = Mosquitto::start();
+    let _sim = start_sim(&broker.url());
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("bridge.redb");
+    let mut client = Client::start(&broker.url()).await;
+    let bridge = start_bridge(&broker.url(), &store, &[]);
+    client.wait_online().await;
+    client
+        .send(&json!({"id": "ask", "goal": "unlock the front door"}))
+        .await;
+    assert!(
+        client
+            .pump_until(WAIT, |c| c.results.contains_key("ask"))
+            .await
+    );
+    let asked = &client.results["ask"][0];
+    assert_eq!(asked["status"], "needs_confirmation");
+    let token = asked["confirm_token"].as_str().unwrap().to_string();
+    client.send(&json!({"id": "yes1", "confirm": token})).await;
+    client.send(&json!({"id": "yes2", "confirm": token})).await;
+    client
+        .send(&json!({"id": "bogus", "confirm": "nope"}))
+        .await;
+    assert!(
+        client
+            .pump_until(WAIT, |c| ["yes1", "yes2", "bogus"]
+                .iter()
+                .all(|k| c.results.contains_key(*k)))
+            .await
+    );
+    assert_eq!(client.results["yes1"][0]["status"], "executed");
+    assert_eq!(client.results["yes1"][0]["actions"][0]["confirmed"], true);
+    assert_eq!(client.results["yes2"][0]["status"], "rejected");
+    assert_eq!(client.results["bogus"][0]["status"], "rejected");
+    stop(bridge).await;
+}
