@@ -399,3 +399,39 @@ async fn a_confirmation_token_runs_the_plan_once() {
     assert_eq!(client.results["bogus"][0]["status"], "rejected");
     stop(bridge).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_beyond_the_queue_is_answered_overloaded_not_dropped() {
+    let broker = Mosquitto::start();
+    let _sim = start_sim(&broker.url());
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("bridge.redb");
+    let mut client = Client::start(&broker.url()).await;
+    let bridge = start_bridge(&broker.url(), &store, &["--queue", "2"]);
+    client.wait_online().await;
+    for i in 0..60 {
+        client
+            .send(&json!({"id": format!("f{i}"), "goal": "dim the hall light to 20%"}))
+            .await;
+    }
+    assert!(
+        client.pump_until(WAIT, |c| c.results.len() == 60).await,
+        "only {} results",
+        client.results.len()
+    );
+    client.pump_until(Duration::from_secs(1), |_| false).await;
+    assert!(client.results.values().all(|r| r.len() == 1));
+    let overloaded = client
+        .results
+        .values()
+        .filter(|r| r[0]["reason"] == "overloaded")
+        .count();
+    assert!(overloaded > 0, "a queue of 2 took 60 goals at once");
+    assert!(
+        client
+            .results
+            .values()
+            .any(|r| r[0]["status"] == "executed")
+    );
+    stop(bridge).await;
+}
