@@ -43,6 +43,13 @@ pub enum Command {
     /// Validate or list the device registry
     #[command(subcommand)]
     Devices(DevicesCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    Man,
     /// Check or show a tamper-evident ledger
     #[command(subcommand)]
     Ledger(LedgerCommand),
@@ -129,6 +136,9 @@ pub struct ModelArgs {
     /// CPU threads for inference [default: one fewer than the cores, at least 1]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Model layers to offload to the GPU (builds with the `cuda` feature)
+    #[arg(long, value_name = "N")]
+    pub gpu_layers: Option<u32>,
 }
 
 impl ModelArgs {
@@ -141,7 +151,16 @@ impl ModelArgs {
         if let Some(t) = self.threads {
             config.threads = t.max(1);
         }
+        config.gpu_layers = self.gpu_layers.unwrap_or(0);
         config
+    }
+
+    /// Refuses `--gpu-layers` in a build without GPU support.
+    pub fn check(&self) -> Result<(), String> {
+        if self.gpu_layers.is_some_and(|n| n > 0) && !cfg!(feature = "cuda") {
+            return Err("--gpu-layers needs a GPU build: cargo build --features cuda (this build runs on the CPU only)".into());
+        }
+        Ok(())
     }
 }
 

@@ -39,6 +39,23 @@ fn main() -> ExitCode {
         Command::Bridge(args) => commands::bridge::run(args),
         Command::Planner(cmd) => commands::planner::run(cmd),
         Command::Ledger(cmd) => commands::ledger::run(cmd),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "giot", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(cmd).render(&mut page) {
+                Ok(()) => {
+                    use std::io::Write;
+                    let _ = std::io::stdout().write_all(&page);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
     };
     match result {
         Ok(code) => code,

@@ -20,6 +20,7 @@ fn seconds(name: &str, value: f64) -> Result<Duration> {
 }
 
 pub fn run(args: BridgeArgs) -> Result<ExitCode> {
+    args.model.check().map_err(ConfigError)?;
     let options = args.conn.options("bridge")?;
     if args.action == BridgeAction::Status {
         let (status, metrics) = super::runtime()?.block_on(bridge::status(

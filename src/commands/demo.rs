@@ -14,6 +14,7 @@ use giot::tui::{self, TuiConfig};
 use super::ConfigError;
 
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
+    args.model.check().map_err(ConfigError)?;
     let registry = super::load_registry(&args.devices.path())?;
     let definition =
         AgentDefinition::load(&args.agent.agent).map_err(|e| ConfigError(e.to_string()))?;

@@ -17,6 +17,7 @@ use serde_json::json;
 use super::ConfigError;
 
 pub fn run(args: EvalArgs) -> Result<ExitCode> {
+    args.model.check().map_err(ConfigError)?;
     let cases = eval::load(&args.file).map_err(|e| ConfigError(format!("{e:#}")))?;
     let registry = super::load_registry(&args.devices.path())?;
     let definition =

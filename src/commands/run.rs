@@ -15,6 +15,7 @@ use giot::outcome::{self, Outcome, Status};
 use super::ConfigError;
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
+    args.model.check().map_err(ConfigError)?;
     let goal = args.goal.join(" ").trim().to_string();
     if goal.is_empty() {
         return Err(ConfigError("the goal is empty: say what giot should do, e.g. giot run \"dim the hall light to 10%\"".into()).into());

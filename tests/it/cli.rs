@@ -63,3 +63,30 @@ fn devices_list_json_holds_every_device() {
     assert_eq!(list.as_array().unwrap().len(), registry.len());
     assert_eq!(list[0]["id"], registry.devices()[0].id.as_str());
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_cli_definition() {
+    let out = giot().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        script.contains("_giot") && script.contains("bridge"),
+        "{script}"
+    );
+    let out = giot().arg("man").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(".TH giot 1"));
+}
+
+#[test]
+fn gpu_layers_are_refused_clearly_in_a_cpu_build() {
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    let out = giot()
+        .args(["run", "--gpu-layers", "20", "turn on the hall light"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--features cuda"));
+}
