@@ -42,7 +42,10 @@ async fn measure(port: u16, name: &str, scorer: Box<dyn Scorer>) {
     let daemon = tokio::spawn(bridge::run(config, scorer, stopped));
     let mut link = Link::start(
         &ConnectOptions::new(&url, "bench-client"),
-        vec![format!("giot/{agent}/results/#"), format!("giot/{agent}/status")],
+        vec![
+            format!("giot/{agent}/results/#"),
+            format!("giot/{agent}/status"),
+        ],
     )
     .unwrap();
     // Wait for the bridge to come online.
@@ -54,14 +57,21 @@ async fn measure(port: u16, name: &str, scorer: Box<dyn Scorer>) {
             break;
         }
     }
-    let goals = ["dim the hall light to 20%", "turn off the kitchen light", "is the front door locked?", "set the bedroom fan to high"];
+    let goals = [
+        "dim the hall light to 20%",
+        "turn off the kitchen light",
+        "is the front door locked?",
+        "set the bedroom fan to high",
+    ];
     let mut sent = HashMap::new();
     let started = Instant::now();
     for i in 0..GOALS {
         let id = format!("{}-{i}", name.replace(' ', "_"));
         let payload = serde_json::json!({"id": id, "goal": goals[i % goals.len()]}).to_string();
         sent.insert(id, Instant::now());
-        link.publish(&format!("giot/{agent}/goals"), payload, false).await.unwrap();
+        link.publish(&format!("giot/{agent}/goals"), payload, false)
+            .await
+            .unwrap();
     }
     let mut latencies = Vec::new();
     while latencies.len() < GOALS {
@@ -88,14 +98,23 @@ async fn measure(port: u16, name: &str, scorer: Box<dyn Scorer>) {
 }
 
 fn main() {
-    let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).expect("usage: bridge_bench BROKER_PORT");
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("usage: bridge_bench BROKER_PORT");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let url = format!("mqtt://127.0.0.1:{port}");
         let registry = Registry::load(&PathBuf::from("devices.yaml")).unwrap();
         let (_stop, stopped) = tokio::sync::watch::channel(false);
         let options = ConnectOptions::new(&url, "bench-sim");
-        tokio::spawn(async move { sim::run(&registry, &options, SimConfig::default(), stopped).await });
+        tokio::spawn(
+            async move { sim::run(&registry, &options, SimConfig::default(), stopped).await },
+        );
         tokio::time::sleep(Duration::from_secs(1)).await;
         measure(port, "fake model", Box::new(FakeScorer::default())).await;
         let model = PathBuf::from("models/SmolLM2-135M-Instruct.Q4_1.gguf");
