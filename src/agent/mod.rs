@@ -72,6 +72,20 @@ pub struct Plan {
     pub used_model: bool,
 }
 
+impl Plan {
+    /// A plan that has decided nothing yet and cost nothing.
+    fn empty() -> Self {
+        Self {
+            decision: Decision::Refuse(String::new()),
+            trace: Vec::new(),
+            llm_time: Duration::ZERO,
+            llm_decode_time: Duration::ZERO,
+            tokens_evaluated: 0,
+            used_model: false,
+        }
+    }
+}
+
 /// The state of one device, if known.
 pub type StateLookup<'a> = &'a dyn Fn(&str) -> Option<Map<String, Value>>;
 
@@ -124,14 +138,7 @@ impl Agent {
 
     /// Decides what to do about `goal`.
     pub fn plan(&mut self, goal: &str, state: StateLookup<'_>) -> Plan {
-        let mut plan = Plan {
-            decision: Decision::Refuse(String::new()),
-            trace: Vec::new(),
-            llm_time: Duration::ZERO,
-            llm_decode_time: Duration::ZERO,
-            tokens_evaluated: 0,
-            used_model: false,
-        };
+        let mut plan = Plan::empty();
         let normalized = understand::normalize(goal);
         let clauses = understand::clauses(&normalized);
         if clauses.is_empty() {
@@ -454,14 +461,7 @@ impl Agent {
     pub fn warm(&mut self) -> Duration {
         let started = Instant::now();
         let all: Vec<usize> = (0..self.registry.len()).collect();
-        let mut plan = Plan {
-            decision: Decision::Refuse(String::new()),
-            trace: Vec::new(),
-            llm_time: Duration::ZERO,
-            llm_decode_time: Duration::ZERO,
-            tokens_evaluated: 0,
-            used_model: false,
-        };
+        let mut plan = Plan::empty();
         if let Some((stable, tail)) = self.prompt_parts() {
             let options = self.options(&all);
             self.ensure_priors(&stable, &tail, &options, &mut plan);

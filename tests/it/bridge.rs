@@ -10,21 +10,10 @@ use giot::bridge::store::{Stage, Store};
 use giot::mqtt::{ConnectOptions, Link, LinkEvent};
 use serde_json::{Value, json};
 
-use super::harness::{Mosquitto, Process, Watcher, demo_devices, demo_registry, giot};
+use super::harness::{Mosquitto, Process, Watcher, demo_devices, demo_registry, giot, spawn_sim};
 use super::llm::model_path;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn start_sim(url: &str) -> Process {
-    Process(
-        giot()
-            .args(["sim", "--tick", "5", "--broker", url, "--devices"])
-            .arg(demo_devices())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
-}
 
 fn start_bridge(url: &str, store: &Path, extra: &[&str]) -> Child {
     giot()
@@ -144,6 +133,39 @@ fn device_of(goal: &str) -> String {
         .unwrap()
 }
 
+/// A broker, the simulated fleet, a store and a client, ready for a bridge.
+struct Setup {
+    broker: Mosquitto,
+    _sim: Process,
+    dir: tempfile::TempDir,
+    store: PathBuf,
+    client: Client,
+}
+
+impl Setup {
+    async fn new() -> Self {
+        let broker = Mosquitto::start();
+        let sim = spawn_sim(&broker.url(), "5");
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("bridge.redb");
+        let client = Client::start(&broker.url()).await;
+        Self {
+            broker,
+            _sim: sim,
+            dir,
+            store,
+            client,
+        }
+    }
+
+    /// Starts a bridge and waits until it is online.
+    async fn bridge(&mut self, extra: &[&str]) -> Child {
+        let bridge = start_bridge(&self.broker.url(), &self.store, extra);
+        self.client.wait_online().await;
+        bridge
+    }
+}
+
 async fn stop(mut bridge: Child) {
     let pid = bridge.id().to_string();
     let _ = std::process::Command::new("kill")
@@ -218,13 +240,8 @@ async fn assert_devices_show(url: &str, goals: &[(String, String, &'static str, 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_of_200_goals_gets_exactly_one_result_each() {
-    let broker = Mosquitto::start();
-    let _sim = start_sim(&broker.url());
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("bridge.redb");
-    let mut client = Client::start(&broker.url()).await;
-    let bridge = start_bridge(&broker.url(), &store, &[]);
-    client.wait_online().await;
+    let mut s = Setup::new().await;
+    let bridge = s.bridge(&[]).await;
     let goals = [
         "turn on the hall light",
         "dim the desk lamp to 30%",
@@ -232,47 +249,42 @@ async fn a_burst_of_200_goals_gets_exactly_one_result_each() {
         "turn on the sauna",
     ];
     for i in 0..200 {
-        client
+        s.client
             .send(&json!({"id": format!("b{i}"), "goal": goals[i % goals.len()]}))
             .await;
     }
     assert!(
-        client.pump_until(WAIT, |c| c.results.len() == 200).await,
+        s.client.pump_until(WAIT, |c| c.results.len() == 200).await,
         "only {} results",
-        client.results.len()
+        s.client.results.len()
     );
     // Nothing more arrives: exactly one result per id.
-    client.pump_until(Duration::from_secs(2), |_| false).await;
+    s.client.pump_until(Duration::from_secs(2), |_| false).await;
     for i in 0..200 {
-        let results = &client.results[&format!("b{i}")];
+        let results = &s.client.results[&format!("b{i}")];
         assert_eq!(results.len(), 1, "b{i}: {results:?}");
         assert_eq!(results[0]["id"], format!("b{i}"));
     }
-    assert_eq!(client.results["b2"][0]["status"], "answered");
-    assert_eq!(client.results["b3"][0]["status"], "refused");
+    assert_eq!(s.client.results["b2"][0]["status"], "answered");
+    assert_eq!(s.client.results["b3"][0]["status"], "refused");
     stop(bridge).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_broker_killed_mid_run_loses_no_goal_and_repeats_none() {
-    let mut broker = Mosquitto::start();
-    let _sim = start_sim(&broker.url());
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("bridge.redb");
-    let mut client = Client::start(&broker.url()).await;
-    let bridge = start_bridge(&broker.url(), &store, &[]);
-    client.wait_online().await;
+    let mut s = Setup::new().await;
+    let bridge = s.bridge(&[]).await;
     let goals = distinct_goals("k");
-    send_missing(&client, &goals).await;
+    send_missing(&s.client, &goals).await;
     tokio::time::sleep(Duration::from_millis(30)).await;
-    broker.kill();
+    s.broker.kill();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    broker.restart();
-    client.wait_online().await;
-    until_all_answered(&mut client, &goals).await;
-    assert_devices_show(&broker.url(), &goals).await;
+    s.broker.restart();
+    s.client.wait_online().await;
+    until_all_answered(&mut s.client, &goals).await;
+    assert_devices_show(&s.broker.url(), &goals).await;
     stop(bridge).await;
-    let record = executions(&store);
+    let record = executions(&s.store);
     for (id, ..) in &goals {
         let (stage, runs, status) = &record[id];
         assert_eq!(*stage, Stage::Done, "{id}");
@@ -283,24 +295,18 @@ async fn a_broker_killed_mid_run_loses_no_goal_and_repeats_none() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bridge_killed_mid_run_and_restarted_loses_no_goal_and_repeats_none() {
-    let broker = Mosquitto::start();
-    let _sim = start_sim(&broker.url());
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("bridge.redb");
-    let mut client = Client::start(&broker.url()).await;
-    let mut bridge = start_bridge(&broker.url(), &store, &[]);
-    client.wait_online().await;
+    let mut s = Setup::new().await;
+    let mut bridge = s.bridge(&[]).await;
     let goals = distinct_goals("r");
-    send_missing(&client, &goals).await;
+    send_missing(&s.client, &goals).await;
     tokio::time::sleep(Duration::from_millis(40)).await;
     bridge.kill().unwrap(); // SIGKILL
     bridge.wait().unwrap();
-    let bridge = start_bridge(&broker.url(), &store, &[]);
-    client.wait_online().await;
-    until_all_answered(&mut client, &goals).await;
-    assert_devices_show(&broker.url(), &goals).await;
+    let bridge = s.bridge(&[]).await;
+    until_all_answered(&mut s.client, &goals).await;
+    assert_devices_show(&s.broker.url(), &goals).await;
     stop(bridge).await;
-    for (id, (stage, runs, status)) in executions(&store) {
+    for (id, (stage, runs, status)) in executions(&s.store) {
         assert_eq!(stage, Stage::Done, "{id}");
         assert!(runs <= 1, "{id} was executed {runs} times");
         if status == "executed" {
@@ -311,124 +317,112 @@ async fn a_bridge_killed_mid_run_and_restarted_loses_no_goal_and_repeats_none() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_and_unsigned_goals_are_answered_or_dropped_and_the_bridge_keeps_serving() {
-    let broker = Mosquitto::start();
-    let _sim = start_sim(&broker.url());
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("goal.key");
+    let mut s = Setup::new().await;
+    let key_file = s.dir.path().join("goal.key");
     let key = [42u8; 32];
     std::fs::write(&key_file, key).unwrap();
-    let store: PathBuf = dir.path().join("bridge.redb");
-    let mut client = Client::start(&broker.url()).await;
-    let bridge = start_bridge(
-        &broker.url(),
-        &store,
-        &["--goal-key-file", key_file.to_str().unwrap()],
-    );
-    client.wait_online().await;
+    let bridge = s
+        .bridge(&["--goal-key-file", key_file.to_str().unwrap()])
+        .await;
 
-    client.send_raw(b"{not json".to_vec()).await;
-    client.send_raw(b"\xff\xfe\xfd".to_vec()).await;
-    client
+    s.client.send_raw(b"{not json".to_vec()).await;
+    s.client.send_raw(b"\xff\xfe\xfd".to_vec()).await;
+    s.client
         .send_raw(
             json!({"goal": "turn on the hall light"})
                 .to_string()
                 .into_bytes(),
         )
         .await;
-    client.send_raw(vec![b'x'; 1 << 20]).await;
-    client
+    s.client.send_raw(vec![b'x'; 1 << 20]).await;
+    s.client
         .send(&json!({"id": "unsigned", "goal": "turn on the hall light"}))
         .await;
-    client
+    s.client
         .send(&json!({"id": "forged", "goal": "turn on the hall light", "sig": "00".repeat(32)}))
         .await;
     let sig = giot::bridge::message::sign(&key, "signed", "turn on the hall light");
-    client
+    s.client
         .send(&json!({"id": "signed", "goal": "turn on the hall light", "sig": sig}))
         .await;
 
     assert!(
-        client.pump_until(WAIT, |c| c.results.len() == 3).await,
+        s.client.pump_until(WAIT, |c| c.results.len() == 3).await,
         "{:?}",
-        client.results
+        s.client.results
     );
-    assert_eq!(client.results["unsigned"][0]["status"], "rejected");
-    assert_eq!(client.results["forged"][0]["status"], "rejected");
-    assert_eq!(client.results["forged"][0]["reason"], "bad signature");
-    assert_eq!(client.results["signed"][0]["status"], "executed");
+    assert_eq!(s.client.results["unsigned"][0]["status"], "rejected");
+    assert_eq!(s.client.results["forged"][0]["status"], "rejected");
+    assert_eq!(s.client.results["forged"][0]["reason"], "bad signature");
+    assert_eq!(s.client.results["signed"][0]["status"], "executed");
     stop(bridge).await;
-    let record = executions(&store);
+    let record = executions(&s.store);
     assert!(!record.contains_key("unsigned") && !record.contains_key("forged"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_confirmation_token_runs_the_plan_once() {
-    let broker = Mosquitto::start();
-    let _sim = start_sim(&broker.url());
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("bridge.redb");
-    let mut client = Client::start(&broker.url()).await;
-    let bridge = start_bridge(&broker.url(), &store, &[]);
-    client.wait_online().await;
-    client
+    let mut s = Setup::new().await;
+    let bridge = s.bridge(&[]).await;
+    s.client
         .send(&json!({"id": "ask", "goal": "unlock the front door"}))
         .await;
     assert!(
-        client
+        s.client
             .pump_until(WAIT, |c| c.results.contains_key("ask"))
             .await
     );
-    let asked = &client.results["ask"][0];
+    let asked = &s.client.results["ask"][0];
     assert_eq!(asked["status"], "needs_confirmation");
     let token = asked["confirm_token"].as_str().unwrap().to_string();
-    client.send(&json!({"id": "yes1", "confirm": token})).await;
-    client.send(&json!({"id": "yes2", "confirm": token})).await;
-    client
+    s.client
+        .send(&json!({"id": "yes1", "confirm": token}))
+        .await;
+    s.client
+        .send(&json!({"id": "yes2", "confirm": token}))
+        .await;
+    s.client
         .send(&json!({"id": "bogus", "confirm": "nope"}))
         .await;
     assert!(
-        client
+        s.client
             .pump_until(WAIT, |c| ["yes1", "yes2", "bogus"]
                 .iter()
                 .all(|k| c.results.contains_key(*k)))
             .await
     );
-    assert_eq!(client.results["yes1"][0]["status"], "executed");
-    assert_eq!(client.results["yes1"][0]["actions"][0]["confirmed"], true);
-    assert_eq!(client.results["yes2"][0]["status"], "rejected");
-    assert_eq!(client.results["bogus"][0]["status"], "rejected");
+    assert_eq!(s.client.results["yes1"][0]["status"], "executed");
+    assert_eq!(s.client.results["yes1"][0]["actions"][0]["confirmed"], true);
+    assert_eq!(s.client.results["yes2"][0]["status"], "rejected");
+    assert_eq!(s.client.results["bogus"][0]["status"], "rejected");
     stop(bridge).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_flood_beyond_the_queue_is_answered_overloaded_not_dropped() {
-    let broker = Mosquitto::start();
-    let _sim = start_sim(&broker.url());
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("bridge.redb");
-    let mut client = Client::start(&broker.url()).await;
-    let bridge = start_bridge(&broker.url(), &store, &["--queue", "2"]);
-    client.wait_online().await;
+    let mut s = Setup::new().await;
+    let bridge = s.bridge(&["--queue", "2"]).await;
     for i in 0..60 {
-        client
+        s.client
             .send(&json!({"id": format!("f{i}"), "goal": "dim the hall light to 20%"}))
             .await;
     }
     assert!(
-        client.pump_until(WAIT, |c| c.results.len() == 60).await,
+        s.client.pump_until(WAIT, |c| c.results.len() == 60).await,
         "only {} results",
-        client.results.len()
+        s.client.results.len()
     );
-    client.pump_until(Duration::from_secs(1), |_| false).await;
-    assert!(client.results.values().all(|r| r.len() == 1));
-    let overloaded = client
+    s.client.pump_until(Duration::from_secs(1), |_| false).await;
+    assert!(s.client.results.values().all(|r| r.len() == 1));
+    let overloaded = s
+        .client
         .results
         .values()
         .filter(|r| r[0]["reason"] == "overloaded")
         .count();
     assert!(overloaded > 0, "a queue of 2 took 60 goals at once");
     assert!(
-        client
+        s.client
             .results
             .values()
             .any(|r| r[0]["status"] == "executed")

@@ -161,3 +161,15 @@ impl Drop for Process {
         let _ = self.0.wait();
     }
 }
+
+/// `giot sim` on the demo fleet, publishing every `tick` seconds.
+pub fn spawn_sim(url: &str, tick: &str) -> Process {
+    Process(
+        giot()
+            .args(["sim", "--tick", tick, "--broker", url, "--devices"])
+            .arg(demo_devices())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}

@@ -7,26 +7,12 @@ use std::time::Duration;
 use giot::mqtt::{ConnectOptions, Link, LinkEvent};
 use serde_json::Value;
 
-use super::harness::{Mosquitto, Process, demo_devices, giot};
+use super::harness::{Mosquitto, Process, demo_devices, giot, spawn_sim};
 use super::llm::model_path;
 
 fn start_fleet() -> (Mosquitto, Process) {
     let broker = Mosquitto::start();
-    let sim = Process(
-        giot()
-            .args([
-                "sim",
-                "--tick",
-                "0.5",
-                "--broker",
-                &broker.url(),
-                "--devices",
-            ])
-            .arg(demo_devices())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let sim = spawn_sim(&broker.url(), "0.5");
     // Wait until the simulator's retained states are on the broker.
     let out = std::process::Command::new("mosquitto_sub")
         .args([
@@ -46,8 +32,13 @@ fn start_fleet() -> (Mosquitto, Process) {
 }
 
 fn run(broker: &Mosquitto, args: &[&str]) -> (Output, Value) {
+    run_at(&broker.url(), args)
+}
+
+/// `giot run --json` against the broker at `url`.
+fn run_at(url: &str, args: &[&str]) -> (Output, Value) {
     let out = giot()
-        .args(["run", "--json", "--broker", &broker.url(), "--devices"])
+        .args(["run", "--json", "--broker", url, "--devices"])
         .arg(demo_devices())
         .arg("--model")
         .arg(model_path())
@@ -190,19 +181,8 @@ async fn a_confirm_device_gets_nothing_without_yes_and_the_command_with_it() {
 
     let url = broker.url();
     let (out, json) = tokio::task::spawn_blocking({
-        let broker_url = url.clone();
-        move || {
-            let out = giot()
-                .args(["run", "--json", "--broker", &broker_url, "--devices"])
-                .arg(demo_devices())
-                .arg("--model")
-                .arg(model_path())
-                .arg("unlock the front door")
-                .output()
-                .unwrap();
-            let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-            (out, json)
-        }
+        let url = url.clone();
+        move || run_at(&url, &["unlock the front door"])
     })
     .await
     .unwrap();
@@ -218,20 +198,10 @@ async fn a_confirm_device_gets_nothing_without_yes_and_the_command_with_it() {
     .await;
     assert!(published.is_err(), "something was published without --yes");
 
-    let (out, json) = tokio::task::spawn_blocking(move || {
-        let out = giot()
-            .args(["run", "--json", "--yes", "--broker", &url, "--devices"])
-            .arg(demo_devices())
-            .arg("--model")
-            .arg(model_path())
-            .arg("unlock the front door")
-            .output()
+    let (out, json) =
+        tokio::task::spawn_blocking(move || run_at(&url, &["--yes", "unlock the front door"]))
+            .await
             .unwrap();
-        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-        (out, json)
-    })
-    .await
-    .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(json["status"], "executed");
     assert_eq!(json["actions"][0]["confirmed"], true);
