@@ -37,6 +37,7 @@ async fn measure(port: u16, name: &str, scorer: Box<dyn Scorer>) {
         metrics_every: Duration::from_secs(60),
         token_ttl: Duration::from_secs(60),
         keep: Duration::from_secs(3600),
+        ledger: None,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let daemon = tokio::spawn(bridge::run(config, scorer, stopped));

@@ -173,6 +173,23 @@ pub struct AgentArgs {
     /// Seconds to wait for a device's state to confirm a command
     #[arg(long, default_value_t = 3.0, value_name = "SECS")]
     pub confirm_timeout: f64,
+    /// Record executed actions in this ledger [default: $XDG_DATA_HOME/giot/giot.ledger]
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
+    /// Record nothing in the ledger
+    #[arg(long, conflicts_with = "ledger")]
+    pub no_ledger: bool,
+}
+
+impl AgentArgs {
+    /// The ledger executed actions go into, unless `--no-ledger`.
+    pub fn ledger_path(&self) -> Option<PathBuf> {
+        (!self.no_ledger).then(|| {
+            self.ledger
+                .clone()
+                .unwrap_or_else(crate::ledger::default_path)
+        })
+    }
 }
 
 #[derive(Debug, Args)]

@@ -69,6 +69,23 @@ pub mod kind {
     pub const ACTION: &str = "action";
 }
 
+/// Records actions the agent executed: opens the ledger with this node's
+/// key, appends one `action` entry, and closes it. Blocking (fsync): call it
+/// off any render loop.
+pub fn record_action(
+    path: &Path,
+    goal: &str,
+    actions: &[crate::outcome::ActionResult],
+    confirmed_by: &str,
+) -> Result<Entry, Error> {
+    let key = NodeKey::load_or_create(&default_key_dir())?;
+    let mut ledger = Ledger::open(path, &key)?;
+    ledger.append(
+        kind::ACTION,
+        serde_json::json!({"goal": goal, "actions": actions, "confirmed_by": confirmed_by}),
+    )
+}
+
 /// `giot.ledger` in giot's data directory.
 pub fn default_path() -> PathBuf {
     crate::paths::data_dir().join("giot.ledger")

@@ -49,6 +49,8 @@ pub struct BridgeConfig {
     pub token_ttl: Duration,
     /// Finished goals are forgotten after this long.
     pub keep: Duration,
+    /// The ledger executed actions are recorded in, if any.
+    pub ledger: Option<PathBuf>,
 }
 
 /// The daemon's topics.
@@ -432,6 +434,7 @@ async fn plan_and_run(
     match decided.status {
         Status::Executed => {
             execute(shared, id, record, &mut decided.actions).await;
+            record_in_ledger(shared, &goal, &decided.actions, "policy (bridge)").await;
             serde_json::to_value(&decided).unwrap_or_default()
         }
         Status::NeedsConfirmation => {
@@ -508,6 +511,8 @@ async fn redeem(shared: &Arc<Shared>, id: &str, record: &mut Record, token: &str
             decided.status = Status::Executed;
             decided.actions = actions.iter().map(ActionResult::from).collect();
             execute(shared, id, record, &mut decided.actions).await;
+            let who = format!("confirmation {id} of goal {}", spent.goal_id);
+            record_in_ledger(shared, &spent.goal, &decided.actions, &who).await;
         }
         Verdict::Refuse(reason) => decided.reason = Some(reason),
         Verdict::NeedsConfirmation { .. } => {
@@ -544,6 +549,23 @@ async fn execute(
         }
     }
     wait_confirmed(shared, actions).await;
+}
+
+/// Appends the executed actions to the ledger, off the async threads.
+async fn record_in_ledger(shared: &Shared, goal: &str, actions: &[ActionResult], who: &str) {
+    let Some(path) = shared.config.ledger.clone() else {
+        return;
+    };
+    let (goal, actions, who) = (goal.to_string(), actions.to_vec(), who.to_string());
+    let recorded = tokio::task::spawn_blocking(move || {
+        crate::ledger::record_action(&path, &goal, &actions, &who)
+    })
+    .await;
+    match recorded {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!("the ledger could not record executed actions: {e}"),
+        Err(e) => tracing::error!("the ledger writer failed: {e}"),
+    }
 }
 
 async fn wait_confirmed(shared: &Shared, actions: &mut [ActionResult]) {

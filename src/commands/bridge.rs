@@ -85,6 +85,7 @@ pub fn run(args: BridgeArgs) -> Result<ExitCode> {
         metrics_every: seconds("metrics-every", args.metrics_every)?,
         token_ttl: seconds("token-ttl", args.token_ttl)?,
         keep: seconds("keep", args.keep * 3600.0)?,
+        ledger: args.agent.ledger_path(),
     };
     let (llm, load) = llama::spawn(args.model.config())?;
     tracing::info!("model loaded in {load:?}");

@@ -28,6 +28,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         llama: args.model.config(),
         confirm_timeout: super::run::confirm_timeout(args.agent.confirm_timeout)?,
         history: args.history,
+        ledger: args.agent.ledger_path(),
     };
     super::runtime()?.block_on(async move {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

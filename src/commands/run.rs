@@ -43,7 +43,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .map_err(|_| anyhow::anyhow!("the model loader panicked"))??;
 
     let mut agent = Agent::new(registry.clone(), definition.clone(), Some(Box::new(llm)));
-    let load_time = load_time + agent.warm();
+    // No warming here: a one-shot run would pay ~4 s for the priors of every
+    // device name, while most goals never ask the model. A goal that does
+    // computes the priors of its few candidates, inside its own timing.
     let t0 = Instant::now();
     let fleet = &live.fleet;
     let plan = agent.plan(&goal, &|id| fleet.state(id));
@@ -63,6 +65,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         end = rt
             .block_on(live.execute(&mut outcome.actions, confirm_timeout))
             .context("executing the plan")?;
+        if let Some(path) = args.agent.ledger_path() {
+            let who = if args.yes {
+                "operator (--yes)"
+            } else {
+                "policy"
+            };
+            if let Err(e) = giot::ledger::record_action(&path, &goal, &outcome.actions, who) {
+                eprintln!(
+                    "giot: the actions were published but the ledger could not record them: {e:#}"
+                );
+            }
+        }
     }
     outcome.timing_ms.total = outcome::ms(end.duration_since(t0));
     outcome.timing_ms.load = Some(outcome::ms(load_time));

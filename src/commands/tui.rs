@@ -21,6 +21,7 @@ pub fn run(args: TuiArgs) -> Result<ExitCode> {
         llama: args.model.config(),
         confirm_timeout: super::run::confirm_timeout(args.agent.confirm_timeout)?,
         history: args.history,
+        ledger: args.agent.ledger_path(),
     };
     super::runtime()?.block_on(tui::run(config))?;
     Ok(ExitCode::SUCCESS)

@@ -52,8 +52,11 @@ pub enum Effect {
         goal: String,
         state: HashMap<String, Map<String, Value>>,
     },
-    /// Publish these checked actions.
-    Publish(Vec<ActionResult>),
+    /// Publish these checked actions (and record them, with the goal).
+    Publish {
+        goal: String,
+        actions: Vec<ActionResult>,
+    },
     Quit,
 }
 
@@ -329,14 +332,14 @@ impl App {
                     }
                     Status::Executed | Status::Planned => {
                         self.say("agent", format!("plan: {}", describe(&outcome.actions)));
-                        self.publish(outcome.actions)
+                        self.publish(outcome.goal, outcome.actions)
                     }
                 }
             }
         }
     }
 
-    fn publish(&mut self, actions: Vec<ActionResult>) -> Vec<Effect> {
+    fn publish(&mut self, goal: String, actions: Vec<ActionResult>) -> Vec<Effect> {
         let deadline = Instant::now() + self.confirm_timeout;
         for a in &actions {
             self.say("giot", format!("→ {} {}", a.topic, a.payload));
@@ -345,7 +348,7 @@ impl App {
                 deadline,
             });
         }
-        vec![Effect::Publish(actions)]
+        vec![Effect::Publish { goal, actions }]
     }
 
     fn key(&mut self, key: KeyEvent) -> Vec<Effect> {
@@ -362,7 +365,7 @@ impl App {
                 match self.dialog.take() {
                     Some(outcome) => {
                         self.say("you", "yes");
-                        self.publish(outcome.actions)
+                        self.publish(outcome.goal, outcome.actions)
                     }
                     None => Vec::new(),
                 }
@@ -532,7 +535,8 @@ impl App {
                 self.form = None;
                 self.focus = Focus::Tree;
                 self.say("you", format!("set {}", describe_actions(&actions)));
-                self.publish(actions.iter().map(ActionResult::from).collect())
+                let goal = format!("set {}", describe_actions(&actions));
+                self.publish(goal, actions.iter().map(ActionResult::from).collect())
             }
         }
     }

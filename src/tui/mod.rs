@@ -46,6 +46,8 @@ pub struct TuiConfig {
     pub confirm_timeout: Duration,
     /// Past payloads kept per topic.
     pub history: usize,
+    /// The ledger executed actions are recorded in, if any.
+    pub ledger: Option<std::path::PathBuf>,
 }
 
 type Goal = (String, HashMap<String, Map<String, Value>>);
@@ -129,8 +131,8 @@ pub async fn run(config: TuiConfig) -> Result<()> {
                                 app.agent_busy = false;
                             }
                         }
-                        Effect::Publish(actions) => {
-                            for a in actions {
+                        Effect::Publish { goal, actions } => {
+                            for a in &actions {
                                 if let Err(e) = client.try_publish(
                                     &a.topic,
                                     QoS::AtLeastOnce,
@@ -142,6 +144,23 @@ pub async fn run(config: TuiConfig) -> Result<()> {
                                         format!("publishing to {} failed: {e}", a.topic),
                                     );
                                 }
+                            }
+                            if let Some(path) = config.ledger.clone() {
+                                // fsync happens off the render loop.
+                                let tx = tx.clone();
+                                tokio::task::spawn_blocking(move || {
+                                    if let Err(e) = crate::ledger::record_action(
+                                        &path,
+                                        &goal,
+                                        &actions,
+                                        "operator (tui)",
+                                    ) {
+                                        let _ =
+                                            tx.blocking_send(AppEvent::Agent(AgentUpdate::Step(
+                                                format!("the ledger could not record this: {e}"),
+                                            )));
+                                    }
+                                });
                             }
                         }
                     }

@@ -202,7 +202,7 @@ fn a_confirmation_is_answered_with_y_or_n() {
     app.handle(AppEvent::Agent(AgentUpdate::Decided(confirm_outcome())));
     let effects = key(&mut app, KeyCode::Char('y'));
     assert!(
-        matches!(&effects[..], [Effect::Publish(a)] if a[0].payload == r#"{"lock":"unlocked"}"#)
+        matches!(&effects[..], [Effect::Publish { actions: a, .. }] if a[0].payload == r#"{"lock":"unlocked"}"#)
     );
     // The device's state confirms it: a tick in the conversation.
     message(&mut app, "home/door/state", json!({"lock": "unlocked"}));
@@ -244,7 +244,7 @@ fn a_goal_typed_on_the_goal_line_runs_and_its_plan_shows_in_the_conversation() {
         confirmed: None,
     };
     let effects = app.handle(AppEvent::Agent(AgentUpdate::Decided(outcome)));
-    assert!(matches!(&effects[..], [Effect::Publish(_)]));
+    assert!(matches!(&effects[..], [Effect::Publish { .. }]));
     assert!(!app.agent_busy);
     let said: Vec<&str> = app.conversation.iter().map(|s| s.text.as_str()).collect();
     assert!(
@@ -311,5 +311,7 @@ fn the_set_form_validates_against_the_registry() {
     }
     type_text(&mut app, "55");
     let effects = key(&mut app, KeyCode::Enter);
-    assert!(matches!(&effects[..], [Effect::Publish(a)] if a[0].payload == r#"{"brightness":55}"#));
+    assert!(
+        matches!(&effects[..], [Effect::Publish { actions: a, .. }] if a[0].payload == r#"{"brightness":55}"#)
+    );
 }

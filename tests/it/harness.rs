@@ -147,9 +147,14 @@ impl Watcher {
     }
 }
 
-/// The `giot` binary built for these tests.
+/// The `giot` binary built for these tests, with its data directory (key,
+/// ledger, bridge store, log) in a temporary folder, never the user's.
 pub fn giot() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_giot"))
+    static DATA: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let data = DATA.get_or_init(|| tempfile::tempdir().unwrap());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_giot"));
+    command.env("XDG_DATA_HOME", data.path());
+    command
 }
 
 /// A child process killed on drop.

@@ -218,6 +218,47 @@ async fn a_confirm_device_gets_nothing_without_yes_and_the_command_with_it() {
 }
 
 #[test]
+fn executed_actions_are_recorded_in_a_ledger_that_verifies() {
+    let (broker, _sim) = start_fleet();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("run.ledger");
+    let ledger_arg = ledger.to_str().unwrap();
+    let (out, _) = run(
+        &broker,
+        &["--ledger", ledger_arg, "turn on the garage light"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    // Nothing executed, nothing recorded.
+    run(
+        &broker,
+        &["--ledger", ledger_arg, "is the garage light on?"],
+    );
+    let show = giot()
+        .args(["ledger", "show", ledger_arg])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&show.stdout);
+    let entries: Vec<&str> = text.lines().filter(|l| l.contains(" action ")).collect();
+    assert_eq!(entries.len(), 1, "{text}");
+    assert!(entries[0].contains("garage_light"), "{text}");
+    let raw = std::fs::read_to_string(&ledger).unwrap();
+    assert!(
+        raw.contains("turn on the garage light") && raw.contains("\"confirmed_by\":\"policy\""),
+        "{raw}"
+    );
+    let verify = giot()
+        .args(["ledger", "verify", ledger_arg])
+        .output()
+        .unwrap();
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}
+
+#[test]
 fn a_dry_run_plans_and_publishes_nothing() {
     let (broker, _sim) = start_fleet();
     let (out, json) = run(&broker, &["--dry-run", "turn on the garden light"]);
