@@ -158,8 +158,47 @@ fn memory() {
     );
 }
 
+/// Frames while 20,000 retained topics pour in: the runtime handles queued
+/// events in batches (at most `giot::tui::MAX_BATCH`) and draws between them.
+fn frames_while_ingesting() {
+    let mut app = App::new(
+        Fleet::new(Registry::default(), 16),
+        PolicyOverrides::default(),
+        "bench".into(),
+    );
+    let mut terminal = Terminal::new(TestBackend::new(200, 50)).unwrap();
+    app.handle(AppEvent::Key(KeyEvent::new(
+        KeyCode::Char('t'),
+        KeyModifiers::NONE,
+    )));
+    let mut worst = Duration::ZERO;
+    let mut frames = 0;
+    let started = Instant::now();
+    let mut i = 0;
+    while i < TOPICS {
+        let t = Instant::now();
+        for _ in 0..giot::tui::MAX_BATCH.min(TOPICS - i) {
+            app.handle(AppEvent::Mqtt(LinkEvent::Message {
+                topic: topic(i),
+                payload: Bytes::from(format!("{{\"v\":{i}}}")),
+                retain: true,
+            }));
+            i += 1;
+        }
+        terminal.draw(|f| giot::tui::ui::draw(f, &mut app)).unwrap();
+        frames += 1;
+        worst = worst.max(t.elapsed());
+    }
+    println!(
+        "frames while ingesting 20,000 topics  {frames} frames, worst batch+frame {:>6.2} ms, {:>8.0} msg/s handled",
+        worst.as_secs_f64() * 1e3,
+        TOPICS as f64 / started.elapsed().as_secs_f64()
+    );
+}
+
 fn main() {
     frame_time();
+    frames_while_ingesting();
     memory();
     if let Some(port) = std::env::args().nth(1).and_then(|p| p.parse().ok()) {
         tokio::runtime::Runtime::new()

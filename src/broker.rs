@@ -11,7 +11,9 @@ use serde_json::json;
 pub fn start(addr: SocketAddr) -> Result<()> {
     // rumqttd binds inside its own thread and only logs a failure there;
     // binding once here first turns "port in use" into a clear error.
-    drop(TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?);
+    drop(TcpListener::bind(addr).with_context(|| {
+        format!("cannot listen on {addr} (another broker there? pick a free port with --port)")
+    })?);
     let connections = json!({
         "connection_timeout_ms": 60000,
         "max_payload_size": super::mqtt::MAX_PACKET,

@@ -52,6 +52,10 @@ pub struct TuiConfig {
 
 type Goal = (String, HashMap<String, Map<String, Value>>);
 
+/// Most queued events handled between two frames, so that a flood of MQTT
+/// messages delays a frame by a bounded amount (measured in `scripts/bench`).
+pub const MAX_BATCH: usize = 2_000;
+
 /// Runs the TUI until the operator quits. The terminal is restored on exit
 /// and on panic.
 pub async fn run(config: TuiConfig) -> Result<()> {
@@ -115,7 +119,7 @@ pub async fn run(config: TuiConfig) -> Result<()> {
             let Some(event) = event else { break };
             // Take everything already queued before drawing again.
             let mut batch = vec![event];
-            while batch.len() < 10_000 {
+            while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
                     Ok(e) => batch.push(e),
                     Err(_) => break,
