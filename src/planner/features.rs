@@ -12,7 +12,7 @@
 use super::model::{MAX_TYPES, MarketState};
 
 /// Features per type slot.
-const PER_TYPE: usize = 8;
+const PER_TYPE: usize = 9;
 /// Length of the feature vector of one state.
 pub const FEATURES: usize = MAX_TYPES * PER_TYPE + 2;
 
@@ -52,6 +52,8 @@ pub fn features(state: &MarketState) -> Vec<f32> {
             tail,
             (tail + 1e-3).ln() / 4.0,
             gap,
+            // ln(1 − θ_i/θ_{i+1}): the relative efficiency gap to the next type.
+            (1.0 - (-gap).exp() + 1e-3).ln() / 4.0,
         ];
         for (k, v) in slot.into_iter().enumerate() {
             out[i * PER_TYPE + k] = v as f32;
@@ -95,4 +97,19 @@ pub fn encode_reward(state: &MarketState, r: f64) -> f64 {
 /// The reward R encoded by an action (raw head only).
 pub fn decode_reward(state: &MarketState, a: f64) -> f64 {
     (a.clamp(-1.0, 1.0) + 1.0) / 2.0 * state.omega * V_MAX
+}
+
+/// The features of a batch of states, `[B, FEATURES]`.
+pub fn batch_features(states: &[MarketState]) -> candle_core::Result<candle_core::Tensor> {
+    let data = states.iter().flat_map(features).collect();
+    super::nn::matrix(data, states.len(), FEATURES)
+}
+
+/// The action masks of a batch of states, `[B, MAX_TYPES * width]`.
+pub fn batch_mask(
+    states: &[MarketState],
+    width: usize,
+) -> candle_core::Result<candle_core::Tensor> {
+    let data = states.iter().flat_map(|s| mask(s, width)).collect();
+    super::nn::matrix(data, states.len(), MAX_TYPES * width)
 }

@@ -9,7 +9,9 @@
 //! `R_i = R_{i−1} + κ_i (q_i − q_{i−1})`: IC and IR by construction, and the
 //! cheapest such payments, so the ratio depends on the qualities alone.
 
-use super::features::{decode_log_quality, decode_reward, encode_quality, encode_reward};
+use super::features::{
+    U_DEAD, U_MAX, decode_log_quality, decode_reward, encode_quality, encode_reward, first_best_log,
+};
 use super::model::{Item, MAX_TYPES, MarketState, Menu};
 
 /// Which output head a diffusion planner has.
@@ -60,6 +62,33 @@ impl Head {
                     .collect(),
             },
         }
+    }
+
+    /// How much each action slot's squared error costs, for behaviour cloning
+    /// (0 on padding). For the structured head this is the second-order
+    /// expansion of the figure of merit: an error δa in type i's action moves
+    /// `ln(1 + q_i)` by `s z_i δa` (s the action scale, `z_i = ln(θ_i ω / c)`)
+    /// and loses `ρ_i ω (s z_i δa)² / 2` per vehicle, so the weighted squared
+    /// error is the lost share of `U*`; a small floor keeps every slot learnt.
+    /// The raw head weighs its slots equally.
+    pub fn bc_weights(self, state: &MarketState, per_vehicle_optimum: f64) -> Vec<f32> {
+        let n = state.n();
+        let mut w = vec![0f32; self.action_dim()];
+        let s = (U_MAX + U_DEAD) / 2.0;
+        for i in 0..n {
+            w[i] = match self {
+                Head::Raw => 1.0 / (2 * n) as f32,
+                Head::Structured => {
+                    let z = first_best_log(state, i);
+                    let lost = state.rho[i] * state.omega * (s * z).powi(2) / 2.0;
+                    (lost / per_vehicle_optimum.max(1e-9)).min(10.0) as f32 + 0.01 / n as f32
+                }
+            };
+            if self == Head::Raw {
+                w[MAX_TYPES + i] = w[i];
+            }
+        }
+        w
     }
 
     /// The action that decodes to (about) `menu`: the behaviour-cloning target.

@@ -1,11 +1,24 @@
 //! The contract planner: the market model of `../shared/MARKET.md`, its exact
 //! optimum, and the scoring of any menu against it.
+//!
+//! The learned planners sit on top: `features` turns a state into network
+//! input, `diffusion` (the GDMOPT denoiser) and `drl` (the SAC baseline)
+//! generate actions, `heads` turns actions into menus, `train` fits them,
+//! `planners` loads the shipped weights and drafts with any method, and
+//! `evaluate` scores every method against `exact::optimal`.
 
+pub mod baselines;
+pub mod diffusion;
+pub mod drl;
+pub mod evaluate;
 pub mod exact;
 pub mod features;
 pub mod heads;
 pub mod model;
+pub mod nn;
+pub mod planners;
 pub mod score;
+pub mod train;
 
 /// Helpers shared by the planner's tests.
 #[cfg(test)]

@@ -8,8 +8,8 @@
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::{Linear, Module, VarBuilder, VarMap};
-use rand::rngs::StdRng;
 use rand::Rng;
+use rand::rngs::StdRng;
 
 /// Hidden width of every network (GDMOPT's size).
 pub const HIDDEN: usize = 256;
@@ -38,7 +38,10 @@ impl Mlp {
     /// with the same prefix and dims, then builds it.
     pub fn init(vm: &VarMap, prefix: &str, dims: &[usize], rng: &mut StdRng) -> Result<Self> {
         {
-            let mut data = vm.data().lock().expect("the var map lock is never poisoned");
+            let mut data = vm
+                .data()
+                .lock()
+                .expect("the var map lock is never poisoned");
             for (k, d) in dims.windows(2).enumerate() {
                 let bound = 1.0 / (d[0] as f32).sqrt();
                 let mut uniform = |len: usize| -> Vec<f32> {
@@ -70,11 +73,12 @@ impl Module for Mlp {
 
 /// The trainable variables of `vm` whose names start with `prefix`.
 pub fn vars_under(vm: &VarMap, prefix: &str) -> Vec<Var> {
-    let data = vm.data().lock().expect("the var map lock is never poisoned");
-    let mut named: Vec<(&String, &Var)> = data
-        .iter()
-        .filter(|(k, _)| k.starts_with(prefix))
-        .collect();
+    let data = vm
+        .data()
+        .lock()
+        .expect("the var map lock is never poisoned");
+    let mut named: Vec<(&String, &Var)> =
+        data.iter().filter(|(k, _)| k.starts_with(prefix)).collect();
     named.sort_by(|a, b| a.0.cmp(b.0)); // a fixed order keeps optimisation reproducible
     named.into_iter().map(|(_, v)| v.clone()).collect()
 }
