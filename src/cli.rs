@@ -50,12 +50,41 @@ pub enum Command {
     },
     /// Print the man page (roff)
     Man,
+    /// The incentive market: run rounds against the simulated contributors
+    #[command(subcommand)]
+    Market(MarketCommand),
     /// Check or show a tamper-evident ledger
     #[command(subcommand)]
     Ledger(LedgerCommand),
     /// Contract menus for the incentive market: train, draft, evaluate
     #[command(subcommand)]
     Planner(PlannerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MarketCommand {
+    /// Run rounds of the market (devices.yaml's market: section) with the exact solver's menu
+    Run {
+        #[command(flatten)]
+        devices: DevicesArgs,
+        #[command(flatten)]
+        conn: BrokerConnArgs,
+        /// Rounds to run
+        #[arg(long, default_value_t = 10)]
+        rounds: u64,
+        /// Seed of the contributors' private types and noise
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Record menus, choices and settlements here [default: $XDG_DATA_HOME/giot/giot.ledger]
+        #[arg(long, value_name = "FILE")]
+        ledger: Option<PathBuf>,
+        /// Record nothing
+        #[arg(long, conflicts_with = "ledger")]
+        no_ledger: bool,
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

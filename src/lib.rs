@@ -12,6 +12,7 @@ pub mod exec;
 pub mod fleet;
 pub mod ledger;
 pub mod llm;
+pub mod market;
 pub mod mqtt;
 pub mod outcome;
 pub mod paths;

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Command::Bridge(args) => commands::bridge::run(args),
         Command::Planner(cmd) => commands::planner::run(cmd),
         Command::Ledger(cmd) => commands::ledger::run(cmd),
+        Command::Market(cmd) => commands::market::run(cmd),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "giot", &mut std::io::stdout());

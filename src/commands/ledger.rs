@@ -15,7 +15,7 @@ pub fn run(cmd: LedgerCommand) -> Result<ExitCode> {
                 None => None,
             };
             let report = ledger::verify(&path, key.as_ref())?;
-            outln!("{}: {report}", path.display());
+            outln!("{report}");
             Ok(ExitCode::from(if report.ok() { 0 } else { 1 }))
         }
         LedgerCommand::Show { file } => {

@@ -19,6 +19,7 @@ pub mod devices;
 pub mod eval;
 pub mod ledger;
 pub mod logging;
+pub mod market;
 pub mod planner;
 pub mod run;
 pub mod sim;

@@ -77,6 +77,21 @@ fn render_problems(path: &Path, problems: &[Problem]) -> String {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     devices: Vec<Spanned<RawDevice>>,
+    market: Option<Spanned<RawMarket>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMarket {
+    id: String,
+    theta: Vec<f64>,
+    rho: Vec<f64>,
+    c: f64,
+    omega: f64,
+    budget: Option<f64>,
+    round_ms: Option<u64>,
+    readings: Option<usize>,
+    tolerance: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +107,8 @@ struct RawDevice {
     state_topic: Spanned<String>,
     command_topic: Option<Spanned<String>>,
     capabilities: Spanned<Vec<Spanned<RawCapability>>>,
+    /// A market contributor that under-delivers (simulation only).
+    cheat: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -189,8 +206,49 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Registry, LoadError> {
             );
         }
     }
+    let market = raw.market.as_ref().and_then(|m| {
+        let raw = &m.value;
+        let vehicles = devices.iter().filter(|d| d.kind == "vehicle").count();
+        let config = crate::market::MarketConfig {
+            id: raw.id.clone(),
+            state: crate::planner::model::MarketState {
+                theta: raw.theta.clone(),
+                rho: raw.rho.clone(),
+                c: raw.c,
+                omega: raw.omega,
+                m: vehicles.max(1) as f64,
+                budget: raw.budget,
+            },
+            round: std::time::Duration::from_millis(raw.round_ms.unwrap_or(500)),
+            readings: raw.readings.unwrap_or(200),
+            tolerance: raw.tolerance.unwrap_or(0.5),
+        };
+        let problem = if !is_identifier(&config.id) {
+            Some(format!(
+                "`{}` is not a valid market id: use lowercase letters, digits and _",
+                config.id
+            ))
+        } else if let Err(e) = config.state.validate() {
+            Some(e.to_string())
+        } else if vehicles == 0 {
+            Some("a market needs contributors: devices of kind vehicle".into())
+        } else if !(0.0..1.0).contains(&config.tolerance) || config.readings < 10 {
+            Some("tolerance must be in [0, 1) and readings at least 10".into())
+        } else {
+            None
+        };
+        match problem {
+            Some(message) => {
+                checker.at(m, "market", message);
+                None
+            }
+            None => Some(config),
+        }
+    });
     if checker.problems.is_empty() {
-        Ok(Registry::from_devices(devices))
+        let mut registry = Registry::from_devices(devices);
+        registry.market = market;
+        Ok(registry)
     } else {
         checker.problems.sort_by_key(|p| (p.line, p.column));
         Err(invalid(checker.problems))
@@ -321,6 +379,15 @@ fn check_device(c: &mut Checker, at: &str, raw: &RawDevice) -> Option<Device> {
         _ => {}
     }
 
+    if let Some(cheat) = &raw.cheat
+        && raw.kind.value != "vehicle"
+    {
+        c.at(
+            cheat,
+            format!("{at}.cheat"),
+            "`cheat` only applies to vehicles (market contributors)",
+        );
+    }
     if c.problems.len() > before {
         return None;
     }
@@ -337,6 +404,7 @@ fn check_device(c: &mut Checker, at: &str, raw: &RawDevice) -> Option<Device> {
         state_topic: raw.state_topic.value.clone(),
         command_topic: raw.command_topic.as_ref().map(|t| t.value.clone()),
         capabilities,
+        cheat: raw.cheat.as_ref().is_some_and(|c| c.value),
     })
 }
 
@@ -609,6 +677,22 @@ mod tests {
             .replace("min: 0, max: 100", "min: 100, max: 0")
             .replace("id: hall_light", "id: Hall");
         assert_eq!(problems(&yaml).len(), 2);
+    }
+
+    #[test]
+    fn a_market_section_is_checked_and_cheat_is_only_for_vehicles() {
+        let car = "  - {id: car_1, kind: vehicle, state_topic: v/1, capabilities: [{name: speed, type: number, min: 0, max: 200, readonly: true}], cheat: true}\n";
+        let market =
+            "market:\n  id: traffic\n  theta: [1, 2]\n  rho: [0.5, 0.5]\n  c: 1\n  omega: 10\n";
+        let good = format!("{LIGHT}{car}{market}");
+        let reg = parse_str(&good, Path::new("d.yaml")).unwrap();
+        assert_eq!(reg.market.as_ref().unwrap().state.m, 1.0);
+        assert!(reg.get("car_1").unwrap().cheat);
+        let bad = good.replace("rho: [0.5, 0.5]", "rho: [0.5, 0.6]");
+        assert_problem(&bad, 11, "market", "");
+        let cheating_light =
+            LIGHT.replace("    kind: light\n", "    kind: light\n    cheat: true\n");
+        assert_problem(&cheating_light, 4, "cheat", "only applies to vehicles");
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub struct Device {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command_topic: Option<String>,
     pub capabilities: Vec<Capability>,
+    /// A market contributor that under-delivers (simulation only).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cheat: bool,
 }
 
 impl Device {
@@ -94,6 +97,8 @@ pub struct Registry {
     devices: Vec<Device>,
     by_id: HashMap<String, usize>,
     source: Option<PathBuf>,
+    /// The incentive market, if the file configures one.
+    pub market: Option<crate::market::MarketConfig>,
 }
 
 impl Registry {
@@ -108,6 +113,7 @@ impl Registry {
             devices,
             by_id,
             source: None,
+            market: None,
         }
     }
 

@@ -7,6 +7,7 @@ mod cli;
 mod harness;
 mod ledger;
 mod llm;
+mod market;
 mod planner;
 mod run;
 mod sim;
