@@ -8,7 +8,8 @@
 //! segment's traffic on `.../data`; the supervisor measures the delivered
 //! quality against the simulation's ground truth, pays the contracted reward
 //! or flags a shortfall and pays nothing, and publishes the settlements.
-//! Menus, choices and settlements go into the ledger.
+//! Menus, choices and settlements go into the ledger; a summary of the last
+//! round is kept retained on `giot/market/<id>/status`.
 
 pub mod contract;
 
@@ -367,6 +368,14 @@ pub async fn run(
             contributors,
             ledger_entries: entries.get(),
         });
+        // The market at a glance, retained for operators and other tools.
+        if let Some(last) = report.rounds.last() {
+            let status = json!({"round": round, "menu": menu, "participation": last.participation,
+                "server_utility": last.server_utility, "payments": last.payments, "flagged": last.flagged,
+                "contributor_utility": last.contributor_utility});
+            sup.publish(&topic(&config.id, "status"), status.to_string(), true)
+                .await?;
+        }
     }
     for t in tasks {
         t.abort();
