@@ -49,6 +49,9 @@ impl Fleet {
             .iter()
             .map(|d| d.state_topic.clone())
             .collect();
+        if let Some(m) = &self.registry.market {
+            topics.push(format!("giot/market/{}/status", m.id));
+        }
         topics.sort();
         topics.dedup();
         topics
@@ -72,7 +75,14 @@ impl Fleet {
     }
 
     /// The last state a device published, if it was a JSON object.
+    ///
+    /// `market:<id>` gives the market supervisor's last retained summary.
     pub fn state(&self, device_id: &str) -> Option<Map<String, Value>> {
+        if let Some(market) = device_id.strip_prefix("market:") {
+            return self
+                .tree
+                .json_object(&format!("giot/market/{market}/status"));
+        }
         let device = self.registry.get(device_id)?;
         self.tree.json_object(&device.state_topic)
     }

@@ -9,6 +9,7 @@
 
 mod definition;
 mod lexicon;
+pub mod market;
 mod resolve;
 mod understand;
 
@@ -146,6 +147,12 @@ impl Agent {
             return plan;
         }
         let all_words: Vec<String> = clauses.iter().flat_map(|c| c.words.clone()).collect();
+        // The market's tools first: they answer, they never act on devices.
+        if let Some(decision) = market::decide(&self.registry, &all_words, state) {
+            plan.trace.push("market tool".into());
+            plan.decision = decision;
+            return plan;
+        }
         plan.decision = if understand::is_question(&all_words) {
             let whole = understand::clauses(&normalized.replace(',', " "))
                 .into_iter()

@@ -558,12 +558,20 @@ impl App {
         self.goal.reset();
         self.say("you", goal.clone());
         self.agent_busy = true;
+        let market = self
+            .fleet
+            .registry()
+            .market
+            .as_ref()
+            .map(|m| crate::agent::market::status_key(&m.id));
         let state = self
             .fleet
             .registry()
             .devices()
             .iter()
-            .filter_map(|d| self.fleet.state(&d.id).map(|s| (d.id.clone(), s)))
+            .map(|d| d.id.clone())
+            .chain(market)
+            .filter_map(|id| self.fleet.state(&id).map(|s| (id, s)))
             .collect();
         vec![Effect::RunGoal { goal, state }]
     }

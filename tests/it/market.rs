@@ -152,6 +152,32 @@ fn giot_market_run_reports_every_round_and_leaves_a_ledger_that_verifies() {
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["round"], 20);
     assert_eq!(status["flagged"][0], "taxi_01");
+
+    // The operator agent answers from it, and drafts without publishing.
+    let ask = |goal: &str| {
+        let out = giot()
+            .args(["run", "--json", "--broker", &broker.url(), "--devices"])
+            .arg(demo_devices())
+            .arg("--model")
+            .arg(super::llm::model_path())
+            .arg(goal)
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let answer = ask("how is the traffic market doing?");
+    assert_eq!(answer["status"], "answered", "{answer}");
+    assert!(
+        answer["answer"].as_str().unwrap().contains("round 20"),
+        "{answer}"
+    );
+    let draft = ask("draft a cheaper menu for the traffic market");
+    assert_eq!(draft["status"], "answered", "{draft}");
+    assert!(draft["actions"].as_array().unwrap().is_empty());
+    assert!(
+        draft["answer"].as_str().unwrap().contains("violations: 0"),
+        "{draft}"
+    );
     let verify = giot()
         .args(["ledger", "verify"])
         .arg(&ledger)
