@@ -26,7 +26,18 @@ pub enum AppEvent {
     Mqtt(LinkEvent),
     Agent(AgentUpdate),
     Model(ModelStatus),
+    /// The ledger was checked again (audit tab).
+    Audit(Audit),
     Tick,
+}
+
+/// The ledger as the audit tab shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audit {
+    pub ok: bool,
+    pub verdict: String,
+    /// The newest entries, readable.
+    pub lines: Vec<String>,
 }
 
 /// What the agent worker reports while it handles a goal.
@@ -64,6 +75,8 @@ pub enum Effect {
 pub enum View {
     Devices,
     Topics,
+    Market,
+    Audit,
 }
 
 /// A line of the conversation pane.
@@ -114,6 +127,8 @@ pub struct App {
     pub broker_url: String,
     /// Set when something changed since the last frame.
     pub dirty: bool,
+    /// The ledger's last check, for the audit tab.
+    pub audit: Option<Audit>,
 }
 
 /// How long a value counts as just changed.
@@ -148,6 +163,7 @@ impl App {
             confirm_timeout: Duration::from_secs(3),
             broker_url,
             dirty: true,
+            audit: None,
         }
     }
 
@@ -187,6 +203,7 @@ impl App {
                     .get(&dev)
                     .map(|d| d.state_topic.clone())
             }
+            View::Market | View::Audit => None,
         }
     }
 
@@ -212,6 +229,10 @@ impl App {
                     ModelStatus::Loading(_) => {}
                 }
                 self.model = status;
+                Vec::new()
+            }
+            AppEvent::Audit(audit) => {
+                self.audit = Some(audit);
                 Vec::new()
             }
             AppEvent::Tick => {
@@ -450,7 +471,9 @@ impl App {
             Action::ToggleTopics => {
                 self.view = match self.view {
                     View::Devices => View::Topics,
-                    View::Topics => View::Devices,
+                    View::Topics => View::Market,
+                    View::Market => View::Audit,
+                    View::Audit => View::Devices,
                 };
                 self.tree = TreeState::default();
                 if self.view == View::Devices {

@@ -120,7 +120,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: "t",
         focus: TREE,
         action: Action::ToggleTopics,
-        help: "devices / all topics",
+        help: "tabs: devices, topics, market, audit",
         matches: |e| ch(e, 't'),
     },
     Binding {

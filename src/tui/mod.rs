@@ -96,6 +96,10 @@ pub async fn run(config: TuiConfig) -> Result<()> {
         tx.clone(),
     );
 
+    if let Some(path) = config.ledger.clone() {
+        tokio::spawn(audit_ledger(path, tx.clone()));
+    }
+
     let mut terminal = ratatui::init();
     let _ = execute!(std::io::stdout(), EnableMouseCapture);
     let stop = Arc::new(AtomicBool::new(false));
@@ -182,6 +186,58 @@ pub async fn run(config: TuiConfig) -> Result<()> {
     let _ = client.try_disconnect();
     mqtt_task.abort();
     result
+}
+
+/// Checks the ledger every few seconds, off the render loop, for the audit tab.
+async fn audit_ledger(path: std::path::PathBuf, tx: mpsc::Sender<AppEvent>) {
+    let mut every = tokio::time::interval(Duration::from_secs(3));
+    loop {
+        every.tick().await;
+        let path = path.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            if !path.exists() {
+                return app::Audit {
+                    ok: true,
+                    verdict: format!("{}: no entries yet", path.display()),
+                    lines: Vec::new(),
+                };
+            }
+            match crate::ledger::verify(&path, None) {
+                Ok(report) => {
+                    let shown = crate::ledger::show(&path).unwrap_or_default();
+                    let lines: Vec<String> = shown
+                        .lines()
+                        .rev()
+                        .take(40)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .map(String::from)
+                        .collect();
+                    app::Audit {
+                        ok: report.ok(),
+                        verdict: report
+                            .to_string()
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .to_string(),
+                        lines,
+                    }
+                }
+                Err(e) => app::Audit {
+                    ok: false,
+                    verdict: format!("cannot read the ledger: {e}"),
+                    lines: Vec::new(),
+                },
+            }
+        })
+        .await;
+        let Ok(audit) = checked else { break };
+        if tx.send(AppEvent::Audit(audit)).await.is_err() {
+            break;
+        }
+    }
 }
 
 /// Terminal input on its own thread: crossterm's reads block.

@@ -315,3 +315,47 @@ fn the_set_form_validates_against_the_registry() {
         matches!(&effects[..], [Effect::Publish { actions: a, .. }] if a[0].payload == r#"{"brightness":55}"#)
     );
 }
+
+#[test]
+fn the_market_tab_shows_the_last_round_and_the_audit_tab_the_ledger() {
+    let yaml = format!(
+        "{FLEET}  - {{id: car_1, name: Car, kind: vehicle, state_topic: v/1, capabilities: [{{name: speed, type: number, min: 0, max: 200, readonly: true}}]}}\nmarket:\n  id: traffic\n  theta: [1, 2, 3]\n  rho: [0.3333333333, 0.3333333333, 0.3333333334]\n  c: 1\n  omega: 10\n"
+    );
+    let registry = crate::registry::parse_str(&yaml, std::path::Path::new("t.yaml")).unwrap();
+    let mut app = App::new(
+        Fleet::new(registry, 16),
+        PolicyOverrides::default(),
+        "mqtt://127.0.0.1:1883".into(),
+    );
+    for (round, utility) in [(1, 70.0), (2, 82.29)] {
+        message(
+            &mut app,
+            "giot/market/traffic/status",
+            json!({"round": round, "participation": 1.0, "server_utility": utility, "payments": 45.0, "flagged": ["taxi_01"],
+                   "menu": {"items": [{"q": 4.0, "r": 4.0}, {"q": 14.0, "r": 9.0}, {"q": 29.0, "r": 14.0}]}}),
+        );
+    }
+    app.changed.clear();
+    key(&mut app, KeyCode::Char('t'));
+    key(&mut app, KeyCode::Char('t'));
+    let s = screen(&mut app);
+    assert!(
+        s.contains("traffic market, round 2") && s.contains("taxi_01") && s.contains("29.00"),
+        "{s}"
+    );
+    insta::assert_snapshot!("market_tab", s);
+    key(&mut app, KeyCode::Char('t'));
+    app.handle(AppEvent::Audit(super::app::Audit {
+        ok: false,
+        verdict: "FAILED at entry 3: bad signature".into(),
+        lines: vec![
+            "    3  2026-11-22T05:00:00.000Z  action  1a2b3c4d  goal=dim the hall light".into(),
+        ],
+    }));
+    let s = screen(&mut app);
+    assert!(
+        s.contains("FAILED at entry 3") && s.contains("Audit"),
+        "{s}"
+    );
+    insta::assert_snapshot!("audit_tab", s);
+}

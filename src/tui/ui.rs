@@ -33,7 +33,11 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(body);
     let [detail, talk] =
         Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(right);
-    draw_tree(frame, app, left);
+    match app.view {
+        View::Market => draw_market(frame, app, left),
+        View::Audit => draw_audit(frame, app, left),
+        View::Devices | View::Topics => draw_tree(frame, app, left),
+    }
     draw_detail(frame, app, detail);
     draw_conversation(frame, app, talk);
     draw_goal(frame, app, goal);
@@ -51,8 +55,10 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
     let selected = match app.view {
         View::Devices => 0,
         View::Topics => 1,
+        View::Market => 2,
+        View::Audit => 3,
     };
-    let tabs = Tabs::new(["Devices", "All topics"])
+    let tabs = Tabs::new(["Devices", "All topics", "Market", "Audit"])
         .select(selected)
         .highlight_style(Style::new().fg(ACCENT).bold())
         .divider("|");
@@ -226,14 +232,124 @@ fn build_level(
         .collect()
 }
 
+/// The market tab: the last round's summary and server utility over rounds.
+fn draw_market(frame: &mut Frame, app: &App, area: Rect) {
+    let block = Block::bordered().title(" Market ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(market) = app.fleet.registry().market.as_ref() else {
+        frame.render_widget(
+            Paragraph::new("No market: devices.yaml has no market: section.").dim(),
+            inner,
+        );
+        return;
+    };
+    let topic = format!("giot/market/{}/status", market.id);
+    let Some(status) = app.fleet.tree().json_object(&topic).map(Value::Object) else {
+        frame.render_widget(
+            Paragraph::new(format!(
+                "{} market: no round seen yet (start one with `giot market run`).",
+                market.id
+            ))
+            .dim(),
+            inner,
+        );
+        return;
+    };
+    let flagged: Vec<&str> = status["flagged"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut lines = vec![
+        Line::from(Span::styled(
+            format!("{} market, round {}", market.id, status["round"]),
+            Style::new().bold(),
+        )),
+        Line::from(format!(
+            "participation {:.0}%   server utility {:.2}   payments {:.2}",
+            status["participation"].as_f64().unwrap_or(0.0) * 100.0,
+            status["server_utility"].as_f64().unwrap_or(0.0),
+            status["payments"].as_f64().unwrap_or(0.0)
+        )),
+        Line::from(vec![
+            Span::raw("flagged: "),
+            Span::styled(
+                if flagged.is_empty() {
+                    "none".into()
+                } else {
+                    flagged.join(", ")
+                },
+                Style::new().fg(if flagged.is_empty() {
+                    Color::Green
+                } else {
+                    Color::Red
+                }),
+            ),
+        ]),
+        Line::from(""),
+        Line::from("type  theta    quality q   reward R").dim(),
+    ];
+    if let Some(items) = status["menu"]["items"].as_array() {
+        for (i, it) in items.iter().enumerate() {
+            lines.push(Line::from(format!(
+                "{i:>4}  {:>5.2}  {:>10.2}  {:>9.2}",
+                market.state.theta.get(i).copied().unwrap_or(0.0),
+                it["q"].as_f64().unwrap_or(0.0),
+                it["r"].as_f64().unwrap_or(0.0)
+            )));
+        }
+    }
+    let [text, graph] = Layout::vertical([
+        Constraint::Length(lines.len() as u16 + 2),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), text);
+    let data = history_field(app, &topic, "server_utility");
+    let title = format!(" server utility over {} rounds ", data.len());
+    frame.render_widget(
+        Sparkline::default()
+            .block(Block::new().borders(Borders::TOP).title(title))
+            .data(&data)
+            .style(Style::new().fg(ACCENT)),
+        graph,
+    );
+}
+
+fn history_field(app: &App, topic: &str, field: &str) -> Vec<u64> {
+    history(app, topic, Some(field))
+}
+
+/// The audit tab: the ledger's verification state and its newest entries.
+fn draw_audit(frame: &mut Frame, app: &App, area: Rect) {
+    let block = Block::bordered().title(" Audit: ledger ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(audit) = &app.audit else {
+        frame.render_widget(
+            Paragraph::new("No ledger checked yet (or --no-ledger).").dim(),
+            inner,
+        );
+        return;
+    };
+    let mut lines = vec![Line::from(Span::styled(
+        audit.verdict.clone(),
+        Style::new()
+            .fg(if audit.ok { Color::Green } else { Color::Red })
+            .bold(),
+    ))];
+    lines.extend(audit.lines.iter().map(|l| Line::from(l.clone())));
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
 fn draw_tree(frame: &mut Frame, app: &mut App, area: Rect) {
     let items = match app.view {
         View::Devices => device_items(app),
-        View::Topics => topic_items(app),
+        _ => topic_items(app),
     };
     let title = match (app.view, app.filter.value()) {
         (View::Devices, "") => format!(" Devices ({}) ", app.fleet.registry().len()),
-        (View::Topics, "") => format!(" Topics ({}) ", app.fleet.tree().len()),
+        (_, "") => format!(" Topics ({}) ", app.fleet.tree().len()),
         (_, f) => format!(" filter: {f} "),
     };
     let block = focused(
