@@ -205,15 +205,10 @@ async fn audit_ledger(path: std::path::PathBuf, tx: mpsc::Sender<AppEvent>) {
             match crate::ledger::verify(&path, None) {
                 Ok(report) => {
                     let shown = crate::ledger::show(&path).unwrap_or_default();
-                    let lines: Vec<String> = shown
-                        .lines()
-                        .rev()
-                        .take(40)
-                        .collect::<Vec<_>>()
-                        .into_iter()
-                        .rev()
-                        .map(String::from)
-                        .collect();
+                    // Newest first: the tab shows what just happened.
+                    let all: Vec<&str> = shown.lines().skip(1).collect();
+                    let lines: Vec<String> =
+                        all.iter().rev().take(40).map(|l| l.to_string()).collect();
                     app::Audit {
                         ok: report.ok(),
                         verdict: report

@@ -304,7 +304,7 @@ fn draw_market(frame: &mut Frame, app: &App, area: Rect) {
         Constraint::Min(0),
     ])
     .areas(inner);
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), text);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
     let data = history_field(app, &topic, "server_utility");
     let title = format!(" server utility over {} rounds ", data.len());
     frame.render_widget(
@@ -322,7 +322,7 @@ fn history_field(app: &App, topic: &str, field: &str) -> Vec<u64> {
 
 /// The audit tab: the ledger's verification state and its newest entries.
 fn draw_audit(frame: &mut Frame, app: &App, area: Rect) {
-    let block = Block::bordered().title(" Audit: ledger ");
+    let block = Block::bordered().title(" Audit: ledger, newest first ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(audit) = &app.audit else {
