@@ -94,8 +94,7 @@ impl Live {
         loop {
             for a in actions.iter_mut() {
                 if a.confirmed != Some(true) {
-                    let shown = self.fleet.value(&a.device, &a.capability);
-                    a.confirmed = Some(shown.is_some_and(|v| same_value(&v, &a.value)));
+                    a.confirmed = Some(self.fleet.shows(a));
                 }
             }
             if actions.iter().all(|a| a.confirmed == Some(true)) {

@@ -87,6 +87,31 @@ impl Fleet {
         self.tree.json_object(&device.state_topic)
     }
 
+    /// Every known state the agent may read, by the keys [`Fleet::state`]
+    /// takes (device ids and `market:<id>`): what a planner on another
+    /// thread gets instead of the whole topic tree.
+    pub fn snapshot(&self) -> std::collections::HashMap<String, Map<String, Value>> {
+        let market = self
+            .registry
+            .market
+            .as_ref()
+            .map(|m| crate::agent::market::status_key(&m.id));
+        self.registry
+            .devices()
+            .iter()
+            .map(|d| d.id.clone())
+            .chain(market)
+            .filter_map(|id| self.state(&id).map(|s| (id, s)))
+            .collect()
+    }
+
+    /// Whether the device's reported state shows the value the action set:
+    /// the one confirmation rule of `run`, the bridge and the TUI.
+    pub fn shows(&self, action: &crate::outcome::ActionResult) -> bool {
+        self.value(&action.device, &action.capability)
+            .is_some_and(|v| crate::exec::same_value(&v, &action.value))
+    }
+
     /// The current value of one capability.
     pub fn value(&self, device_id: &str, capability: &str) -> Option<Value> {
         self.state(device_id)?.remove(capability)

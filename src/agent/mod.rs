@@ -307,7 +307,7 @@ impl Agent {
         let words: Vec<String> = clause.words.clone();
         // Devices that have a capability the question is about come first.
         let asked = |d: &Device| -> Vec<usize> {
-            let m = resolve_mentions(d, &words);
+            let m = resolve::mentions(d, &words);
             let best = m.iter().map(|&(_, h)| h).max().unwrap_or(0);
             if best == 0 {
                 Vec::new()
@@ -385,10 +385,10 @@ impl Agent {
 
     fn has_value_words(&self, clause: &Clause, devices: &[usize]) -> bool {
         devices.iter().any(|&d| {
-            self.registry.devices()[d]
-                .capabilities
-                .iter()
-                .any(|c| resolve_mentions_one(c, &clause.words) > 0 && !c.readonly)
+            let device = &self.registry.devices()[d];
+            resolve::mentions(device, &clause.words)
+                .into_iter()
+                .any(|(i, hits)| hits > 0 && !device.capabilities[i].readonly)
         })
     }
 
@@ -602,23 +602,6 @@ impl Agent {
             .collect::<Vec<_>>()
             .join(", ")
     }
-}
-
-fn resolve_mentions(d: &Device, words: &[String]) -> Vec<(usize, usize)> {
-    d.capabilities
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (i, resolve_mentions_one(c, words)))
-        .collect()
-}
-
-fn resolve_mentions_one(c: &crate::registry::Capability, words: &[String]) -> usize {
-    let own: Vec<&str> = c.name.split('_').collect();
-    let synonyms: Vec<&str> = lexicon::capability_words(&c.name).collect();
-    words
-        .iter()
-        .filter(|w| own.contains(&w.as_str()) || synonyms.contains(&w.as_str()))
-        .count()
 }
 
 fn merge_words(own: &[String], other: &[String], inherit: bool) -> Vec<String> {

@@ -328,8 +328,10 @@ fn static_kind(kind: &str) -> &'static str {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoAction(pub String);
 
-/// How strongly the clause names each capability of the device.
-fn mentions(device: &Device, words: &[String]) -> Vec<(usize, usize)> {
+/// How strongly the clause names each capability of the device: a word of
+/// its own name counts 2, a synonym 1. Used to pick the capability a command
+/// sets and the one a question asks about.
+pub(super) fn mentions(device: &Device, words: &[String]) -> Vec<(usize, usize)> {
     device
         .capabilities
         .iter()

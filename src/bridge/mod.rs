@@ -415,12 +415,12 @@ async fn plan_and_run(
     record: &mut Record,
 ) -> Value {
     let goal = record.goal.clone();
-    let snapshot = shared.fleet.lock().expect("fleet").clone();
+    let snapshot = shared.fleet.lock().expect("fleet").snapshot();
     let plan = tokio::task::block_in_place(|| {
         agent
             .lock()
             .expect("agent")
-            .plan(&goal, &|d| snapshot.state(d))
+            .plan(&goal, &|d| snapshot.get(d).cloned())
     });
     let policy = &shared.config.definition.policy;
     let mut decided = outcome::decide(
@@ -576,8 +576,7 @@ async fn wait_confirmed(shared: &Shared, actions: &mut [ActionResult]) {
         {
             let fleet = shared.fleet.lock().expect("fleet");
             for a in actions.iter_mut() {
-                let shown = fleet.value(&a.device, &a.capability);
-                a.confirmed = Some(shown.is_some_and(|v| crate::exec::same_value(&v, &a.value)));
+                a.confirmed = Some(fleet.shows(a));
             }
         }
         if actions.iter().all(|a| a.confirmed == Some(true)) {

@@ -211,7 +211,8 @@ pub async fn run(
     let entries = std::cell::Cell::new(0u64);
     let record = |ledger: &mut Option<Ledger>, kind: &str, data: Value| -> Result<()> {
         if let Some(l) = ledger.as_mut() {
-            l.append(kind, data)?;
+            // fsync: keep it off the async workers the contributors run on.
+            tokio::task::block_in_place(|| l.append(kind, data))?;
             entries.set(entries.get() + 1);
         }
         Ok(())

@@ -276,15 +276,12 @@ impl App {
 
     /// Marks pending actions confirmed when their device shows the value.
     fn check_pending(&mut self) {
-        let mut done = Vec::new();
-        for (i, p) in self.pending.iter().enumerate() {
-            let shown = self.fleet.value(&p.action.device, &p.action.capability);
-            if shown.is_some_and(|v| crate::exec::same_value(&v, &p.action.value)) {
-                done.push(i);
-            }
-        }
-        for i in done.into_iter().rev() {
-            let p = self.pending.remove(i);
+        let (done, waiting): (Vec<_>, Vec<_>) = self
+            .pending
+            .drain(..)
+            .partition(|p| self.fleet.shows(&p.action));
+        self.pending = waiting;
+        for p in done {
             self.say(
                 "giot",
                 format!(
@@ -581,21 +578,7 @@ impl App {
         self.goal.reset();
         self.say("you", goal.clone());
         self.agent_busy = true;
-        let market = self
-            .fleet
-            .registry()
-            .market
-            .as_ref()
-            .map(|m| crate::agent::market::status_key(&m.id));
-        let state = self
-            .fleet
-            .registry()
-            .devices()
-            .iter()
-            .map(|d| d.id.clone())
-            .chain(market)
-            .filter_map(|id| self.fleet.state(&id).map(|s| (id, s)))
-            .collect();
+        let state = self.fleet.snapshot();
         vec![Effect::RunGoal { goal, state }]
     }
 
@@ -626,17 +609,16 @@ fn manual_outcome(actions: Vec<crate::agent::Action>, status: Status) -> Outcome
 }
 
 fn describe(actions: &[ActionResult]) -> String {
-    actions
-        .iter()
-        .map(|a| format!("{}.{} = {}", a.device, a.capability, a.value))
-        .collect::<Vec<_>>()
-        .join(", ")
+    list(actions.iter().map(|a| (&a.device, &a.capability, &a.value)))
 }
 
 fn describe_actions(actions: &[crate::agent::Action]) -> String {
-    actions
-        .iter()
-        .map(|a| format!("{}.{} = {}", a.device, a.capability, a.value))
+    list(actions.iter().map(|a| (&a.device, &a.capability, &a.value)))
+}
+
+fn list<'a>(items: impl Iterator<Item = (&'a String, &'a String, &'a Value)>) -> String {
+    items
+        .map(|(d, c, v)| format!("{d}.{c} = {v}"))
         .collect::<Vec<_>>()
         .join(", ")
 }

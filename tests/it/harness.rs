@@ -178,3 +178,18 @@ pub fn spawn_sim(url: &str, tick: &str) -> Process {
             .unwrap(),
     )
 }
+
+/// Asserts that `giot ledger verify` accepts the ledger at `path`.
+pub fn assert_ledger_verifies(path: &std::path::Path) {
+    let out = giot()
+        .args(["ledger", "verify"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -178,15 +178,5 @@ fn giot_market_run_reports_every_round_and_leaves_a_ledger_that_verifies() {
         draft["answer"].as_str().unwrap().contains("violations: 0"),
         "{draft}"
     );
-    let verify = giot()
-        .args(["ledger", "verify"])
-        .arg(&ledger)
-        .output()
-        .unwrap();
-    assert_eq!(
-        verify.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
+    super::harness::assert_ledger_verifies(&ledger);
 }

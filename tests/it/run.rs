@@ -246,16 +246,7 @@ fn executed_actions_are_recorded_in_a_ledger_that_verifies() {
         raw.contains("turn on the garage light") && raw.contains("\"confirmed_by\":\"policy\""),
         "{raw}"
     );
-    let verify = giot()
-        .args(["ledger", "verify", ledger_arg])
-        .output()
-        .unwrap();
-    assert_eq!(
-        verify.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
+    super::harness::assert_ledger_verifies(&ledger);
 }
 
 #[test]
