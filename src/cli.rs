@@ -30,7 +30,7 @@ pub enum Command {
     Demo(DemoArgs),
     /// The operator TUI on a broker
     Tui(TuiArgs),
-    /// Simulated devices from devices.yaml on a broker
+    /// Simulated devices from devices.yaml on a broker (and the market's contributors)
     Sim(SimArgs),
     /// The embedded MQTT broker on its own
     Broker(BrokerArgs),
@@ -50,7 +50,7 @@ pub enum Command {
     },
     /// Print the man page (roff)
     Man,
-    /// The incentive market: run rounds against the simulated contributors
+    /// The incentive market: supervise rounds with simulated contributors
     #[command(subcommand)]
     Market(MarketCommand),
     /// Check or show a tamper-evident ledger
@@ -63,16 +63,27 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum MarketCommand {
-    /// Run rounds of the market (devices.yaml's market: section) with the exact solver's menu
+    /// Supervise the market (devices.yaml's market: section): menus, choices, settlements
+    ///
+    /// Starts from the exact solver's menu and adopts menus that operators
+    /// propose (`giot run --yes "publish the cheaper menu"`). The contributors
+    /// are the vehicles simulated by `giot sim` on the same broker, or run in
+    /// this process with --sim.
     Run {
         #[command(flatten)]
         devices: DevicesArgs,
         #[command(flatten)]
         conn: BrokerConnArgs,
-        /// Rounds to run
-        #[arg(long, default_value_t = 10)]
-        rounds: u64,
-        /// Seed of the contributors' private types and noise
+        /// Rounds to run [default: until Ctrl-C]
+        #[arg(long)]
+        rounds: Option<u64>,
+        /// Least seconds from one round's start to the next [default: 0 with --rounds, else 2]
+        #[arg(long, value_name = "SECS")]
+        interval: Option<f64>,
+        /// Simulate the contributors in this process instead of expecting `giot sim`
+        #[arg(long)]
+        sim: bool,
+        /// Seed of the in-process contributors' private types and noise (with --sim)
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Record menus, choices and settlements here [default: $XDG_DATA_HOME/giot/giot.ledger]

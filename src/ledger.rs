@@ -64,6 +64,8 @@ pub mod kind {
     pub const GENESIS: &str = "genesis";
     pub const RECOVERY: &str = "recovery";
     pub const MENU: &str = "menu";
+    /// A menu proposed to the supervisor, adopted or rejected.
+    pub const PROPOSAL: &str = "proposal";
     pub const CHOICE: &str = "choice";
     pub const SETTLEMENT: &str = "settlement";
     pub const ACTION: &str = "action";

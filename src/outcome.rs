@@ -88,6 +88,29 @@ pub struct Outcome {
     pub timing_ms: Timing,
 }
 
+/// Why a plan waits for a person, with a proposed menu's audit (the
+/// figures the person should weigh before saying yes).
+fn confirmation_reason(registry: &Registry, actions: &[Action], devices: &[String]) -> String {
+    let mut reason = format!(
+        "{} need(s) confirmation: run again with --yes",
+        devices.join(", ")
+    );
+    let market = registry.market.as_ref();
+    for a in actions.iter().filter(|a| a.device.starts_with("market:")) {
+        let audit = serde_json::from_value(a.value.clone())
+            .ok()
+            .zip(market)
+            .and_then(|(menu, m)| crate::market::audit(&m.state, &menu).ok());
+        if let Some(audit) = audit {
+            reason.push_str(&format!(
+                "; the proposed menu's audit: {}",
+                crate::agent::market::audit_text(&audit)
+            ));
+        }
+    }
+    reason
+}
+
 /// Decides the status of a plan under the policy, before anything is
 /// published. `Allow`ed actions come back as `Executed` unless `dry_run`;
 /// the caller publishes them and fills in `confirmed`.
@@ -121,10 +144,7 @@ pub fn decide(
             Verdict::NeedsConfirmation { actions, devices } => {
                 outcome.status = Status::NeedsConfirmation;
                 outcome.actions = actions.iter().map(ActionResult::from).collect();
-                outcome.reason = Some(format!(
-                    "{} need(s) confirmation: run again with --yes",
-                    devices.join(", ")
-                ));
+                outcome.reason = Some(confirmation_reason(registry, &actions, &devices));
             }
             Verdict::Allow(actions) => {
                 outcome.status = if dry_run {

@@ -33,6 +33,25 @@ pub fn check(
     let mut allowed = Vec::with_capacity(actions.len());
     let mut confirm = Vec::new();
     for a in actions {
+        if let Some(market) = a.device.strip_prefix("market:") {
+            match market_action(registry, market, a) {
+                Ok(rebuilt) if !topic_allowed(overrides, &rebuilt.topic) => {
+                    return Verdict::Refuse(format!(
+                        "{} is not among the topics this agent may publish to",
+                        rebuilt.topic
+                    ));
+                }
+                Ok(rebuilt) => {
+                    // Publishing a menu moves money: always a person's call.
+                    if !confirm.contains(&a.device) {
+                        confirm.push(a.device.clone());
+                    }
+                    allowed.push(rebuilt);
+                    continue;
+                }
+                Err(reason) => return Verdict::Refuse(reason),
+            }
+        }
         let Some(device) = registry.get(&a.device) else {
             return Verdict::Refuse(format!("unknown device `{}`", a.device));
         };
@@ -51,12 +70,7 @@ pub fn check(
         let Some(topic) = &device.command_topic else {
             return Verdict::Refuse(format!("{} takes no commands", device.id));
         };
-        if !overrides.allow_topics.is_empty()
-            && !overrides
-                .allow_topics
-                .iter()
-                .any(|f| topic_matches(f, topic))
-        {
+        if !topic_allowed(overrides, topic) {
             return Verdict::Refuse(format!(
                 "{topic} is not among the topics this agent may publish to"
             ));
@@ -78,6 +92,37 @@ pub fn check(
         };
     }
     Verdict::Allow(allowed)
+}
+
+fn topic_allowed(overrides: &PolicyOverrides, topic: &str) -> bool {
+    overrides.allow_topics.is_empty()
+        || overrides
+            .allow_topics
+            .iter()
+            .any(|f| topic_matches(f, topic))
+}
+
+/// Checks a proposed menu for market `id` and rebuilds its action from the
+/// registry's market: a menu must have one well-formed item per type. Its
+/// audit (IR/IC violations, utility against the optimum) is for the person
+/// who confirms it, not a reason to refuse.
+fn market_action(registry: &Registry, id: &str, a: &Action) -> Result<Action, String> {
+    let config = registry
+        .market
+        .as_ref()
+        .filter(|m| m.id == id)
+        .ok_or_else(|| format!("there is no market `{id}`"))?;
+    if a.capability != "menu" {
+        return Err(format!(
+            "the {id} market has no setting `{}`: only its menu can be proposed",
+            a.capability
+        ));
+    }
+    let menu: crate::planner::model::Menu = serde_json::from_value(a.value.clone())
+        .map_err(|e| format!("not a menu for the {id} market: {e}"))?;
+    crate::market::audit(&config.state, &menu)
+        .map_err(|e| format!("not a menu for the {id} market: {e}"))?;
+    Ok(crate::agent::market::menu_action(id, &menu))
 }
 
 /// MQTT topic filter matching (`+` one level, `#` the rest).
@@ -243,5 +288,61 @@ devices:
         assert!(topic_matches("home/+/set", "home/hall/set"));
         assert!(!topic_matches("home/+/set", "home/hall/x/set"));
         assert!(!topic_matches("home/a", "home/a/b"));
+    }
+
+    #[test]
+    fn a_proposed_menu_always_waits_for_a_person_and_must_be_well_formed() {
+        let reg = crate::registry::parse_str(
+            "devices:\n  - {id: car_1, kind: vehicle, state_topic: v/1, capabilities: [{name: speed, type: number, min: 0, max: 200, readonly: true}]}\nmarket:\n  id: traffic\n  theta: [1, 2]\n  rho: [0.5, 0.5]\n  c: 1\n  omega: 10\n",
+            Path::new("m.yaml"),
+        )
+        .unwrap();
+        let none = PolicyOverrides::default();
+        let menu = json!({"items": [{"q": 1.0, "r": 2.0}, {"q": 3.0, "r": 4.0}]});
+        let action = |device: &str, cap: &str, value: serde_json::Value| Action {
+            device: device.into(),
+            capability: cap.into(),
+            value,
+            topic: String::new(),
+            payload: String::new(),
+        };
+        let mut a = action("market:traffic", "menu", menu.clone());
+        a.topic = "somewhere/else".into();
+        match check(&reg, &none, std::slice::from_ref(&a), false) {
+            Verdict::NeedsConfirmation { actions, devices } => {
+                assert_eq!(devices, ["market:traffic"]);
+                // Topic and payload come from the registry's market, not the plan.
+                assert_eq!(actions[0].topic, "giot/market/traffic/proposal");
+                assert_eq!(actions[0].payload, json!({"menu": menu}).to_string());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(check(&reg, &none, &[a], true), Verdict::Allow(_)));
+        for (device, cap, value, why) in [
+            (
+                "market:parking",
+                "menu",
+                menu.clone(),
+                "no market `parking`",
+            ),
+            ("market:traffic", "budget", json!(3), "only its menu"),
+            (
+                "market:traffic",
+                "menu",
+                json!({"items": [{"q": 1.0, "r": 2.0}]}),
+                "not a menu",
+            ),
+            (
+                "market:traffic",
+                "menu",
+                json!({"items": [{"q": -1.0, "r": 2.0}, {"q": 1.0, "r": 1.0}]}),
+                "not a menu",
+            ),
+        ] {
+            match check(&reg, &none, &[action(device, cap, value)], true) {
+                Verdict::Refuse(r) => assert!(r.contains(why), "{r}"),
+                other => panic!("{device}.{cap}: {other:?}"),
+            }
+        }
     }
 }

@@ -79,7 +79,13 @@ pub enum DefinitionError {
 /// Largest fleet listed in full in the system prompt.
 pub const LISTED_DEVICES: usize = 64;
 
-const KNOWN_TOOLS: &[&str] = &["device_action", "state_query"];
+const KNOWN_TOOLS: &[&str] = &[
+    "device_action",
+    "state_query",
+    "market_status",
+    "draft_menu",
+    "publish_menu",
+];
 
 impl AgentDefinition {
     /// Finds agent `name` in `./agents/`, then the config directory, then the
@@ -239,7 +245,10 @@ mod tests {
 
     #[test]
     fn unknown_tools_are_refused() {
-        let text = EMBEDDED_AGENT.replace("[device_action, state_query]", "[launch_missiles]");
+        let text = EMBEDDED_AGENT.replace(
+            "[device_action, state_query, market_status, draft_menu, publish_menu]",
+            "[launch_missiles]",
+        );
         let err = AgentDefinition::parse(&text, Path::new("x.yaml"), |_| Ok("{devices}".into()))
             .unwrap_err();
         assert!(err.to_string().contains("launch_missiles"));

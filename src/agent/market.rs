@@ -1,19 +1,38 @@
-//! The agent's market tools. `market_status` answers from the supervisor's
-//! summary of the last round (retained on `giot/market/<id>/status`, read
-//! through the state lookup as `market:<id>`); `draft_menu` asks the exact
-//! solver for a menu, cheaper under a budget when asked, and audits it.
-//! Nothing here publishes: a drafted menu is a proposal.
+//! The agent's market tools, each a tool the agent definition must list:
+//!
+//! - `market_status` answers from the supervisor's retained summary of the
+//!   last rounds (`giot/market/<id>/status`, read through the state lookup as
+//!   `market:<id>`), including why participation dropped
+//!   ([`crate::market::explain`]);
+//! - `draft_menu` asks the diffusion planner (or, asked for the optimum, the
+//!   exact solver) for a menu, cheaper under a budget when asked, and audits
+//!   it against the exact optimum;
+//! - `publish_menu` turns the same draft into an action on the market's
+//!   proposal topic. The policy makes it wait for a person's yes, always, and
+//!   the supervisor adopts it from its next round.
 
-use serde_json::Value;
+use std::sync::OnceLock;
 
-use super::{Decision, StateLookup};
-use crate::planner::model::MarketState;
+use serde_json::{Value, json};
+
+use super::{Action, Decision, StateLookup};
+use crate::market::{self, MarketConfig, explain};
+use crate::planner::model::{MarketState, Menu};
+use crate::planner::planners::{Method, Planners};
 use crate::planner::{exact, score};
 use crate::registry::Registry;
+
+/// The market tools an agent definition may list.
+pub const TOOLS: [&str; 3] = ["market_status", "draft_menu", "publish_menu"];
 
 /// The state-lookup key of a market's status.
 pub fn status_key(market: &str) -> String {
     format!("market:{market}")
+}
+
+/// The pseudo-device id of a market in actions: `market:<id>`.
+pub fn device_id(market: &str) -> String {
+    status_key(market)
 }
 
 fn is_market_goal(words: &[String]) -> bool {
@@ -21,27 +40,91 @@ fn is_market_goal(words: &[String]) -> bool {
     has("market")
         || has("participation")
         || has("contributors")
-        || (has("menu") && (has("draft") || has("cheaper") || has("propose")))
+        || (has("menu")
+            && [
+                "draft", "cheaper", "propose", "publish", "adopt", "apply", "suggest",
+            ]
+            .iter()
+            .any(|w| has(w)))
+}
+
+/// How a menu was drafted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Diffusion,
+    Exact,
+}
+
+/// A drafted menu with its audit.
+struct Draft {
+    menu: Menu,
+    source: Source,
+    cheaper: bool,
+    spend: f64,
+    optimum_spend: f64,
+    audit: score::Score,
 }
 
 /// A decision for a goal about the market, or `None` when the goal is not
-/// about it (or the registry has no market).
-pub fn decide(registry: &Registry, words: &[String], state: StateLookup<'_>) -> Option<Decision> {
+/// about it (or the registry has no market). `tools` are the agent's.
+pub fn decide(
+    registry: &Registry,
+    tools: &[String],
+    words: &[String],
+    state: StateLookup<'_>,
+) -> Option<Decision> {
     let config = registry.market.as_ref()?;
     if !is_market_goal(words) {
         return None;
     }
     let has = |w: &str| words.iter().any(|x| x == w);
-    if has("draft") || has("propose") || has("suggest") || has("cheaper") {
-        return Some(draft(&config.id, &config.state, has("cheaper")));
+    let tool = if has("publish") || has("adopt") || has("apply") {
+        "publish_menu"
+    } else if has("draft") || has("propose") || has("suggest") || has("cheaper") {
+        "draft_menu"
+    } else {
+        "market_status"
+    };
+    if !tools.iter().any(|t| t == tool) {
+        return Some(Decision::Refuse(format!(
+            "this agent has no `{tool}` tool (add it to the agent's tools to allow it)"
+        )));
     }
-    Some(Decision::Answer(match state(&status_key(&config.id)) {
-        None => format!(
-            "no round of the {} market has been seen yet (is `giot market run` running?)",
-            config.id
-        ),
-        Some(s) => status_text(&config.id, &Value::Object(s)),
-    }))
+    let source = if has("optimal") || has("optimum") || has("exact") {
+        Source::Exact
+    } else {
+        Source::Diffusion
+    };
+    let status = state(&status_key(&config.id)).map(Value::Object);
+    match tool {
+        "publish_menu" => Some(match draft(config, source, has("cheaper")) {
+            Ok(d) => Decision::Act(vec![menu_action(&config.id, &d.menu)]),
+            Err(reason) => Decision::Refuse(reason),
+        }),
+        "draft_menu" => Some(match draft(config, source, has("cheaper")) {
+            Ok(d) => Decision::Answer(draft_text(&config.id, &d)),
+            Err(reason) => Decision::Refuse(reason),
+        }),
+        _ => Some(Decision::Answer(match status {
+            None => format!(
+                "no round of the {} market has been seen yet (is `giot market run` running?)",
+                config.id
+            ),
+            Some(s) if has("why") => explain::participation(&config.id, &config.state, &s),
+            Some(s) => status_text(&config.id, &s),
+        })),
+    }
+}
+
+/// The action that proposes `menu` to market `id`'s supervisor.
+pub fn menu_action(id: &str, menu: &Menu) -> Action {
+    Action {
+        device: device_id(id),
+        capability: "menu".into(),
+        value: json!(menu),
+        topic: market::topic(id, "proposal"),
+        payload: json!({ "menu": menu }).to_string(),
+    }
 }
 
 fn status_text(id: &str, s: &Value) -> String {
@@ -49,7 +132,16 @@ fn status_text(id: &str, s: &Value) -> String {
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    format!(
+    let choices: Vec<String> = s["choices"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .enumerate()
+                .map(|(i, n)| format!("item {}: {n}", i + 1))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut text = format!(
         "{id} market after round {}: participation {:.0}%, server utility {:.2}, payments {:.2}; flagged for short delivery: {}",
         s["round"],
         s["participation"].as_f64().unwrap_or(0.0) * 100.0,
@@ -60,56 +152,127 @@ fn status_text(id: &str, s: &Value) -> String {
         } else {
             flagged.join(", ")
         }
-    )
+    );
+    if !choices.is_empty() {
+        text.push_str(&format!("; choices: {}", choices.join(", ")));
+    }
+    if let Some(p) = s["proposal"]["decision"].as_str() {
+        text.push_str(&format!(
+            "; last proposal {p}{}",
+            s["proposal"]["reason"]
+                .as_str()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ));
+    }
+    text
 }
 
-/// The optimal menu, or with `cheaper` the optimal menu under a budget 20%
-/// below the optimum's spending, with its audit against the optimum.
-fn draft(id: &str, state: &MarketState, cheaper: bool) -> Decision {
-    let Ok(optimum) = exact::optimal(state) else {
-        return Decision::Refuse(format!("the {id} market's configuration has no optimum"));
-    };
-    let spend = |menu: &crate::planner::model::Menu| {
-        state.m
-            * state
-                .rho
-                .iter()
-                .zip(&menu.items)
-                .map(|(p, it)| p * it.r)
-                .sum::<f64>()
-    };
+/// The shipped diffusion planner, loaded once.
+fn planners() -> Result<&'static Planners, String> {
+    static PLANNERS: OnceLock<Result<Planners, String>> = OnceLock::new();
+    PLANNERS
+        .get_or_init(|| Planners::shipped().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| format!("the diffusion planner cannot be loaded: {e}"))
+}
+
+fn spend(state: &MarketState, menu: &Menu) -> f64 {
+    state.m
+        * state
+            .rho
+            .iter()
+            .zip(&menu.items)
+            .map(|(p, it)| p * it.r)
+            .sum::<f64>()
+}
+
+/// A menu for the market, or with `cheaper` one under a budget 20% below
+/// the optimum's spending, audited against the unconstrained optimum.
+fn draft(config: &MarketConfig, source: Source, cheaper: bool) -> Result<Draft, String> {
+    let state = &config.state;
+    let id = &config.id;
+    let optimum = exact::optimal(state)
+        .map_err(|e| format!("the {id} market's configuration has no optimum: {e}"))?;
     let mut drafted = state.clone();
     if cheaper {
-        drafted.budget = Some(0.8 * spend(&optimum.menu));
+        drafted.budget = Some(0.8 * spend(state, &optimum.menu));
     }
-    let Ok(solution) = exact::optimal(&drafted) else {
-        return Decision::Refuse(format!(
-            "no menu fits a budget 20% below the {id} market's current spending"
-        ));
+    let menu = match source {
+        Source::Exact => exact::optimal(&drafted).map(|s| s.menu).map_err(|e| {
+            format!("no menu fits a budget 20% below the {id} market's spending: {e}")
+        })?,
+        Source::Diffusion => planners()?
+            .draft(Method::shipped(), &drafted, 0)
+            .map_err(|e| format!("the diffusion planner failed: {e}"))?,
     };
-    let Ok(audit) = score::score(state, &solution.menu, optimum.utility) else {
-        return Decision::Refuse("the drafted menu could not be audited".into());
-    };
-    let items: Vec<String> = solution
+    let audit = score::score(state, &menu, optimum.utility)
+        .map_err(|e| format!("the drafted menu could not be audited: {e}"))?;
+    Ok(Draft {
+        spend: spend(state, &menu),
+        optimum_spend: spend(state, &optimum.menu),
+        menu,
+        source,
+        cheaper,
+        audit,
+    })
+}
+
+fn draft_text(id: &str, d: &Draft) -> String {
+    let items: Vec<String> = d
         .menu
         .items
         .iter()
         .map(|it| format!("(q {:.2}, R {:.2})", it.q, it.r))
         .collect();
-    Decision::Answer(format!(
-        "draft menu for the {id} market{}: {}; spends {:.2} per round (optimum {:.2}); utility {:.2} = {:.1}% of the unconstrained optimum; IR/IC violations: {}. Not published: publishing a menu needs an operator's confirmation.",
-        if cheaper {
-            " (budget 20% below today's spending)"
+    format!(
+        "draft menu for the {id} market by the {}{}: {}; spends {:.2} per round (optimum {:.2}); {}. Not published: say \"publish {}menu\" and confirm to adopt it.",
+        match d.source {
+            Source::Diffusion => "diffusion planner",
+            Source::Exact => "exact solver",
+        },
+        if d.cheaper {
+            " (budget 20% below the optimum's spending)"
         } else {
             ""
         },
         items.join(" "),
-        spend(&solution.menu),
-        spend(&optimum.menu),
-        audit.u_real,
-        audit.ratio.unwrap_or(0.0) * 100.0,
-        audit.ir_violations.len() + audit.ic_violations.len()
-    ))
+        d.spend,
+        d.optimum_spend,
+        audit_text(&d.audit),
+        if d.cheaper { "the cheaper " } else { "the " }
+    )
+}
+
+/// An audit as operators read it: utility against the optimum and the
+/// constraints the menu breaks.
+pub fn audit_text(a: &score::Score) -> String {
+    let mut text = format!(
+        "utility {:.2} = {:.1}% of the optimum",
+        a.u_real,
+        a.ratio.unwrap_or(0.0) * 100.0
+    );
+    if a.ir_violations.is_empty() && a.ic_violations.is_empty() {
+        text.push_str("; no IR/IC violations");
+    } else {
+        let ir: Vec<String> = a
+            .ir_violations
+            .iter()
+            .map(|t| format!("type {}", t + 1))
+            .collect();
+        let ic: Vec<String> = a
+            .ic_violations
+            .iter()
+            .map(|(i, j)| format!("type {} prefers item {}", i + 1, j + 1))
+            .collect();
+        if !ir.is_empty() {
+            text.push_str(&format!("; IR violated for {}", ir.join(", ")));
+        }
+        if !ic.is_empty() {
+            text.push_str(&format!("; IC violated: {}", ic.join(", ")));
+        }
+    }
+    text
 }
 
 #[cfg(test)]
@@ -122,55 +285,104 @@ mod tests {
         crate::registry::parse_str(yaml, std::path::Path::new("t.yaml")).unwrap()
     }
 
+    fn all_tools() -> Vec<String> {
+        TOOLS.iter().map(|t| t.to_string()).collect()
+    }
+
     fn words(goal: &str) -> Vec<String> {
         goal.split_whitespace().map(String::from).collect()
+    }
+
+    fn ask(goal: &str, state: StateLookup<'_>) -> Option<Decision> {
+        decide(&registry(), &all_tools(), &words(goal), state)
     }
 
     #[test]
     fn the_market_status_is_answered_from_the_supervisors_summary() {
         let status = |key: &str| {
             (key == "market:traffic").then(|| {
-                json!({"round": 7, "participation": 0.5, "server_utility": 12.5, "payments": 30.0, "flagged": ["taxi_01"]})
-                    .as_object()
-                    .unwrap()
-                    .clone()
+                json!({"round": 7, "participation": 0.5, "server_utility": 12.5, "payments": 30.0,
+                    "flagged": ["taxi_01"], "choices": [1, 2, 0]})
+                .as_object()
+                .unwrap()
+                .clone()
             })
         };
-        match decide(
-            &registry(),
-            &words("how is the traffic market doing"),
-            &status,
-        ) {
+        match ask("how is the traffic market doing", &status) {
             Some(Decision::Answer(text)) => assert!(
-                text.contains("round 7") && text.contains("50%") && text.contains("taxi_01"),
+                text.contains("round 7")
+                    && text.contains("50%")
+                    && text.contains("taxi_01")
+                    && text.contains("item 2: 2"),
                 "{text}"
             ),
             other => panic!("{other:?}"),
         }
         let nothing = |_: &str| None;
         assert!(
-            matches!(decide(&registry(), &words("how is the market doing"), &nothing), Some(Decision::Answer(t)) if t.contains("no round"))
+            matches!(ask("how is the market doing", &nothing), Some(Decision::Answer(t)) if t.contains("no round"))
         );
-        assert!(decide(&registry(), &words("turn on the light"), &nothing).is_none());
+        assert!(ask("turn on the light", &nothing).is_none());
+    }
+
+    #[test]
+    fn why_participation_dropped_is_answered_from_the_history() {
+        let status = |_: &str| {
+            json!({"round": 5, "history": [
+                {"round": 4, "participation": 1.0, "silent": [], "opted_out": []},
+                {"round": 5, "participation": 0.5, "silent": ["car_1"], "opted_out": []}]})
+            .as_object()
+            .cloned()
+        };
+        match ask("why did participation drop", &status) {
+            Some(Decision::Answer(text)) => {
+                assert!(text.contains("car_1 sent no choice"), "{text}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
     fn a_cheaper_draft_spends_less_and_stays_feasible() {
         let nothing = |_: &str| None;
-        match decide(
-            &registry(),
-            &words("draft a cheaper menu for the market"),
-            &nothing,
-        ) {
-            Some(Decision::Answer(text)) => {
-                assert!(
+        for (goal, by) in [
+            ("draft a cheaper menu for the market", "diffusion planner"),
+            ("draft the cheaper optimal menu", "exact solver"),
+        ] {
+            match ask(goal, &nothing) {
+                Some(Decision::Answer(text)) => assert!(
                     text.contains("budget 20% below")
-                        && text.contains("violations: 0")
+                        && text.contains(by)
+                        && text.contains("no IR/IC violations")
                         && text.contains("Not published"),
                     "{text}"
-                );
+                ),
+                other => panic!("{goal}: {other:?}"),
             }
-            other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn publishing_a_menu_is_an_action_on_the_proposal_topic() {
+        let nothing = |_: &str| None;
+        let Some(Decision::Act(actions)) = ask("publish the cheaper menu", &nothing) else {
+            panic!("not an action");
+        };
+        assert_eq!(actions.len(), 1);
+        let a = &actions[0];
+        assert_eq!(
+            (a.device.as_str(), a.topic.as_str()),
+            ("market:traffic", "giot/market/traffic/proposal")
+        );
+        let menu: Menu = serde_json::from_value(a.value.clone()).unwrap();
+        assert_eq!(menu.items.len(), 3);
+        let payload: Value = serde_json::from_str(&a.payload).unwrap();
+        assert_eq!(payload["menu"], a.value);
+        // Without the tool the agent refuses.
+        let only_status = vec!["market_status".to_string()];
+        assert!(matches!(
+            decide(&registry(), &only_status, &words("publish the cheaper menu"), &nothing),
+            Some(Decision::Refuse(r)) if r.contains("publish_menu")
+        ));
     }
 }

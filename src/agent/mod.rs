@@ -148,7 +148,9 @@ impl Agent {
         }
         let all_words: Vec<String> = clauses.iter().flat_map(|c| c.words.clone()).collect();
         // The market's tools first: they answer, they never act on devices.
-        if let Some(decision) = market::decide(&self.registry, &all_words, state) {
+        if let Some(decision) =
+            market::decide(&self.registry, &self.definition.tools, &all_words, state)
+        {
             plan.trace.push("market tool".into());
             plan.decision = decision;
             return plan;

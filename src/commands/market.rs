@@ -1,10 +1,13 @@
-//! `giot market run`: rounds of the incentive market against the simulated
-//! contributors, over a broker.
+//! `giot market run`: the market's supervisor over a broker, for a number of
+//! rounds or until Ctrl-C, with the contributors of `giot sim` or simulated
+//! in-process (`--sim`).
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Result;
 use giot::cli::MarketCommand;
+use giot::market::{Round, RunOptions};
 
 use super::ConfigError;
 
@@ -13,6 +16,8 @@ pub fn run(cmd: MarketCommand) -> Result<ExitCode> {
         devices,
         conn,
         rounds,
+        interval,
+        sim,
         seed,
         ledger,
         no_ledger,
@@ -26,17 +31,76 @@ pub fn run(cmd: MarketCommand) -> Result<ExitCode> {
         ))
         .into());
     }
+    let interval = interval.unwrap_or(if rounds.is_some() { 0.0 } else { 2.0 });
+    if !(interval.is_finite() && interval >= 0.0) {
+        return Err(ConfigError(format!(
+            "--interval must be a number of seconds, not {interval}"
+        ))
+        .into());
+    }
     let options = conn.options("market")?;
-    let ledger = (!no_ledger).then(|| ledger.unwrap_or_else(giot::ledger::default_path));
-    let report =
-        super::runtime()?.block_on(giot::market::run(&registry, &options, rounds, seed, ledger))?;
+    let run = RunOptions {
+        rounds,
+        interval: Duration::from_secs_f64(interval),
+        seed,
+        ledger: (!no_ledger).then(|| ledger.unwrap_or_else(giot::ledger::default_path)),
+        sim,
+    };
+    if !json {
+        outln!(
+            "{:>5} {:>13} {:>14} {:>9} {:>10}  flagged / silent",
+            "round",
+            "participation",
+            "server_util",
+            "payments",
+            "shortfalls"
+        );
+    }
+    let mut hinted = false;
+    let on_round = |r: &Round| {
+        if !sim && !hinted && r.silent.len() == r.contributors.len() {
+            hinted = true;
+            eprintln!(
+                "giot: no contributor answered round {}: start `giot sim` on this broker, or pass --sim",
+                r.round
+            );
+        }
+        if json {
+            return;
+        }
+        let mut notes = r.flagged.join(" ");
+        if !r.silent.is_empty() {
+            notes.push_str(&format!(" (silent: {})", r.silent.join(" ")));
+        }
+        if r.menu_changed {
+            notes.push_str(" [new menu]");
+        }
+        outln!(
+            "{:>5} {:>12.0}% {:>14.2} {:>9.2} {:>10}  {}",
+            r.round,
+            r.participation * 100.0,
+            r.server_utility,
+            r.payments,
+            r.shortfalls,
+            notes.trim()
+        );
+    };
+    let report = super::runtime()?.block_on(async {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            super::stop_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        giot::market::run(&registry, &options, run, stop_rx, on_round).await
+    })?;
     if json {
         let rounds: Vec<_> = report
             .rounds
             .iter()
             .map(|r| {
                 serde_json::json!({"round": r.round, "participation": r.participation, "server_utility": r.server_utility,
-                    "payments": r.payments, "shortfalls": r.shortfalls, "flagged": r.flagged,
+                    "payments": r.payments, "shortfalls": r.shortfalls, "flagged": r.flagged, "silent": r.silent,
+                    "opted_out": r.opted_out, "menu_changed": r.menu_changed,
                     "contributor_utility": r.contributor_utility, "ledger_entries": r.ledger_entries, "contributors": r.contributors})
             })
             .collect();
@@ -44,38 +108,12 @@ pub fn run(cmd: MarketCommand) -> Result<ExitCode> {
             "{}",
             serde_json::json!({"market": report.market, "menu": report.menu, "rounds": rounds, "ledger": report.ledger})
         );
-    } else {
+    } else if let Some(l) = &report.ledger {
         outln!(
-            "market {}: menu {}",
-            report.market,
-            serde_json::to_string(&report.menu)?
+            "ledger: {} (giot ledger verify {})",
+            l.display(),
+            l.display()
         );
-        outln!(
-            "{:>5} {:>13} {:>14} {:>9} {:>10}  flagged",
-            "round",
-            "participation",
-            "server_util",
-            "payments",
-            "shortfalls"
-        );
-        for r in &report.rounds {
-            outln!(
-                "{:>5} {:>12.0}% {:>14.2} {:>9.2} {:>10}  {}",
-                r.round,
-                r.participation * 100.0,
-                r.server_utility,
-                r.payments,
-                r.shortfalls,
-                r.flagged.join(" ")
-            );
-        }
-        if let Some(l) = &report.ledger {
-            outln!(
-                "ledger: {} (giot ledger verify {})",
-                l.display(),
-                l.display()
-            );
-        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -35,6 +35,17 @@ pub fn run(args: SimArgs) -> Result<ExitCode> {
             args.devices.path().display(),
             options.url
         );
+        // The vehicles are also the market's contributors, answering the
+        // menus of `giot market run` on this broker.
+        let _contributors = match &registry.market {
+            Some(m) => {
+                tracing::info!("simulating the contributors of the {} market", m.id);
+                Some(giot::market::contributor::spawn(
+                    &registry, &options, args.seed,
+                )?)
+            }
+            None => None,
+        };
         sim::run(&registry, &options, config, stop_rx).await
     })?;
     Ok(ExitCode::SUCCESS)

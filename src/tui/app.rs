@@ -343,6 +343,14 @@ impl App {
                                 describe(&outcome.actions)
                             ),
                         );
+                        // A menu is judged by its audit: show it behind the dialog.
+                        if outcome
+                            .actions
+                            .iter()
+                            .any(|a| a.device.starts_with("market:"))
+                        {
+                            self.view = View::Market;
+                        }
                         self.dialog = Some(outcome);
                         self.back = Focus::Tree;
                         self.focus = Focus::Dialog;
@@ -355,6 +363,17 @@ impl App {
                 }
             }
         }
+    }
+
+    /// The market menu in the plan waiting for the operator's yes, if any.
+    pub fn proposed_menu(&self) -> Option<crate::planner::model::Menu> {
+        let a = self
+            .dialog
+            .as_ref()?
+            .actions
+            .iter()
+            .find(|a| a.device.starts_with("market:"))?;
+        serde_json::from_value(a.value.clone()).ok()
     }
 
     fn publish(&mut self, goal: String, actions: Vec<ActionResult>) -> Vec<Effect> {
@@ -618,7 +637,10 @@ fn describe_actions(actions: &[crate::agent::Action]) -> String {
 
 fn list<'a>(items: impl Iterator<Item = (&'a String, &'a String, &'a Value)>) -> String {
     items
-        .map(|(d, c, v)| format!("{d}.{c} = {v}"))
+        .map(|(d, c, v)| match d.strip_prefix("market:") {
+            Some(m) => format!("a new menu for the {m} market"),
+            None => format!("{d}.{c} = {v}"),
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -9,7 +9,7 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::json;
 
-use super::app::{AgentUpdate, App, AppEvent, Effect, ModelStatus};
+use super::app::{AgentUpdate, App, AppEvent, Effect, ModelStatus, View};
 use super::keymap::Focus;
 use super::ui;
 use crate::agent::PolicyOverrides;
@@ -332,6 +332,9 @@ fn the_market_tab_shows_the_last_round_and_the_audit_tab_the_ledger() {
             &mut app,
             "giot/market/traffic/status",
             json!({"round": round, "participation": 1.0, "server_utility": utility, "payments": 45.0, "flagged": ["taxi_01"],
+                   "silent": [], "choices": [2, 3, 1], "menu_from_round": 1,
+                   "delivered": [{"measured": 3.91}, {"measured": 14.52}, {"measured": null}],
+                   "history": [{"server_utility": 70.0}, {"server_utility": utility}],
                    "menu": {"items": [{"q": 4.0, "r": 4.0}, {"q": 14.0, "r": 9.0}, {"q": 29.0, "r": 14.0}]}}),
         );
     }
@@ -344,6 +347,29 @@ fn the_market_tab_shows_the_last_round_and_the_audit_tab_the_ledger() {
         "{s}"
     );
     insta::assert_snapshot!("market_tab", s);
+
+    // A proposed menu waits for a yes, with its audit beside the current one.
+    let mut proposal = confirm_outcome();
+    proposal.goal = "publish the cheaper menu".into();
+    let menu = serde_json::from_value(
+        json!({"items": [{"q": 4.0, "r": 4.0}, {"q": 14.0, "r": 9.0}, {"q": 29.0, "r": 0.5}]}),
+    )
+    .unwrap();
+    proposal.actions = vec![ActionResult::from(&crate::agent::market::menu_action(
+        "traffic", &menu,
+    ))];
+    key(&mut app, KeyCode::Char('t'));
+    app.handle(AppEvent::Agent(AgentUpdate::Decided(proposal)));
+    assert_eq!(app.view, View::Market);
+    let s = screen(&mut app);
+    assert!(
+        s.contains("Propose this menu to the traffic market")
+            && s.contains("IR violated for type 3"),
+        "{s}"
+    );
+    insta::assert_snapshot!("market_proposal", s);
+    key(&mut app, KeyCode::Char('n'));
+    assert!(app.proposed_menu().is_none());
     key(&mut app, KeyCode::Char('t'));
     app.handle(AppEvent::Audit(super::app::Audit {
         ok: false,

@@ -232,7 +232,9 @@ fn build_level(
         .collect()
 }
 
-/// The market tab: the last round's summary and server utility over rounds.
+/// The market tab: the last round's summary, the menu with what each item
+/// drew and delivered, a proposed menu with its audit while it waits for
+/// the operator's yes, and server utility over the last rounds.
 fn draw_market(frame: &mut Frame, app: &App, area: Rect) {
     let block = Block::bordered().title(" Market ");
     let inner = block.inner(area);
@@ -244,80 +246,143 @@ fn draw_market(frame: &mut Frame, app: &App, area: Rect) {
         );
         return;
     };
+    let proposed = app.proposed_menu();
     let topic = format!("giot/market/{}/status", market.id);
-    let Some(status) = app.fleet.tree().json_object(&topic).map(Value::Object) else {
-        frame.render_widget(
-            Paragraph::new(format!(
+    let status = app.fleet.tree().json_object(&topic).map(Value::Object);
+    let mut lines = Vec::new();
+    let mut chart = Vec::new();
+    match &status {
+        None => lines.push(
+            Line::from(format!(
                 "{} market: no round seen yet (start one with `giot market run`).",
                 market.id
             ))
             .dim(),
-            inner,
-        );
-        return;
-    };
-    let flagged: Vec<&str> = status["flagged"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let mut lines = vec![
-        Line::from(Span::styled(
-            format!("{} market, round {}", market.id, status["round"]),
-            Style::new().bold(),
-        )),
-        Line::from(format!(
-            "participation {:.0}%   server utility {:.2}   payments {:.2}",
-            status["participation"].as_f64().unwrap_or(0.0) * 100.0,
-            status["server_utility"].as_f64().unwrap_or(0.0),
-            status["payments"].as_f64().unwrap_or(0.0)
-        )),
-        Line::from(vec![
-            Span::raw("flagged: "),
-            Span::styled(
-                if flagged.is_empty() {
-                    "none".into()
+        ),
+        Some(status) => {
+            let names = |field: &str| -> Vec<&str> {
+                status[field]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default()
+            };
+            let (flagged, silent) = (names("flagged"), names("silent"));
+            let listed = |v: &[&str]| {
+                if v.is_empty() {
+                    "none".to_string()
                 } else {
-                    flagged.join(", ")
-                },
-                Style::new().fg(if flagged.is_empty() {
+                    v.join(", ")
+                }
+            };
+            let colour = |v: &[&str]| {
+                if v.is_empty() {
                     Color::Green
                 } else {
                     Color::Red
-                }),
-            ),
-        ]),
-        Line::from(""),
-        Line::from("type  theta    quality q   reward R").dim(),
-    ];
-    if let Some(items) = status["menu"]["items"].as_array() {
-        for (i, it) in items.iter().enumerate() {
-            lines.push(Line::from(format!(
-                "{i:>4}  {:>5.2}  {:>10.2}  {:>9.2}",
-                market.state.theta.get(i).copied().unwrap_or(0.0),
-                it["q"].as_f64().unwrap_or(0.0),
-                it["r"].as_f64().unwrap_or(0.0)
+                }
+            };
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "{} market, round {} (menu from round {})",
+                    market.id, status["round"], status["menu_from_round"]
+                ),
+                Style::new().bold(),
             )));
+            lines.push(Line::from(format!(
+                "participation {:.0}%   server utility {:.2}",
+                status["participation"].as_f64().unwrap_or(0.0) * 100.0,
+                status["server_utility"].as_f64().unwrap_or(0.0),
+            )));
+            lines.push(Line::from(format!(
+                "payments {:.2}",
+                status["payments"].as_f64().unwrap_or(0.0)
+            )));
+            lines.push(Line::from(vec![
+                Span::raw("flagged: "),
+                Span::styled(listed(&flagged), Style::new().fg(colour(&flagged))),
+                Span::raw("   silent: "),
+                Span::styled(listed(&silent), Style::new().fg(colour(&silent))),
+            ]));
+            if let Some(d) = status["proposal"]["decision"].as_str() {
+                lines.push(Line::from(format!(
+                    "last proposal: {d}{}",
+                    status["proposal"]["reason"]
+                        .as_str()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                )));
+            }
+            lines.push(Line::from(""));
+            lines.push(Line::from("type  theta  quality q  reward R  chose  got q").dim());
+            let items = status["menu"]["items"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for (i, it) in items.iter().enumerate() {
+                let chose = status["choices"][i]
+                    .as_u64()
+                    .map_or("–".into(), |n| n.to_string());
+                let got = status["delivered"][i]["measured"]
+                    .as_f64()
+                    .map_or("–".into(), |q| format!("{q:.2}"));
+                lines.push(Line::from(format!(
+                    "{:>4}  {:>5.2}  {:>9.2}  {:>8.2}  {chose:>5}  {got:>5}",
+                    i + 1,
+                    market.state.theta.get(i).copied().unwrap_or(0.0),
+                    it["q"].as_f64().unwrap_or(0.0),
+                    it["r"].as_f64().unwrap_or(0.0)
+                )));
+            }
+            let utility: Vec<f64> = status["history"]
+                .as_array()
+                .map(|h| {
+                    h.iter()
+                        .filter_map(|r| r["server_utility"].as_f64())
+                        .collect()
+                })
+                .unwrap_or_default();
+            chart = scaled(&utility);
         }
     }
+    if let Some(menu) = &proposed {
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled(
+            "Proposed menu, waiting for your yes (y/n):",
+            Style::new().fg(Color::Yellow).bold(),
+        )));
+        lines.push(Line::from("type  theta  quality q  reward R").dim());
+        for (i, it) in menu.items.iter().enumerate() {
+            lines.push(Line::from(format!(
+                "{:>4}  {:>5.2}  {:>9.2}  {:>8.2}",
+                i + 1,
+                market.state.theta.get(i).copied().unwrap_or(0.0),
+                it.q,
+                it.r
+            )));
+        }
+        lines.push(Line::from(
+            match crate::market::audit(&market.state, menu) {
+                Ok(a) => format!("audit: {}", crate::agent::market::audit_text(&a)),
+                Err(e) => format!("audit: not a valid menu: {e}"),
+            },
+        ));
+    }
     let [text, graph] = Layout::vertical([
-        Constraint::Length(lines.len() as u16 + 2),
+        Constraint::Length(lines.len() as u16 + 1),
         Constraint::Min(0),
     ])
     .areas(inner);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
-    let data = history_field(app, &topic, "server_utility");
-    let title = format!(" server utility over {} rounds ", data.len());
-    frame.render_widget(
-        Sparkline::default()
-            .block(Block::new().borders(Borders::TOP).title(title))
-            .data(&data)
-            .style(Style::new().fg(ACCENT)),
-        graph,
-    );
-}
-
-fn history_field(app: &App, topic: &str, field: &str) -> Vec<u64> {
-    history(app, topic, Some(field))
+    if status.is_some() {
+        let title = format!(" server utility over {} rounds ", chart.len());
+        frame.render_widget(
+            Sparkline::default()
+                .block(Block::new().borders(Borders::TOP).title(title))
+                .data(&chart)
+                .style(Style::new().fg(ACCENT)),
+            graph,
+        );
+    }
 }
 
 /// The audit tab: the ledger's verification state and its newest entries.
@@ -387,6 +452,11 @@ fn history(app: &App, topic: &str, capability: Option<&str>) -> Vec<u64> {
         .chain(std::iter::once(entry.payload.as_ref()))
         .filter_map(number)
         .collect();
+    scaled(&values)
+}
+
+/// Values scaled to 1..=100 for a sparkline.
+fn scaled(values: &[f64]) -> Vec<u64> {
     let (lo, hi) = values
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
@@ -679,10 +749,37 @@ fn draw_dialog(frame: &mut Frame, app: &App) {
         Line::from("These devices need your confirmation. giot will publish:"),
         Line::from(""),
     ];
+    if let (Some(menu), Some(market)) = (app.proposed_menu(), &app.fleet.registry().market) {
+        lines[0] = Line::from(format!(
+            "Propose this menu to the {} market? Its supervisor adopts it next round.",
+            market.id
+        ));
+        for (i, it) in menu.items.iter().enumerate() {
+            lines.push(Line::from(format!(
+                "  type {}: quality {:.2} for reward {:.2}",
+                i + 1,
+                it.q,
+                it.r
+            )));
+        }
+        if let Ok(a) = crate::market::audit(&market.state, &menu) {
+            lines.push(Line::from(format!(
+                "  {}",
+                crate::agent::market::audit_text(&a)
+            )));
+        }
+        lines.push(Line::from(""));
+    }
     for a in &outcome.actions {
+        // A menu's payload is the menu above; a device's is short.
+        let payload = if a.device.starts_with("market:") {
+            String::new()
+        } else {
+            a.payload.clone()
+        };
         lines.push(Line::from(vec![
             Span::styled(format!("  {} ", a.topic), Style::new().bold()),
-            Span::raw(a.payload.clone()),
+            Span::raw(payload),
         ]));
     }
     lines.push(Line::from(""));
@@ -692,9 +789,14 @@ fn draw_dialog(frame: &mut Frame, app: &App) {
         Span::styled("n", Style::new().fg(ACCENT).bold()),
         Span::raw(" no"),
     ]));
-    let area = popup(frame, 72, lines.len() as u16 + 2);
+    // Long lines (an audit) wrap: count the rows they take.
+    let rows: u16 = lines
+        .iter()
+        .map(|l| (l.width() as u16).div_ceil(70).max(1))
+        .sum();
+    let area = popup(frame, 72, rows + 2);
     frame.render_widget(
-        Paragraph::new(lines).block(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::bordered()
                 .title(" Confirm ")
                 .border_style(Style::new().fg(Color::Yellow)),

@@ -1,10 +1,13 @@
 //! The incentive market over a real mosquitto: self-selection observed, a
 //! cheating contributor caught, and `giot market run` end to end.
 
+use std::time::Duration;
+
+use giot::market::RunOptions;
 use giot::mqtt::ConnectOptions;
 use giot::registry::Registry;
 
-use super::harness::{Mosquitto, demo_devices, giot};
+use super::harness::{Mosquitto, Process, demo_devices, giot, spawn_sim};
 
 fn honest_demo() -> Registry {
     let text = std::fs::read_to_string(demo_devices())
@@ -13,30 +16,71 @@ fn honest_demo() -> Registry {
     giot::registry::parse_str(&text, std::path::Path::new("devices.yaml")).unwrap()
 }
 
+fn rounds(n: u64, sim: bool, ledger: Option<std::path::PathBuf>) -> RunOptions {
+    RunOptions {
+        rounds: Some(n),
+        interval: Duration::ZERO,
+        seed: 7,
+        ledger,
+        sim,
+    }
+}
+
+fn never() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    std::mem::forget(tx);
+    rx
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn with_the_exact_menu_every_contributor_picks_the_item_of_its_own_type() {
+async fn with_the_exact_menu_every_contributor_of_giot_sim_picks_the_item_of_its_own_type() {
     let broker = Mosquitto::start();
+    // The contributors are the vehicles of a real `giot sim` process; the
+    // cheat is taken out so that every delivery is honest.
+    let dir = tempfile::tempdir().unwrap();
+    let devices = dir.path().join("devices.yaml");
+    std::fs::write(
+        &devices,
+        std::fs::read_to_string(demo_devices())
+            .unwrap()
+            .replace("    cheat: true\n", ""),
+    )
+    .unwrap();
+    let _sim = Process(
+        giot()
+            .args(["sim", "--broker", &broker.url(), "--devices"])
+            .arg(&devices)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let registry = honest_demo();
+    // Wait for the contributors to announce themselves.
+    std::thread::sleep(Duration::from_millis(1500));
     let report = giot::market::run(
         &registry,
         &ConnectOptions::new(broker.url(), "market"),
-        3,
-        7,
-        None,
+        rounds(3, false, None),
+        never(),
+        |_| {},
     )
     .await
     .unwrap();
     let state = &registry.market.as_ref().unwrap().state;
+    let mut types_seen = std::collections::HashSet::new();
     assert_eq!(report.rounds.len(), 3);
     for round in &report.rounds {
         assert_eq!(round.contributors.len(), 6);
+        assert!(round.silent.is_empty(), "{:?}", round.silent);
         for c in &round.contributors {
+            // The type is the simulation's ground truth, not the choice.
+            let ty = c.ty.expect("giot sim publishes each contributor's type");
+            types_seen.insert(ty);
             assert_eq!(
                 c.item,
-                Some(c.ty),
-                "{} of type {} picked {:?}",
+                Some(ty),
+                "{} of type {ty} picked {:?}",
                 c.vehicle,
-                c.ty,
                 c.item
             );
             assert!(
@@ -46,11 +90,15 @@ async fn with_the_exact_menu_every_contributor_picks_the_item_of_its_own_type() 
             );
             // Individually rational: nobody is worse off than opting out.
             assert!(c.utility >= -1e-6, "{}: {}", c.vehicle, c.utility);
-            assert!((c.paid - report.menu.items[c.ty].r).abs() < 1e-9);
+            assert!((c.paid - report.menu.items[ty].r).abs() < 1e-9);
+            assert!(state.vehicle_utility(ty, report.menu.items[ty]) >= -1e-9);
         }
         assert_eq!(round.participation, 1.0);
     }
-    let _ = state;
+    assert!(
+        types_seen.len() >= 2,
+        "only types {types_seen:?} were drawn"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -62,9 +110,9 @@ async fn a_cheating_contributor_is_caught_and_not_paid_and_the_ledger_says_so() 
     let report = giot::market::run(
         &registry,
         &ConnectOptions::new(broker.url(), "market"),
-        3,
-        7,
-        Some(ledger.clone()),
+        rounds(3, true, Some(ledger.clone())),
+        never(),
+        |_| {},
     )
     .await
     .unwrap();
@@ -101,6 +149,8 @@ async fn a_cheating_contributor_is_caught_and_not_paid_and_the_ledger_says_so() 
 #[test]
 fn giot_market_run_reports_every_round_and_leaves_a_ledger_that_verifies() {
     let broker = Mosquitto::start();
+    let _sim = spawn_sim(&broker.url(), "2");
+    std::thread::sleep(Duration::from_millis(1000));
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("m.ledger");
     let out = giot()
@@ -132,7 +182,8 @@ fn giot_market_run_reports_every_round_and_leaves_a_ledger_that_verifies() {
         for field in ["participation", "server_utility", "payments", "shortfalls"] {
             assert!(r[field].is_number(), "{field} in {r}");
         }
-        assert!(r["flagged"].is_array());
+        assert_eq!(r["flagged"], serde_json::json!(["taxi_01"]), "{r}");
+        assert_eq!(r["silent"], serde_json::json!([]), "{r}");
     }
     assert_eq!(report["ledger"], ledger.to_str().unwrap());
     // The last round's summary stays retained on the broker.
@@ -175,8 +226,136 @@ fn giot_market_run_reports_every_round_and_leaves_a_ledger_that_verifies() {
     assert_eq!(draft["status"], "answered", "{draft}");
     assert!(draft["actions"].as_array().unwrap().is_empty());
     assert!(
-        draft["answer"].as_str().unwrap().contains("violations: 0"),
+        draft["answer"]
+            .as_str()
+            .unwrap()
+            .contains("no IR/IC violations"),
         "{draft}"
     );
+    super::harness::assert_ledger_verifies(&ledger);
+}
+
+/// The retained market status, read with mosquitto_sub.
+fn status(broker: &Mosquitto) -> serde_json::Value {
+    let out = std::process::Command::new("mosquitto_sub")
+        .args([
+            "-p",
+            &broker.port.to_string(),
+            "-t",
+            "giot/market/traffic/status",
+        ])
+        .args(["-C", "1", "-W", "5"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
+/// Waits until the retained status satisfies `ok`.
+fn status_until(
+    broker: &Mosquitto,
+    what: &str,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = status(broker);
+        if ok(&s) {
+            return s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waiting for {what}; last status: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn an_operator_publishes_a_cheaper_menu_only_with_a_yes_and_learns_why_participation_dropped() {
+    let broker = Mosquitto::start();
+    let sim = spawn_sim(&broker.url(), "2");
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("m.ledger");
+    let _market = Process(
+        giot()
+            .args([
+                "market",
+                "run",
+                "--interval",
+                "0.5",
+                "--broker",
+                &broker.url(),
+                "--devices",
+            ])
+            .arg(demo_devices())
+            .arg("--ledger")
+            .arg(&ledger)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let first = status_until(&broker, "a full round", |s| s["participation"] == 1.0);
+    let ask = |goal: &str, yes: bool| {
+        let mut cmd = giot();
+        cmd.args(["run", "--json", "--broker", &broker.url(), "--devices"])
+            .arg(demo_devices())
+            .arg("--model")
+            .arg(super::llm::model_path());
+        if yes {
+            cmd.arg("--yes");
+        }
+        let out = cmd.arg(goal).output().unwrap();
+        (
+            out.status.code(),
+            serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr))),
+        )
+    };
+
+    // Without a yes nothing is proposed.
+    let (code, o) = ask("publish the cheaper menu", false);
+    assert_eq!(
+        (code, o["status"].as_str()),
+        (Some(3), Some("needs_confirmation")),
+        "{o}"
+    );
+    assert_eq!(o["actions"][0]["topic"], "giot/market/traffic/proposal");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(status(&broker)["menu"], first["menu"]);
+    assert!(status(&broker)["proposal"].is_null());
+
+    // With one, the supervisor adopts it and the echo confirms it.
+    let (code, o) = ask("publish the cheaper menu", true);
+    assert_eq!(code, Some(0), "{o}");
+    assert_eq!(o["status"], "executed", "{o}");
+    assert_eq!(o["actions"][0]["confirmed"], true, "{o}");
+    let proposed = o["actions"][0]["value"].clone();
+    let adopted = status_until(&broker, "a round with the new menu", |s| {
+        s["menu"] == proposed && s["round"].as_u64() >= s["menu_from_round"].as_u64()
+    });
+    assert_eq!(adopted["proposal"]["decision"], "adopted");
+    assert!(
+        adopted["payments"].as_f64().unwrap() < first["payments"].as_f64().unwrap(),
+        "the cheaper menu pays {} against {}",
+        adopted["payments"],
+        first["payments"]
+    );
+
+    // The fleet goes quiet: the agent says who stopped answering.
+    drop(sim);
+    status_until(&broker, "a round without contributors", |s| {
+        s["participation"] == 0.0
+    });
+    let (_, why) = ask("why did participation drop?", false);
+    assert_eq!(why["status"], "answered", "{why}");
+    let text = why["answer"].as_str().unwrap();
+    assert!(
+        text.contains("sent no choice") && text.contains("taxi_01"),
+        "{text}"
+    );
+
+    let entries = std::fs::read_to_string(&ledger).unwrap();
+    assert!(entries.contains("\"proposal\"") && entries.contains("\"adopted\""));
     super::harness::assert_ledger_verifies(&ledger);
 }

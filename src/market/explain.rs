@@ -1,0 +1,222 @@
+//! Why participation changed: read from the supervisor's retained status
+//! (the last rounds' history, the menu in force and the one before it) and
+//! the contract model, never guessed.
+//!
+//! A drop has three possible causes, and each is checked against evidence:
+//! contributors that sent no choice at all (offline, or not receiving the
+//! menu), a new menu that leaves some type below its reservation utility
+//! (computed from the model: that type's best item is worth less to it than
+//! opting out), and contributors that answered but opted out for another
+//! reason.
+
+use serde_json::Value;
+
+use super::contract;
+use crate::planner::model::{MarketState, Menu};
+
+fn names(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn pct(x: Option<f64>) -> String {
+    format!("{:.0}%", x.unwrap_or(0.0) * 100.0)
+}
+
+/// The types a menu leaves opting out, with the best utility each can get.
+fn priced_out(state: &MarketState, menu: &Menu) -> Vec<(usize, f64)> {
+    (0..state.n())
+        .filter(|&t| contract::choose(state, menu, t).is_none())
+        .map(|t| {
+            let best = menu
+                .items
+                .iter()
+                .map(|it| state.vehicle_utility(t, *it))
+                .fold(f64::NEG_INFINITY, f64::max);
+            (t, best)
+        })
+        .collect()
+}
+
+/// Answers "why did participation drop?" for market `id`.
+pub fn participation(id: &str, state: &MarketState, status: &Value) -> String {
+    let history: Vec<&Value> = status["history"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    let Some(last) = history.last() else {
+        return format!("the {id} market has not settled a round yet: nothing to compare");
+    };
+    let share = |h: &Value| h["participation"].as_f64().unwrap_or(0.0);
+    // The most recent round whose participation is below the round before.
+    let drop = (1..history.len())
+        .rev()
+        .find(|&k| share(history[k]) < share(history[k - 1]) - 1e-9);
+    let Some(k) = drop else {
+        let low = history.iter().map(|h| share(h)).fold(1.0, f64::min);
+        return format!(
+            "participation in the {id} market has not dropped over the last {} round(s): it is {} in round {} (lowest {})",
+            history.len(),
+            pct(last["participation"].as_f64()),
+            last["round"],
+            pct(Some(low))
+        );
+    };
+    let (before, at) = (history[k - 1], history[k]);
+    let mut causes = Vec::new();
+    let silent = names(&at["silent"]);
+    let silent_before = names(&before["silent"]);
+    let newly_silent: Vec<&String> = silent
+        .iter()
+        .filter(|v| !silent_before.contains(v))
+        .collect();
+    if !newly_silent.is_empty() {
+        causes.push(format!(
+            "{} sent no choice at all (offline, or not receiving the menu)",
+            join(&newly_silent)
+        ));
+    }
+    let opted = names(&at["opted_out"]);
+    let opted_before = names(&before["opted_out"]);
+    let newly_opted: Vec<&String> = opted.iter().filter(|v| !opted_before.contains(v)).collect();
+    let menu: Option<Menu> = serde_json::from_value(status["menu"].clone()).ok();
+    let previous: Option<Menu> = serde_json::from_value(status["previous_menu"].clone()).ok();
+    let mut explained = false;
+    if at["menu_changed"].as_bool() == Some(true)
+        && let Some(menu) = &menu
+    {
+        let now = priced_out(state, menu);
+        let then = previous
+            .as_ref()
+            .map(|p| priced_out(state, p))
+            .unwrap_or_default();
+        let lost: Vec<String> = now
+            .iter()
+            .filter(|(t, _)| !then.iter().any(|(u, _)| u == t))
+            .map(|&(t, u)| {
+                format!(
+                    "type {} (θ = {}) can get at best {u:.2}, below the 0 of opting out",
+                    t + 1,
+                    state.theta[t]
+                )
+            })
+            .collect();
+        if !lost.is_empty() {
+            explained = true;
+            causes.push(format!(
+                "the menu adopted for round {} is not individually rational for every type: {}; so {} opted out",
+                at["round"],
+                lost.join("; "),
+                if newly_opted.is_empty() {
+                    "its vehicles".to_string()
+                } else {
+                    join(&newly_opted)
+                }
+            ));
+        }
+    }
+    if !explained && !newly_opted.is_empty() {
+        causes.push(format!(
+            "{} answered but opted out{}",
+            join(&newly_opted),
+            if at["menu_changed"].as_bool() == Some(true) {
+                " after the menu changed"
+            } else {
+                " with the menu unchanged"
+            }
+        ));
+    }
+    if causes.is_empty() {
+        causes.push("the vehicles that left gave no sign why".into());
+    }
+    format!(
+        "participation in the {id} market fell from {} in round {} to {} in round {}: {}. It is {} in round {}.",
+        pct(before["participation"].as_f64()),
+        before["round"],
+        pct(at["participation"].as_f64()),
+        at["round"],
+        causes.join("; and "),
+        pct(last["participation"].as_f64()),
+        last["round"]
+    )
+}
+
+fn join(v: &[&String]) -> String {
+    v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planner::exact;
+    use serde_json::json;
+
+    fn state() -> MarketState {
+        MarketState {
+            theta: vec![1.0, 2.0, 3.0],
+            rho: vec![1.0 / 3.0; 3],
+            c: 1.0,
+            omega: 10.0,
+            m: 6.0,
+            budget: None,
+        }
+    }
+
+    fn round(r: u64, p: f64, silent: &[&str], opted: &[&str], changed: bool) -> Value {
+        json!({"round": r, "participation": p, "silent": silent, "opted_out": opted, "menu_changed": changed})
+    }
+
+    #[test]
+    fn a_menu_that_prices_a_type_out_is_named_as_the_cause() {
+        let s = state();
+        let good = exact::optimal(&s).unwrap().menu;
+        // Nothing pays except the top item, at exactly type 2's cost: type 1
+        // can only lose by joining.
+        let mut out = good.clone();
+        for it in &mut out.items {
+            it.r = 0.0;
+        }
+        out.items[2].r = s.kappa(1) * out.items[2].q; // type 2 and 3 still join
+        let status = json!({"menu": out, "previous_menu": good, "history": [
+            round(3, 1.0, &[], &[], false),
+            round(4, 0.6667, &[], &["taxi_02", "bus_01"], true),
+        ]});
+        let text = participation("traffic", &s, &status);
+        assert!(
+            text.contains("fell from 100% in round 3 to 67% in round 4")
+                && text.contains("type 1 (θ = 1)")
+                && text.contains("not individually rational")
+                && text.contains("taxi_02, bus_01"),
+            "{text}"
+        );
+        assert!(!text.contains("no choice"), "{text}");
+    }
+
+    #[test]
+    fn silent_contributors_are_named_and_steady_participation_is_said_so() {
+        let s = state();
+        let status = json!({"history": [
+            round(7, 1.0, &[], &[], false),
+            round(8, 0.5, &["car_01", "car_02", "van_01"], &[], false),
+            round(9, 0.5, &["car_01", "car_02", "van_01"], &[], false),
+        ]});
+        let text = participation("traffic", &s, &status);
+        assert!(
+            text.contains("round 7 to 50% in round 8")
+                && text.contains("car_01, car_02, van_01 sent no choice")
+                && text.contains("It is 50% in round 9"),
+            "{text}"
+        );
+        let steady =
+            json!({"history": [round(1, 1.0, &[], &[], false), round(2, 1.0, &[], &[], false)]});
+        let text = participation("traffic", &s, &steady);
+        assert!(text.contains("has not dropped"), "{text}");
+        assert!(participation("traffic", &s, &json!({})).contains("not settled a round"));
+    }
+}
