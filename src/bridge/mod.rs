@@ -489,13 +489,17 @@ async fn redeem(shared: &Arc<Shared>, id: &str, record: &mut Record, token: &str
     }
     record.goal = spent.goal.clone();
     let registry = &shared.config.registry;
+    // The policy rebuilds topics and payloads (and refuses what no longer
+    // exists), so the stored plan is handed to it as it was.
     let wanted: Vec<Action> = spent
         .actions
         .iter()
-        .filter_map(|a| {
-            registry
-                .get(&a.device)
-                .map(|d| Action::new(d, &a.capability, a.value.clone()))
+        .map(|a| Action {
+            device: a.device.clone(),
+            capability: a.capability.clone(),
+            value: a.value.clone(),
+            topic: a.topic.clone(),
+            payload: a.payload.clone(),
         })
         .collect();
     let mut decided = Outcome {

@@ -110,6 +110,28 @@ pub fn confirm_timeout(secs: f64) -> Result<Duration> {
     }
 }
 
+/// A menu as `type 1 (q 3.25, R 3.25), ...`.
+fn menu_items(menu: &serde_json::Value) -> String {
+    menu["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, it)| {
+                    format!(
+                        "type {}: (q {:.2}, R {:.2})",
+                        i + 1,
+                        it["q"].as_f64().unwrap_or(f64::NAN),
+                        it["r"].as_f64().unwrap_or(f64::NAN)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_else(|| menu.to_string())
+}
+
 /// The outcome for a person to read.
 pub fn human(o: &Outcome) -> String {
     let mut out = String::new();
@@ -127,10 +149,19 @@ pub fn human(o: &Outcome) -> String {
                     Some(false) => "  NOT confirmed (no matching state before the timeout)",
                     None => "",
                 };
-                out.push_str(&format!(
-                    "  {}.{} = {}  ({} {}){mark}\n",
-                    a.device, a.capability, a.value, a.topic, a.payload
-                ));
+                let line = match a.device.strip_prefix("market:") {
+                    // A menu reads as its items; the payload is the same menu.
+                    Some(market) => format!(
+                        "  the {market} market's menu = {}  ({})",
+                        menu_items(&a.value),
+                        a.topic
+                    ),
+                    None => format!(
+                        "  {}.{} = {}  ({} {})",
+                        a.device, a.capability, a.value, a.topic, a.payload
+                    ),
+                };
+                out.push_str(&format!("{line}{mark}\n"));
             }
             if let Some(reason) = &o.reason {
                 out.push_str(&format!("{reason}\n"));

@@ -429,3 +429,67 @@ async fn a_flood_beyond_the_queue_is_answered_overloaded_not_dropped() {
     );
     stop(bridge).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn market_goals_work_over_the_bridge_and_a_menu_needs_a_confirmation_token() {
+    let mut s = Setup::new().await;
+    let _market = Process(
+        giot()
+            .args(["market", "run", "--sim", "--interval", "0.5", "--no-ledger"])
+            .args(["--broker", &s.broker.url(), "--devices"])
+            .arg(demo_devices())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let bridge = Process(s.bridge(&[]).await);
+    let mut status = json!(null);
+    for attempt in 0..20 {
+        let id = format!("status{attempt}");
+        s.client
+            .send(&json!({"id": id, "goal": "how is the traffic market doing?"}))
+            .await;
+        assert!(
+            s.client
+                .pump_until(WAIT, |c| c.results.contains_key(&id))
+                .await
+        );
+        status = s.client.results[&id][0].clone();
+        if status["answer"]
+            .as_str()
+            .is_some_and(|a| a.contains("after round"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(status["status"], "answered", "{status}");
+    assert!(
+        status["answer"].as_str().unwrap().contains("participation"),
+        "{status}"
+    );
+
+    s.client
+        .send(&json!({"id": "menu", "goal": "publish the cheaper menu"}))
+        .await;
+    assert!(
+        s.client
+            .pump_until(WAIT, |c| c.results.contains_key("menu"))
+            .await
+    );
+    let asked = &s.client.results["menu"][0];
+    assert_eq!(asked["status"], "needs_confirmation", "{asked}");
+    assert_eq!(asked["actions"][0]["topic"], "giot/market/traffic/proposal");
+    let token = asked["confirm_token"].as_str().unwrap().to_string();
+    s.client.send(&json!({"id": "yes", "confirm": token})).await;
+    assert!(
+        s.client
+            .pump_until(WAIT, |c| c.results.contains_key("yes"))
+            .await
+    );
+    let done = &s.client.results["yes"][0];
+    assert_eq!(done["status"], "executed", "{done}");
+    assert_eq!(done["actions"][0]["confirmed"], true, "{done}");
+    drop(bridge);
+}
