@@ -50,6 +50,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let plan = agent.plan(&goal, &|id| fleet.state(id));
     for step in &plan.trace {
         tracing::info!("{step}");
+        if step.starts_with("model unavailable") {
+            eprintln!("giot: {step}");
+        }
     }
     let mut outcome = outcome::decide(
         &goal,

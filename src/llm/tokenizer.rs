@@ -52,7 +52,7 @@ impl TokenCounter {
             let inner = tokenizers::Tokenizer::from_bytes(json.to_string())
                 .map_err(|e| error(path, e))?;
             let template = template.unwrap_or_else(|| tokens_template(&inner));
-            return Ok(Self { inner, template });
+            return Self::counting(inner, template, path);
         }
         let inner = tokenizers::Tokenizer::from_file(path).map_err(|e| {
             error(
@@ -61,6 +61,20 @@ impl TokenCounter {
             )
         })?;
         let template = tokens_template(&inner);
+        Self::counting(inner, template, path)
+    }
+
+    /// Counting needs every token: a tokenizer.json's padding would add
+    /// some and its truncation (often 128 or 512) would hide the excess.
+    fn counting(
+        mut inner: tokenizers::Tokenizer,
+        template: ChatTemplate,
+        path: &Path,
+    ) -> Result<Self, LlmError> {
+        inner.with_padding(None);
+        inner
+            .with_truncation(None)
+            .map_err(|e| error(path, e))?;
         Ok(Self { inner, template })
     }
 
