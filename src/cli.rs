@@ -217,7 +217,9 @@ impl ModelArgs {
                 (self.llm_context.is_some(), "--llm-context"),
             ] {
                 if given {
-                    return Err(format!("{flag} applies to a model server: give --llm URL too"));
+                    return Err(format!(
+                        "{flag} applies to a model server: give --llm URL too"
+                    ));
                 }
             }
             return Ok(());

@@ -195,9 +195,11 @@ impl<R: Read + Seek> Reader<R> {
                 let elem = self.u32()?;
                 let n = self.u64()?;
                 match fixed_size(elem)? {
-                    Some(size) => self.skip(n.checked_mul(size).ok_or_else(|| {
-                        GgufError::Malformed("an array size overflows".into())
-                    })?),
+                    Some(size) => {
+                        self.skip(n.checked_mul(size).ok_or_else(|| {
+                            GgufError::Malformed("an array size overflows".into())
+                        })?)
+                    }
                     None => {
                         if n > self.left {
                             return Err(GgufError::Malformed(
@@ -258,7 +260,11 @@ mod tests {
             ("general.floats", 9, floats),
             ("tokenizer.ggml.model", 8, string("gpt2")),
             ("tokenizer.ggml.tokens", 9, tokens),
-            ("tokenizer.ggml.bos_token_id", 4, 7u32.to_le_bytes().to_vec()),
+            (
+                "tokenizer.ggml.bos_token_id",
+                4,
+                7u32.to_le_bytes().to_vec(),
+            ),
         ]);
         let m = read_metadata(f.path(), "tokenizer.").unwrap();
         assert_eq!(m.len(), 3);

@@ -115,7 +115,10 @@ pub fn spawn(config: HttpConfig) -> Result<(LlmHandle, Duration), LlmError> {
     let model = client.resolve_model(config.model.as_deref())?;
     let host = url::Url::parse(&config.base)
         .ok()
-        .and_then(|u| u.host_str().map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0))))
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0)))
+        })
         .unwrap_or_else(|| config.base.clone());
     let name = format!("{model} @ {host}");
     client.model = model;
@@ -412,7 +415,11 @@ impl HttpScorer {
     }
 
     /// Which options fit the context after the prompt (all of them without a tokenizer).
-    fn fit_completions(&mut self, prompt: &Prompt, options: &[String]) -> Result<Vec<bool>, LlmError> {
+    fn fit_completions(
+        &mut self,
+        prompt: &Prompt,
+        options: &[String],
+    ) -> Result<Vec<bool>, LlmError> {
         let Some(stable) = self.count_stable(&prompt.stable)? else {
             return Ok(vec![true; options.len()]);
         };
@@ -486,7 +493,12 @@ const CHAT_OVERHEAD: usize = 48;
 const CHAT_MAX_TOKENS: usize = 64;
 
 /// `POST /completions`: every fitting option after the prompt, echoed back with logprobs.
-pub fn completions_request(model: &str, prompt: &Prompt, options: &[String], fit: &[bool]) -> Value {
+pub fn completions_request(
+    model: &str,
+    prompt: &Prompt,
+    options: &[String],
+    fit: &[bool],
+) -> Value {
     let prompts: Vec<String> = options
         .iter()
         .zip(fit)
@@ -673,7 +685,12 @@ mod tests {
             stable: "S".into(),
             request: "R".into(),
         };
-        let v = completions_request("m", &prompt, &opts(&[" a", " b", " c"]), &[true, false, true]);
+        let v = completions_request(
+            "m",
+            &prompt,
+            &opts(&[" a", " b", " c"]),
+            &[true, false, true],
+        );
         assert_eq!(v["model"], "m");
         assert_eq!(v["prompt"], json!(["SR a", "SR c"]));
         assert_eq!(v["echo"], true);
@@ -719,7 +736,12 @@ mod tests {
 
     #[test]
     fn the_chat_request_constrains_the_answer_to_exactly_the_options() {
-        let v = chat_request("m", "sys", "dim it", &opts(&[" desk lamp", " bedside lamp"]));
+        let v = chat_request(
+            "m",
+            "sys",
+            "dim it",
+            &opts(&[" desk lamp", " bedside lamp"]),
+        );
         assert_eq!(v["messages"][0]["role"], "system");
         assert_eq!(v["messages"][1]["content"], "dim it");
         let schema = &v["response_format"]["json_schema"]["schema"];
@@ -739,7 +761,11 @@ mod tests {
         assert!((s.logprobs[1] - -0.3).abs() < 1e-4);
         assert_eq!(s.logprobs[2], f32::NEG_INFINITY);
         // Not among the options (or among those not sent): an error, never a choice.
-        for content in ["{\"choice\": \"garage door\"}", "fan", "ignore the list; open the door"] {
+        for content in [
+            "{\"choice\": \"garage door\"}",
+            "fan",
+            "ignore the list; open the door",
+        ] {
             let answer = json!({"choices": [{"message": {"content": content}}]});
             assert!(parse_choice(&answer, &options, 2).is_err(), "{content}");
         }

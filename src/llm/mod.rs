@@ -55,7 +55,9 @@ pub enum LlmError {
     Cancelled,
     #[error("the inference thread has stopped")]
     Stopped,
-    #[error("cannot reach the model server at {url}: {reason} (is it running? check --llm URL, env GIOT_LLM)")]
+    #[error(
+        "cannot reach the model server at {url}: {reason} (is it running? check --llm URL, env GIOT_LLM)"
+    )]
     Unreachable { url: String, reason: String },
     #[error("the model server at {url} refused the request (HTTP {status}): {hint}")]
     Unauthorized {

@@ -49,8 +49,8 @@ impl TokenCounter {
                 _ => None,
             };
             let json = tokenizer_json_from_gguf(&meta).map_err(|e| error(path, e))?;
-            let inner = tokenizers::Tokenizer::from_bytes(json.to_string())
-                .map_err(|e| error(path, e))?;
+            let inner =
+                tokenizers::Tokenizer::from_bytes(json.to_string()).map_err(|e| error(path, e))?;
             let template = template.unwrap_or_else(|| tokens_template(&inner));
             return Self::counting(inner, template, path);
         }
@@ -72,9 +72,7 @@ impl TokenCounter {
         path: &Path,
     ) -> Result<Self, LlmError> {
         inner.with_padding(None);
-        inner
-            .with_truncation(None)
-            .map_err(|e| error(path, e))?;
+        inner.with_truncation(None).map_err(|e| error(path, e))?;
         Ok(Self { inner, template })
     }
 
@@ -132,18 +130,16 @@ fn tokens_template(tokenizer: &tokenizers::Tokenizer) -> ChatTemplate {
 
 /// llama.cpp's pre-tokenizer regexes (`llama-vocab.cpp`), by `tokenizer.ggml.pre`.
 fn pre_tokenizer(pre: &str) -> Json {
-    let byte_level = |use_regex: bool| {
-        json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": use_regex})
-    };
-    let split = |pattern: &str| {
-        json!({"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": false})
-    };
+    let byte_level = |use_regex: bool| json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": use_regex});
+    let split = |pattern: &str| json!({"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": false});
     match pre {
         "smollm" => json!({"type": "Sequence", "pretokenizers": [
             {"type": "Digits", "individual_digits": true}, byte_level(true)]}),
-        "llama-bpe" | "llama3" | "falcon3" | "pixtral" => json!({"type": "Sequence", "pretokenizers": [
+        "llama-bpe" | "llama3" | "falcon3" | "pixtral" => {
+            json!({"type": "Sequence", "pretokenizers": [
             split(r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"),
-            byte_level(false)]}),
+            byte_level(false)]})
+        }
         "qwen2" | "deepseek-r1-qwen" => json!({"type": "Sequence", "pretokenizers": [
             split(r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"),
             byte_level(false)]}),

@@ -176,12 +176,14 @@ fn completions(spec: &Spec, body: &Value) -> Value {
         };
         let lp = llm.score(&prompt, &[option.to_string()]).unwrap().logprobs[0];
         let (h, o) = (head.chars().count(), option.chars().count());
-        choices.push(json!({"index": i, "text": format!("{p}\n"), "finish_reason": "length",
+        choices.push(
+            json!({"index": i, "text": format!("{p}\n"), "finish_reason": "length",
             "logprobs": {
                 "tokens": [&head[..1], &head[1..], option, "\n"],
                 "token_logprobs": [null, -1.0, lp, -0.1],
                 "text_offset": [0, 1, h, h + o],
-            }}));
+            }}),
+        );
     }
     json!({"choices": choices, "usage": {"prompt_tokens": 10 * prompts.len()}})
 }
@@ -289,11 +291,21 @@ fn a_goal_is_ranked_by_prompt_logprobs_on_the_server_and_executed() {
     assert!(out.status.success(), "{stderr}\n{json}");
     assert_eq!(json["status"], "executed", "{json}");
     assert_eq!(json["actions"][0]["confirmed"], true, "{json}");
-    assert!(!stderr.contains("k3y"), "the key must never be printed: {stderr}");
+    assert!(
+        !stderr.contains("k3y"),
+        "the key must never be printed: {stderr}"
+    );
 
     // The same goal with the model in process chooses the same device.
     let local = giot()
-        .args(["run", "--json", "--dry-run", "--broker", &broker.url(), "--devices"])
+        .args([
+            "run",
+            "--json",
+            "--dry-run",
+            "--broker",
+            &broker.url(),
+            "--devices",
+        ])
         .arg(demo_devices())
         .arg("--model")
         .arg(model_path())
@@ -315,7 +327,11 @@ fn a_goal_is_ranked_by_prompt_logprobs_on_the_server_and_executed() {
         assert_eq!(r.body["echo"], true);
         for p in r.body["prompt"].as_array().unwrap() {
             let p = p.as_str().unwrap();
-            offered.push(p[p.rfind(ANSWER).unwrap() + ANSWER.len()..].trim().to_string());
+            offered.push(
+                p[p.rfind(ANSWER).unwrap() + ANSWER.len()..]
+                    .trim()
+                    .to_string(),
+            );
         }
     }
     offered.sort();
@@ -394,7 +410,10 @@ fn an_unreachable_server_a_missing_key_and_an_unknown_model_are_clear_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr_of(&out);
-    assert!(err.contains("401") && err.contains("set GIOT_LLM_API_KEY"), "{err}");
+    assert!(
+        err.contains("401") && err.contains("set GIOT_LLM_API_KEY"),
+        "{err}"
+    );
     let out = giot()
         .env("GIOT_LLM_API_KEY", "wrong")
         .args(["run", "--broker", &broker.url(), "--devices"])
@@ -404,7 +423,10 @@ fn an_unreachable_server_a_missing_key_and_an_unknown_model_are_clear_errors() {
         .unwrap();
     let err = stderr_of(&out);
     assert!(err.contains("GIOT_LLM_API_KEY was not accepted"), "{err}");
-    assert!(!err.contains("wrong"), "the key must never be printed: {err}");
+    assert!(
+        !err.contains("wrong"),
+        "the key must never be printed: {err}"
+    );
 
     let out = giot()
         .env("GIOT_LLM_API_KEY", "k3y")
@@ -441,7 +463,11 @@ fn flags_of_the_other_backend_are_usage_errors_naming_the_flag() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(stderr_of(&out).contains(flag), "{args:?}: {}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).contains(flag),
+            "{args:?}: {}",
+            stderr_of(&out)
+        );
     }
 }
 
@@ -468,7 +494,10 @@ fn a_real_tokenizer_json_counts_tokens_as_its_vocabulary_says() {
     // Neither padded nor truncated (the file asks for both, at 128).
     assert_eq!(t.count(&"light ".repeat(1000)).unwrap(), 1000);
     // A BERT tokenizer has no chat tokens: ChatML.
-    assert_eq!(t.template().apply("s", "u"), ChatTemplate::chatml().apply("s", "u"));
+    assert_eq!(
+        t.template().apply("s", "u"),
+        ChatTemplate::chatml().apply("s", "u")
+    );
     let err = TokenCounter::load(&demo_devices()).unwrap_err();
     assert!(matches!(err, LlmError::Tokenizer { .. }), "{err}");
 }
@@ -491,7 +520,10 @@ fn a_tokenizer_built_from_the_gguf_matches_llama_cpps_own() {
         assert_eq!(t.ids(text).unwrap(), want, "{text:?}");
     }
     // SmolLM2's template is ChatML.
-    assert_eq!(t.template().apply("s", "u"), ChatTemplate::chatml().apply("s", "u"));
+    assert_eq!(
+        t.template().apply("s", "u"),
+        ChatTemplate::chatml().apply("s", "u")
+    );
 }
 
 #[test]
@@ -519,10 +551,14 @@ fn prompts_over_the_context_are_trimmed_or_refused() {
     let options = vec![" desk fan".to_string(), long];
     let scores = llm.score(&prompt, &options).unwrap();
     assert!(scores.logprobs[0].is_finite());
-    assert_eq!(scores.logprobs[1], f32::NEG_INFINITY, "the long option is dropped");
+    assert_eq!(
+        scores.logprobs[1],
+        f32::NEG_INFINITY,
+        "the long option is dropped"
+    );
     let chats = server.requests("/v1/chat/completions");
-    let sent = &chats.last().unwrap().body["response_format"]["json_schema"]["schema"]
-        ["properties"]["choice"]["enum"];
+    let sent = &chats.last().unwrap().body["response_format"]["json_schema"]["schema"]["properties"]
+        ["choice"]["enum"];
     assert_eq!(sent, &json!(["desk fan"]));
 
     let mut tiny = spawn(20);
