@@ -369,14 +369,19 @@ impl HttpScorer {
             let answer = self.client.send("completions", Some(&body))?;
             let parsed = if answer.status == 200 {
                 parse_completions(&answer.json()?, prompt, options, &fit)
-            } else if matches!(answer.status, 400 | 404 | 422 | 501) {
-                // A server without /completions, or one that refuses echo/logprobs.
-                if answer.status == 404 && answer.body.to_lowercase().contains("model") {
-                    return Err(self.client.failure("completions", &answer));
-                }
-                None
-            } else {
+            } else if answer.status == 404 && answer.body.to_lowercase().contains("model") {
                 return Err(self.client.failure("completions", &answer));
+            } else {
+                // A server without /completions, or one that refuses echo
+                // (llama.cpp's server: "Only no echo is supported"); if the
+                // chat endpoint fails too, its error is the one reported.
+                tracing::info!(
+                    "{}/completions answered HTTP {}: {}",
+                    self.client.base,
+                    answer.status,
+                    excerpt(&answer.body)
+                );
+                None
             };
             if let Some(mut scores) = parsed {
                 if self.mode == Mode::Unknown {
@@ -632,16 +637,10 @@ pub fn parse_choice(v: &Value, options: &[String], sent: usize) -> Result<Scores
             excerpt(content)
         )));
     }
-    // The chosen answer's probability, from the logprobs of its tokens.
     let p = v
         .pointer("/choices/0/logprobs/content")
         .and_then(Value::as_array)
-        .filter(|a| !a.is_empty())
-        .and_then(|a| {
-            a.iter()
-                .map(|t| t.get("logprob").and_then(Value::as_f64))
-                .sum::<Option<f64>>()
-        })
+        .and_then(|tokens| value_logprob(tokens, content, &chosen))
         .map(|lp| lp.exp().clamp(1e-6, 1.0 - 1e-6))
         .unwrap_or(1.0 - 1e-3);
     let n = sent.iter().filter(|o| o.trim() != chosen).count().max(1) as f64;
@@ -669,6 +668,28 @@ pub fn parse_choice(v: &Value, options: &[String], sent: usize) -> Result<Scores
         tokens_evaluated: tokens,
         decode_time: Duration::ZERO,
     })
+}
+
+/// The chosen value's logprob: the sum over the answer's tokens that cover
+/// the value's text, not the JSON around it (llama.cpp reports logprobs
+/// before the grammar applies, so the forced braces may look unlikely).
+fn value_logprob(tokens: &[Value], content: &str, value: &str) -> Option<f64> {
+    let at = content.rfind(value)?;
+    let (start, end) = (at, at + value.len());
+    let mut pos = 0;
+    let mut sum = 0.0;
+    let mut any = false;
+    for t in tokens {
+        let text = t.get("token")?.as_str()?;
+        let (from, to) = (pos, pos + text.len());
+        pos = to;
+        if to > start && from < end {
+            sum += t.get("logprob")?.as_f64()?;
+            any = true;
+        }
+    }
+    // The tokens must spell the answer, or their offsets mean nothing.
+    (any && pos == content.len()).then_some(sum)
 }
 
 #[cfg(test)]
@@ -755,7 +776,9 @@ mod tests {
     fn the_chosen_option_scores_highest_and_unknown_answers_are_errors() {
         let options = opts(&[" desk lamp", " bedside lamp", " fan"]);
         let answer = json!({"choices": [{"message": {"content": "{\"choice\": \"bedside lamp\"}"},
-            "logprobs": {"content": [{"token": "bed", "logprob": -0.2}, {"token": "side", "logprob": -0.1}]}}]});
+            "logprobs": {"content": [{"token": "{\"choice\": \"", "logprob": -5.0},
+                {"token": "bed", "logprob": -0.2}, {"token": "side lamp", "logprob": -0.1},
+                {"token": "\"}", "logprob": -4.0}]}}]});
         let s = parse_choice(&answer, &options, 2).unwrap();
         assert!(s.logprobs[1] > s.logprobs[0], "{:?}", s.logprobs);
         assert!((s.logprobs[1] - -0.3).abs() < 1e-4);

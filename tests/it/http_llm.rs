@@ -163,24 +163,34 @@ fn completions(spec: &Spec, body: &Value) -> Value {
         .iter()
         .map(|p| p.as_str().unwrap())
         .collect();
+    // The prompts share everything before the option: one batch for them all.
+    let split: Vec<(&str, &str)> = prompts
+        .iter()
+        .map(|p| p.split_at(p.rfind(ANSWER).unwrap() + ANSWER.len()))
+        .collect();
+    let head = split[0].0;
+    assert!(
+        split.iter().all(|(h, _)| *h == head),
+        "one prompt per request"
+    );
+    let user = head
+        .rfind("<|im_start|>user\n")
+        .map_or(0, |u| u + "<|im_start|>user\n".len());
+    let prompt = Prompt {
+        stable: head[..user].to_string(),
+        request: head[user..].to_string(),
+    };
+    let options: Vec<String> = split.iter().map(|(_, o)| o.to_string()).collect();
+    let scores = llm.score(&prompt, &options).unwrap();
+    let h = head.chars().count();
     let mut choices = Vec::new();
-    for (i, p) in prompts.iter().enumerate() {
-        let cut = p.rfind(ANSWER).unwrap() + ANSWER.len();
-        let (head, option) = p.split_at(cut);
-        let user = head
-            .rfind("<|im_start|>user\n")
-            .map_or(0, |u| u + "<|im_start|>user\n".len());
-        let prompt = Prompt {
-            stable: head[..user].to_string(),
-            request: head[user..].to_string(),
-        };
-        let lp = llm.score(&prompt, &[option.to_string()]).unwrap().logprobs[0];
-        let (h, o) = (head.chars().count(), option.chars().count());
+    for (i, (p, option)) in prompts.iter().zip(&options).enumerate() {
+        let o = option.chars().count();
         choices.push(
             json!({"index": i, "text": format!("{p}\n"), "finish_reason": "length",
             "logprobs": {
                 "tokens": [&head[..1], &head[1..], option, "\n"],
-                "token_logprobs": [null, -1.0, lp, -0.1],
+                "token_logprobs": [null, -1.0, scores.logprobs[i], -0.1],
                 "text_offset": [0, 1, h, h + o],
             }}),
         );
@@ -314,6 +324,10 @@ fn a_goal_is_ranked_by_prompt_logprobs_on_the_server_and_executed() {
         .unwrap();
     let local: Value = serde_json::from_slice(&local.stdout).unwrap();
     assert_eq!(json["actions"][0]["device"], local["actions"][0]["device"]);
+    eprintln!(
+        "timing over HTTP {} / in process {}",
+        json["timing_ms"], local["timing_ms"]
+    );
 
     // Asked with the key, by prompt logprobs only, about the fans' names only.
     let ranked = server.requests("/v1/completions");
@@ -504,7 +518,9 @@ fn a_real_tokenizer_json_counts_tokens_as_its_vocabulary_says() {
 
 #[test]
 fn a_tokenizer_built_from_the_gguf_matches_llama_cpps_own() {
+    let started = std::time::Instant::now();
     let t = TokenCounter::load(&model_path()).unwrap();
+    eprintln!("tokenizer built from the GGUF in {:?}", started.elapsed());
     let chat = ChatTemplate::chatml().apply(
         "You are giot. Devices:\n- Hallway ceiling light (hall_light)",
         "dim the hall light to 10% and set 21.5 °C",
@@ -549,7 +565,12 @@ fn prompts_over_the_context_are_trimmed_or_refused() {
     };
     let long = format!(" {}", "very ".repeat(200));
     let options = vec![" desk fan".to_string(), long];
+    let started = std::time::Instant::now();
     let scores = llm.score(&prompt, &options).unwrap();
+    eprintln!(
+        "two HTTP round trips (/completions, /chat/completions) with counting: {:?}",
+        started.elapsed()
+    );
     assert!(scores.logprobs[0].is_finite());
     assert_eq!(
         scores.logprobs[1],
