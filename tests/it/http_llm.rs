@@ -587,3 +587,27 @@ fn prompts_over_the_context_are_trimmed_or_refused() {
     assert!(matches!(err, LlmError::TooLong { limit: 20, .. }), "{err}");
     assert!(err.to_string().contains("--llm-context"));
 }
+
+#[test]
+fn a_server_that_never_answers_times_out_with_a_clear_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts, reads, never answers; holds the connections until the test ends.
+    let held = std::thread::spawn(move || {
+        let mut streams = Vec::new();
+        if let Ok((s, _)) = listener.accept() {
+            streams.push(s);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(3));
+    });
+    let mut config = HttpConfig::new(&format!("http://127.0.0.1:{port}/v1"));
+    config.timeout = std::time::Duration::from_millis(500);
+    let started = std::time::Instant::now();
+    let err = http::spawn(config).err().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert!(
+        err.to_string().contains("did not answer within 0.5 s"),
+        "{err}"
+    );
+    held.join().unwrap();
+}
