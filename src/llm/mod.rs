@@ -80,7 +80,7 @@ pub enum LlmError {
     Tokenizer { path: PathBuf, reason: String },
 }
 
-fn available_models(models: &[String]) -> String {
+pub(crate) fn available_models(models: &[String]) -> String {
     if models.is_empty() {
         "it did not list its models".into()
     } else {
