@@ -167,7 +167,8 @@ pub enum PlannerCommand {
     },
 }
 
-/// Which model to run, and how.
+/// Which model to run, and how: a local GGUF file through llama.cpp, or a
+/// model server (`--llm URL`).
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
     /// GGUF model file [default: SmolLM2-135M-Instruct.Q4_1.gguf in ./models or $XDG_DATA_HOME/giot/models]
@@ -179,10 +180,29 @@ pub struct ModelArgs {
     /// Model layers to offload to the GPU (builds with the `cuda` feature)
     #[arg(long, value_name = "N")]
     pub gpu_layers: Option<u32>,
+    /// OpenAI-compatible model server instead of a local model, e.g. http://127.0.0.1:8080/v1 (API key: env GIOT_LLM_API_KEY)
+    #[arg(long, env = "GIOT_LLM", value_name = "URL")]
+    pub llm: Option<String>,
+    /// Model name on the --llm server [default: the server's only model]
+    #[arg(long, env = "GIOT_LLM_MODEL", value_name = "NAME")]
+    pub llm_model: Option<String>,
+    /// tokenizer.json (or a GGUF of the same family) to count --llm prompt tokens
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
+    /// Context length of the --llm server's model, in tokens [default: 4096]
+    #[arg(long, value_name = "N")]
+    pub llm_context: Option<usize>,
 }
 
 impl ModelArgs {
-    pub fn config(&self) -> crate::llm::llama::LlamaConfig {
+    pub fn config(&self) -> crate::llm::Backend {
+        if let Some(url) = &self.llm {
+            let mut config = crate::llm::http::HttpConfig::new(url);
+            config.model.clone_from(&self.llm_model);
+            config.tokenizer.clone_from(&self.tokenizer);
+            config.context = self.llm_context.unwrap_or(config.context);
+            return crate::llm::Backend::Http(config);
+        }
         let mut config = crate::llm::llama::LlamaConfig::new(
             self.model
                 .clone()
@@ -192,13 +212,50 @@ impl ModelArgs {
             config.threads = t.max(1);
         }
         config.gpu_layers = self.gpu_layers.unwrap_or(0);
-        config
+        crate::llm::Backend::Llama(config)
     }
 
-    /// Refuses `--gpu-layers` in a build without GPU support.
+    /// Refuses `--gpu-layers` in a build without GPU support, and flags of
+    /// one backend given to the other.
     pub fn check(&self) -> Result<(), String> {
         if self.gpu_layers.is_some_and(|n| n > 0) && !cfg!(feature = "cuda") {
             return Err("--gpu-layers needs a GPU build: cargo build --features cuda (this build runs on the CPU only)".into());
+        }
+        let Some(url) = &self.llm else {
+            for (given, flag) in [
+                (self.llm_model.is_some(), "--llm-model (env GIOT_LLM_MODEL)"),
+                (self.tokenizer.is_some(), "--tokenizer"),
+                (self.llm_context.is_some(), "--llm-context"),
+            ] {
+                if given {
+                    return Err(format!(
+                        "{flag} applies to a model server: give --llm URL too"
+                    ));
+                }
+            }
+            return Ok(());
+        };
+        for (given, flag) in [
+            (self.model.is_some(), "--model (env GIOT_MODEL)"),
+            (self.threads.is_some(), "--threads"),
+            (self.gpu_layers.is_some(), "--gpu-layers"),
+        ] {
+            if given {
+                return Err(format!(
+                    "--llm (env GIOT_LLM) and {flag} are alternatives: a model server or a local model, not both"
+                ));
+            }
+        }
+        match url::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => {
+                return Err(format!(
+                    "--llm must be the server's API base URL, like http://127.0.0.1:8080/v1, not {url:?}"
+                ));
+            }
+        }
+        if self.llm_context == Some(0) {
+            return Err("--llm-context must be at least 1 token".into());
         }
         Ok(())
     }

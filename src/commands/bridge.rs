@@ -7,7 +7,6 @@ use anyhow::{Context, Result};
 use giot::agent::AgentDefinition;
 use giot::bridge::{self, BridgeConfig};
 use giot::cli::{BridgeAction, BridgeArgs};
-use giot::llm::llama;
 
 use super::ConfigError;
 
@@ -87,7 +86,7 @@ pub fn run(args: BridgeArgs) -> Result<ExitCode> {
         keep: seconds("keep", args.keep * 3600.0)?,
         ledger: args.agent.ledger_path(),
     };
-    let (llm, load) = llama::spawn(args.model.config())?;
+    let (llm, load) = giot::llm::spawn(args.model.config())?;
     tracing::info!("model loaded in {load:?}");
     super::runtime()?.block_on(async move {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

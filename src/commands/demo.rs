@@ -28,7 +28,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         registry: registry.clone(),
         definition,
         options: ConnectOptions::new(&url, "tui"),
-        llama: args.model.config(),
+        llm: args.model.config(),
         confirm_timeout: super::run::confirm_timeout(args.agent.confirm_timeout)?,
         history: args.history,
         ledger: args.agent.ledger_path(),

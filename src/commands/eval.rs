@@ -10,7 +10,6 @@ use giot::agent::{Agent, AgentDefinition, Decision};
 use giot::cli::EvalArgs;
 use giot::eval::{self, Case, Tally};
 use giot::exec::Live;
-use giot::llm::llama;
 use giot::outcome::{self, Status};
 use serde_json::json;
 
@@ -25,7 +24,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let confirm_timeout = super::run::confirm_timeout(args.agent.confirm_timeout)?;
     let options = args.conn.options("eval")?;
     let rt = super::runtime()?;
-    let (llm, load_time) = llama::spawn(args.model.config())?;
+    let (llm, load_time) = giot::llm::spawn(args.model.config())?;
     let model_name = giot::llm::Scorer::name(&llm);
     let mut live = rt.block_on(Live::connect(
         &options,

@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use giot::agent::{Agent, AgentDefinition};
 use giot::cli::RunArgs;
 use giot::exec::Live;
-use giot::llm::llama;
 use giot::outcome::{self, Outcome, Status};
 
 use super::ConfigError;
@@ -28,7 +27,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 
     // Load the model while connecting.
     let config = args.model.config();
-    let loader = std::thread::spawn(move || llama::spawn(config));
+    let loader = std::thread::spawn(move || giot::llm::spawn(config));
     let rt = super::runtime()?;
     let started = Instant::now();
     let mut live = rt.block_on(Live::connect(
@@ -51,6 +50,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let plan = agent.plan(&goal, &|id| fleet.state(id));
     for step in &plan.trace {
         tracing::info!("{step}");
+        if step.starts_with("model unavailable") {
+            eprintln!("giot: {step}");
+        }
     }
     let mut outcome = outcome::decide(
         &goal,

@@ -18,7 +18,7 @@ pub fn run(args: TuiArgs) -> Result<ExitCode> {
         registry,
         definition,
         options: args.conn.options("tui")?,
-        llama: args.model.config(),
+        llm: args.model.config(),
         confirm_timeout: super::run::confirm_timeout(args.agent.confirm_timeout)?,
         history: args.history,
         ledger: args.agent.ledger_path(),

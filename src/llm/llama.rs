@@ -322,6 +322,27 @@ fn decode(
     Ok(last)
 }
 
+/// The token ids llama.cpp's own tokenizer gives `text` (special tokens
+/// parsed, no BOS), loading only the model's vocabulary: the reference the
+/// HTTP backend's GGUF-built tokenizer is checked against.
+pub fn tokenize(model: &Path, text: &str) -> Result<Vec<u32>, LlmError> {
+    if !model.is_file() {
+        return Err(LlmError::Missing(model.to_path_buf()));
+    }
+    let params = LlamaModelParams::default().with_vocab_only(true);
+    let loaded =
+        LlamaModel::load_from_file(backend()?, model, &params).map_err(|e| LlmError::Load {
+            path: model.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    Ok(loaded
+        .vocab()
+        .tokenize(text.as_bytes(), false, true)
+        .into_iter()
+        .map(|t| t.0 as u32)
+        .collect())
+}
+
 /// The default model file: `./models/` first, then `$XDG_DATA_HOME/giot/models/`.
 pub fn default_model_path() -> PathBuf {
     const FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";

@@ -10,7 +10,10 @@
 //! serves the fast unit tests of the agent loop.
 
 pub mod fake;
+pub mod gguf;
+pub mod http;
 pub mod llama;
+pub mod tokenizer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,6 +55,66 @@ pub enum LlmError {
     Cancelled,
     #[error("the inference thread has stopped")]
     Stopped,
+    #[error(
+        "cannot reach the model server at {url}: {reason} (is it running? check --llm URL, env GIOT_LLM)"
+    )]
+    Unreachable { url: String, reason: String },
+    #[error("the model server at {url} refused the request (HTTP {status}): {hint}")]
+    Unauthorized {
+        url: String,
+        status: u16,
+        hint: String,
+    },
+    #[error("the model server does not serve model {model:?} (--llm-model, env GIOT_LLM_MODEL); {}", available_models(.available))]
+    UnknownModel {
+        model: String,
+        available: Vec<String>,
+    },
+    #[error("model server: {0}")]
+    Http(String),
+    #[error(
+        "the prompt needs {tokens} tokens but the model server's context holds {limit} (--llm-context N): use a smaller registry or a model with a longer context"
+    )]
+    TooLong { tokens: usize, limit: usize },
+    #[error("cannot load tokenizer {}: {reason} (--tokenizer FILE)", path.display())]
+    Tokenizer { path: PathBuf, reason: String },
+}
+
+pub(crate) fn available_models(models: &[String]) -> String {
+    if models.is_empty() {
+        "it did not list its models".into()
+    } else {
+        format!("it serves: {}", models.join(", "))
+    }
+}
+
+/// Which model backend to run: llama.cpp in this process, or a server.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Llama(llama::LlamaConfig),
+    Http(http::HttpConfig),
+}
+
+impl Backend {
+    /// A short name for status lines before the backend is ready.
+    pub fn label(&self) -> String {
+        match self {
+            Backend::Llama(c) => c
+                .model
+                .file_stem()
+                .map_or("model".into(), |s| s.to_string_lossy().into_owned()),
+            Backend::Http(c) => c.model.clone().unwrap_or_else(|| c.base.clone()),
+        }
+    }
+}
+
+/// Starts the backend on its own thread and returns a handle once it is
+/// ready, with the time that took; the agent uses either kind the same way.
+pub fn spawn(backend: Backend) -> Result<(LlmHandle, Duration), LlmError> {
+    match backend {
+        Backend::Llama(config) => llama::spawn(config),
+        Backend::Http(config) => http::spawn(config),
+    }
 }
 
 /// Anything that can rank continuations: the real model or a scripted fake.
@@ -123,6 +186,19 @@ impl ChatTemplate {
         self.rendered
             .replace(SYSTEM_MARK, system)
             .replace(USER_MARK, user)
+    }
+
+    /// The inverse of [`apply`](Self::apply) for a prompt that may continue
+    /// after the template (the assistant's answer prefix): the system
+    /// message, the user message and that continuation. `None` when `text`
+    /// was not built from this template.
+    pub fn split<'t>(&self, text: &'t str) -> Option<(&'t str, &'t str, &'t str)> {
+        let (head, rest) = self.rendered.split_once(SYSTEM_MARK)?;
+        let (mid, tail) = rest.split_once(USER_MARK)?;
+        let body = text.strip_prefix(head)?;
+        let (system, after) = body.split_once(mid)?;
+        let end = after.rfind(tail)?;
+        Some((system, &after[..end], &after[end + tail.len()..]))
     }
 }
 

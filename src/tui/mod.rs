@@ -32,7 +32,7 @@ pub use app::{App, AppEvent, Effect};
 
 use crate::agent::{Agent, AgentDefinition};
 use crate::fleet::Fleet;
-use crate::llm::llama::{self, LlamaConfig};
+use crate::llm::Backend;
 use crate::mqtt::{ConnectOptions, Link};
 use crate::outcome;
 use crate::registry::Registry;
@@ -42,7 +42,7 @@ pub struct TuiConfig {
     pub registry: Registry,
     pub definition: AgentDefinition,
     pub options: ConnectOptions,
-    pub llama: LlamaConfig,
+    pub llm: Backend,
     pub confirm_timeout: Duration,
     /// Past payloads kept per topic.
     pub history: usize,
@@ -67,13 +67,7 @@ pub async fn run(config: TuiConfig) -> Result<()> {
         config.options.url.clone(),
     );
     app.confirm_timeout = config.confirm_timeout;
-    app.model = ModelStatus::Loading(
-        config
-            .llama
-            .model
-            .file_stem()
-            .map_or("model".into(), |s| s.to_string_lossy().into_owned()),
-    );
+    app.model = ModelStatus::Loading(config.llm.label());
 
     // Everything on the broker, at QoS 0: a watcher must never make the
     // broker queue messages for it.
@@ -92,7 +86,7 @@ pub async fn run(config: TuiConfig) -> Result<()> {
     let goals = spawn_agent(
         config.registry.clone(),
         config.definition.clone(),
-        config.llama.clone(),
+        config.llm.clone(),
         tx.clone(),
     );
 
@@ -265,7 +259,7 @@ fn spawn_input(tx: mpsc::Sender<AppEvent>, stop: Arc<AtomicBool>) -> std::thread
 fn spawn_agent(
     registry: Registry,
     definition: AgentDefinition,
-    llama: LlamaConfig,
+    llm: Backend,
     tx: mpsc::Sender<AppEvent>,
 ) -> std::sync::mpsc::Sender<Goal> {
     let (goal_tx, goal_rx) = std::sync::mpsc::channel::<Goal>();
@@ -273,7 +267,7 @@ fn spawn_agent(
         .name("giot-agent".into())
         .spawn(move || {
             let started = Instant::now();
-            let scorer = match llama::spawn(llama) {
+            let scorer = match crate::llm::spawn(llm) {
                 Ok((handle, _)) => Some(handle),
                 Err(e) => {
                     let _ = tx.blocking_send(AppEvent::Model(ModelStatus::Failed(e.to_string())));

@@ -5,6 +5,7 @@
 mod bridge;
 mod cli;
 mod harness;
+mod http_llm;
 mod ledger;
 mod llm;
 mod market;
