@@ -53,22 +53,65 @@ impl Live {
             link,
             fleet: live_fleet,
         };
+        live.subscribe_new().await;
+        // Retained announcements arrive in a burst after subscribing: wait
+        // until the registry has been quiet for a moment and every device's
+        // state is known, or `settle` has passed.
         let deadline = tokio::time::Instant::now() + settle;
-        let total = live.fleet.registry().len();
-        while live.known_states() < total {
-            match tokio::time::timeout_at(deadline, live.link.recv()).await {
-                Ok(Some(e)) => live.fleet.apply(&e),
-                _ => break,
+        let quiet = Duration::from_millis(if live.fleet.discovery().is_some() {
+            250
+        } else {
+            0
+        });
+        let mut changed_at = tokio::time::Instant::now();
+        let mut generation = live.fleet.generation();
+        loop {
+            if live.fleet.generation() != generation {
+                generation = live.fleet.generation();
+                changed_at = tokio::time::Instant::now();
+            }
+            let settled = live.known_states() >= live.fleet.registry().len();
+            let until = if settled {
+                (changed_at + quiet).min(deadline)
+            } else {
+                deadline
+            };
+            if settled && tokio::time::Instant::now() >= until {
+                break;
+            }
+            match tokio::time::timeout_at(until, live.link.recv()).await {
+                Ok(Some(e)) => live.ingest(&e).await,
+                Ok(None) => break,
+                Err(_) if tokio::time::Instant::now() >= deadline => break,
+                Err(_) => {}
             }
         }
         Ok(live)
+    }
+
+    /// Takes one event into the fleet, subscribing to the state topics of
+    /// devices it discovers.
+    pub async fn ingest(&mut self, event: &LinkEvent) {
+        self.fleet.apply(event);
+        self.subscribe_new().await;
+    }
+
+    async fn subscribe_new(&mut self) {
+        let new = self.fleet.take_new_filters();
+        if let Err(e) = self.link.subscribe(new).await {
+            tracing::warn!("cannot subscribe to discovered state topics: {e}");
+        }
     }
 
     fn known_states(&self) -> usize {
         let reg = self.fleet.registry();
         reg.devices()
             .iter()
-            .filter(|d| self.fleet.tree().get(&d.state_topic).is_some())
+            .filter(|d| {
+                d.state_topics()
+                    .next()
+                    .is_none_or(|t| self.fleet.tree().get(t).is_some())
+            })
             .count()
     }
 
@@ -101,7 +144,7 @@ impl Live {
                 break;
             }
             match tokio::time::timeout_at(deadline, self.link.recv()).await {
-                Ok(Some(e)) => self.fleet.apply(&e),
+                Ok(Some(e)) => self.ingest(&e).await,
                 _ => break,
             }
         }

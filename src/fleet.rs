@@ -4,29 +4,82 @@
 //! question or confirming an action, the TUI, the demo view) reads it here.
 //! A state payload that is not a JSON object is kept in the tree (so it can
 //! be shown) but yields no state, and is never trusted as one.
+//!
+//! The fleet also reads discovery announcements ([`crate::discovery`]) as
+//! they arrive: discovered devices join (and leave) its registry, each
+//! change bumps [`Fleet::generation`] so that an agent holding a copy of the
+//! registry can refresh it, and the state topics of new devices wait in
+//! [`Fleet::take_new_filters`] for the face to subscribe to them.
 
+use std::collections::BTreeSet;
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
+use crate::discovery::{self, Discovery, Shadowed};
 use crate::mqtt::{LinkEvent, TopicTree};
 use crate::registry::Registry;
 
 #[derive(Debug, Clone)]
 pub struct Fleet {
+    /// The devices of `devices.yaml`.
+    base: Registry,
+    /// `base` with the discovered devices joined.
     registry: Registry,
+    discovery: Option<Discovery>,
+    shadowed: Vec<Shadowed>,
+    generation: u64,
+    /// Filters already subscribed to (or asked for), and those to ask for.
+    filters: BTreeSet<String>,
+    new_filters: Vec<String>,
     tree: TopicTree,
     connected: bool,
 }
 
 impl Fleet {
+    /// A fleet that also takes in the devices discovered on the broker.
     pub fn new(registry: Registry, history: usize) -> Self {
-        Self {
+        let mut fleet = Self {
+            base: registry.clone(),
             registry,
+            discovery: Some(Discovery::default()),
+            shadowed: Vec::new(),
+            generation: 0,
+            filters: BTreeSet::new(),
+            new_filters: Vec::new(),
             tree: TopicTree::new(history),
             connected: false,
-        }
+        };
+        fleet.filters = fleet.state_filters().into_iter().collect();
+        fleet
+    }
+
+    /// The same fleet without discovery: only the devices of the registry.
+    pub fn without_discovery(mut self) -> Self {
+        self.discovery = None;
+        self.registry = self.base.clone();
+        self
+    }
+
+    /// Discovery's announcements so far, if discovery is on.
+    pub fn discovery(&self) -> Option<&Discovery> {
+        self.discovery.as_ref()
+    }
+
+    /// Discovered devices that `devices.yaml` already describes.
+    pub fn shadowed(&self) -> &[Shadowed] {
+        &self.shadowed
+    }
+
+    /// Counts changes of the registry (discovered devices joining or leaving).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// State topics of newly discovered devices, not yet subscribed to.
+    pub fn take_new_filters(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.new_filters)
     }
 
     pub fn registry(&self) -> &Registry {
@@ -47,10 +100,13 @@ impl Fleet {
             .registry
             .devices()
             .iter()
-            .map(|d| d.state_topic.clone())
+            .flat_map(|d| d.state_topics().map(String::from))
             .collect();
         if let Some(m) = &self.registry.market {
             topics.push(format!("giot/market/{}/status", m.id));
+        }
+        if self.discovery.is_some() {
+            topics.extend(discovery::FILTERS.iter().map(|f| f.to_string()));
         }
         topics.sort();
         topics.dedup();
@@ -66,7 +122,40 @@ impl Fleet {
                 topic,
                 payload,
                 retain,
-            } => self.record(topic, payload.clone(), *retain),
+            } => {
+                self.record(topic, payload.clone(), *retain);
+                if let Some(d) = self.discovery.as_mut()
+                    && discovery::is_discovery_topic(topic)
+                    && d.handle(topic, payload)
+                {
+                    self.rebuild();
+                }
+            }
+        }
+    }
+
+    /// Joins the discovered devices to the registry again.
+    fn rebuild(&mut self) {
+        let Some(d) = &self.discovery else { return };
+        let (registry, shadowed) = discovery::merge(&self.base, d.devices());
+        self.registry = registry;
+        self.shadowed = shadowed;
+        self.generation += 1;
+        let topics: Vec<String> = self
+            .registry
+            .devices()
+            .iter()
+            .flat_map(|d| d.state_topics().map(String::from))
+            .collect();
+        for t in topics {
+            let covered = self
+                .filters
+                .iter()
+                .any(|f| crate::policy::topic_matches(f, &t));
+            if !covered {
+                self.filters.insert(t.clone());
+                self.new_filters.push(t);
+            }
         }
     }
 
@@ -84,7 +173,28 @@ impl Fleet {
                 .json_object(&format!("giot/market/{market}/status"));
         }
         let device = self.registry.get(device_id)?;
-        self.tree.json_object(&device.state_topic)
+        let mut state = if device.discovered.is_none() {
+            self.tree.json_object(&device.state_topic)
+        } else {
+            None
+        };
+        // Capabilities read from sources of their own: the newest valid value.
+        for cap in device.capabilities.iter().filter(|c| !c.state.is_empty()) {
+            let newest = cap
+                .state
+                .iter()
+                .filter_map(|s| {
+                    let entry = self.tree.get(&s.topic)?;
+                    Some((entry.updated, s.decode(cap, &entry.payload)?))
+                })
+                .reduce(|a, b| if b.0 > a.0 { b } else { a });
+            if let Some((_, value)) = newest {
+                state
+                    .get_or_insert_with(Map::new)
+                    .insert(cap.name.clone(), value);
+            }
+        }
+        state
     }
 
     /// Every known state the agent may read, by the keys [`Fleet::state`]

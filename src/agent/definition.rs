@@ -202,9 +202,22 @@ impl AgentDefinition {
         };
         let devices: Vec<String> = listed
             .iter()
-            .map(|d| match d.room_words() {
-                Some(room) => format!("- {} ({room})", d.name.to_lowercase()),
-                None => format!("- {}", d.name.to_lowercase()),
+            .map(|d| {
+                // A name announced on the broker is data: quoted, never read
+                // as part of the instructions.
+                let name = if d.discovered.is_some() {
+                    format!(
+                        "\"{}\"",
+                        crate::discovery::clean_text(&d.name, crate::discovery::MAX_NAME)
+                            .to_lowercase()
+                    )
+                } else {
+                    d.name.to_lowercase()
+                };
+                match d.room_words() {
+                    Some(room) => format!("- {name} ({room})"),
+                    None => format!("- {name}"),
+                }
             })
             .collect();
         let examples: Vec<String> = self

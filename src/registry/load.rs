@@ -78,6 +78,20 @@ fn render_problems(path: &Path, problems: &[Problem]) -> String {
 struct RawFile {
     devices: Vec<Spanned<RawDevice>>,
     market: Option<Spanned<RawMarket>>,
+    /// Changes to devices discovered on the broker, by id.
+    #[serde(default)]
+    discovered: Vec<Spanned<RawOverride>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOverride {
+    id: Spanned<String>,
+    name: Option<String>,
+    room: Option<Spanned<String>>,
+    #[serde(default)]
+    aliases: Vec<String>,
+    safety: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -245,9 +259,52 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Registry, LoadError> {
             None => Some(config),
         }
     });
+    let mut overrides = Vec::new();
+    for (i, raw) in raw.discovered.iter().enumerate() {
+        let o = &raw.value;
+        let at = format!("discovered[{i}]");
+        if !is_identifier(&o.id.value) {
+            checker.at(
+                &o.id,
+                format!("{at}.id"),
+                format!("`{}` is not a valid id", o.id.value),
+            );
+        }
+        if let Some(room) = &o.room
+            && !is_identifier(&room.value)
+        {
+            checker.at(
+                room,
+                format!("{at}.room"),
+                format!("`{}` is not a valid room", room.value),
+            );
+        }
+        let safety = match o.safety.as_ref().map(|s| s.value.as_str()) {
+            None => None,
+            Some("normal") => Some(Safety::Normal),
+            Some("confirm") => Some(Safety::Confirm),
+            Some(other) => {
+                let s = o.safety.as_ref().expect("matched Some");
+                checker.at(
+                    s,
+                    format!("{at}.safety"),
+                    format!("`{other}` is not a safety level: use normal or confirm"),
+                );
+                None
+            }
+        };
+        overrides.push(super::Override {
+            id: o.id.value.clone(),
+            name: o.name.clone(),
+            room: o.room.as_ref().map(|r| r.value.clone()),
+            aliases: o.aliases.clone(),
+            safety,
+        });
+    }
     if checker.problems.is_empty() {
         let mut registry = Registry::from_devices(devices);
         registry.market = market;
+        registry.overrides = overrides;
         Ok(registry)
     } else {
         checker.problems.sort_by_key(|p| (p.line, p.column));
@@ -405,6 +462,7 @@ fn check_device(c: &mut Checker, at: &str, raw: &RawDevice) -> Option<Device> {
         command_topic: raw.command_topic.as_ref().map(|t| t.value.clone()),
         capabilities,
         cheat: raw.cheat.as_ref().is_some_and(|c| c.value),
+        discovered: None,
     })
 }
 
@@ -545,6 +603,8 @@ fn check_capability(c: &mut Checker, at: &str, raw: &RawCapability) -> Option<Ca
         kind: kind?,
         unit: raw.unit.as_ref().map(|u| u.value.clone()),
         readonly: raw.readonly.as_ref().is_some_and(|r| r.value),
+        command: None,
+        state: Vec::new(),
     })
 }
 
