@@ -245,3 +245,84 @@ pub fn display_value(value: &Value, unit: Option<&str>) -> String {
         _ => text,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::Action;
+    use crate::outcome::ActionResult;
+    use serde_json::json;
+
+    fn message(topic: &str, payload: &str) -> LinkEvent {
+        LinkEvent::Message {
+            topic: topic.into(),
+            payload: Bytes::from(payload.to_string()),
+            retain: true,
+        }
+    }
+
+    fn fleet() -> Fleet {
+        let base = crate::registry::parse_str(
+            r#"
+devices:
+  - id: lamp
+    kind: light
+    state_topic: home/lamp/state
+    command_topic: home/lamp/set
+    capabilities:
+      - {name: power, type: enum, values: ["on", "off"]}
+discovered:
+  - {id: ha_pump, room: garden}
+"#,
+            std::path::Path::new("t.yaml"),
+        )
+        .unwrap();
+        Fleet::new(base, 4)
+    }
+
+    const PUMP: &str = r#"{"name": "Pump", "cmd_t": "garden/pump/set", "stat_t": "garden/pump/state"}"#;
+
+    #[test]
+    fn a_discovered_device_joins_is_read_and_confirmed_in_registry_words_and_leaves() {
+        let mut fleet = fleet();
+        assert!(fleet.state_filters().contains(&"homeassistant/#".to_string()));
+        fleet.apply(&message("homeassistant/switch/pump/config", PUMP));
+        assert_eq!(fleet.generation(), 1);
+        let pump = fleet.registry().get("ha_pump").unwrap().clone();
+        assert_eq!(pump.room.as_deref(), Some("garden"), "devices.yaml's override");
+        assert_eq!(fleet.take_new_filters(), ["garden/pump/state"]);
+        assert!(fleet.take_new_filters().is_empty());
+
+        let action = Action::new(&pump, "power", json!("on"));
+        assert_eq!((action.topic.as_str(), action.payload.as_str()), ("garden/pump/set", "ON"));
+        let result = ActionResult::from(&action);
+        assert!(!fleet.shows(&result));
+        fleet.apply(&message("garden/pump/state", "garbage"));
+        assert_eq!(fleet.state("ha_pump"), None, "a malformed state is no state");
+        fleet.apply(&message("garden/pump/state", "ON"));
+        assert!(fleet.shows(&result));
+        assert_eq!(fleet.value("ha_pump", "power"), Some(json!("on")));
+
+        // The same config again changes nothing; an empty one removes it.
+        fleet.apply(&message("homeassistant/switch/pump/config", PUMP));
+        assert_eq!(fleet.generation(), 1);
+        fleet.apply(&message("homeassistant/switch/pump/config", ""));
+        assert!(fleet.registry().get("ha_pump").is_none());
+        assert_eq!(fleet.registry().len(), 1);
+    }
+
+    #[test]
+    fn devices_yaml_wins_over_a_discovered_device_on_its_topics() {
+        let mut fleet = fleet();
+        fleet.apply(&message(
+            "homeassistant/light/lamp2/config",
+            r#"{"cmd_t": "home/lamp/set", "stat_t": "home/lamp/state"}"#,
+        ));
+        assert_eq!(fleet.registry().len(), 1);
+        assert_eq!(fleet.shadowed()[0].by, "lamp");
+        let mut off = fleet.without_discovery();
+        off.apply(&message("homeassistant/switch/pump/config", PUMP));
+        assert!(off.registry().get("ha_pump").is_none());
+        assert!(!off.state_filters().iter().any(|f| f.starts_with("homeassistant")));
+    }
+}
