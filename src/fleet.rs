@@ -280,25 +280,41 @@ discovered:
         Fleet::new(base, 4)
     }
 
-    const PUMP: &str = r#"{"name": "Pump", "cmd_t": "garden/pump/set", "stat_t": "garden/pump/state"}"#;
+    const PUMP: &str =
+        r#"{"name": "Pump", "cmd_t": "garden/pump/set", "stat_t": "garden/pump/state"}"#;
 
     #[test]
     fn a_discovered_device_joins_is_read_and_confirmed_in_registry_words_and_leaves() {
         let mut fleet = fleet();
-        assert!(fleet.state_filters().contains(&"homeassistant/#".to_string()));
+        assert!(
+            fleet
+                .state_filters()
+                .contains(&"homeassistant/#".to_string())
+        );
         fleet.apply(&message("homeassistant/switch/pump/config", PUMP));
         assert_eq!(fleet.generation(), 1);
         let pump = fleet.registry().get("ha_pump").unwrap().clone();
-        assert_eq!(pump.room.as_deref(), Some("garden"), "devices.yaml's override");
+        assert_eq!(
+            pump.room.as_deref(),
+            Some("garden"),
+            "devices.yaml's override"
+        );
         assert_eq!(fleet.take_new_filters(), ["garden/pump/state"]);
         assert!(fleet.take_new_filters().is_empty());
 
         let action = Action::new(&pump, "power", json!("on"));
-        assert_eq!((action.topic.as_str(), action.payload.as_str()), ("garden/pump/set", "ON"));
+        assert_eq!(
+            (action.topic.as_str(), action.payload.as_str()),
+            ("garden/pump/set", "ON")
+        );
         let result = ActionResult::from(&action);
         assert!(!fleet.shows(&result));
         fleet.apply(&message("garden/pump/state", "garbage"));
-        assert_eq!(fleet.state("ha_pump"), None, "a malformed state is no state");
+        assert_eq!(
+            fleet.state("ha_pump"),
+            None,
+            "a malformed state is no state"
+        );
         fleet.apply(&message("garden/pump/state", "ON"));
         assert!(fleet.shows(&result));
         assert_eq!(fleet.value("ha_pump", "power"), Some(json!("on")));
@@ -323,6 +339,10 @@ discovered:
         let mut off = fleet.without_discovery();
         off.apply(&message("homeassistant/switch/pump/config", PUMP));
         assert!(off.registry().get("ha_pump").is_none());
-        assert!(!off.state_filters().iter().any(|f| f.starts_with("homeassistant")));
+        assert!(
+            !off.state_filters()
+                .iter()
+                .any(|f| f.starts_with("homeassistant"))
+        );
     }
 }

@@ -324,6 +324,7 @@ async fn responder(url: &str) -> (Seen, tokio::task::JoinHandle<()>) {
         "zigbee2mqtt/+/set",
         "zigbee2mqtt/+/+/set",
         "esp01/porch/switch",
+        "garden/+/set",
     ]
     .map(String::from)
     .to_vec();
@@ -344,6 +345,8 @@ async fn responder(url: &str) -> (Seen, tokio::task::JoinHandle<()>) {
             let (state_topic, state) = if let Some(t) = topic.strip_prefix("cmnd/") {
                 let (node, command) = t.split_once('/').unwrap();
                 (format!("stat/{node}/{command}"), text)
+            } else if let Some(t) = topic.strip_prefix("garden/") {
+                (format!("garden/{}", t.replace("/set", "/state")), text)
             } else if let Some(t) = topic.strip_suffix("/set") {
                 (t.to_string(), text)
             } else {
@@ -453,5 +456,98 @@ async fn run_publishes_each_conventions_own_command_format_and_confirms_by_the_e
     assert_eq!(json["status"], "needs_confirmation");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(seen.lock().unwrap().len(), before);
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bridge_acts_on_devices_discovered_before_and_after_it_started() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let devices = devices_yaml(dir.path());
+    announce_all(&broker);
+    let (seen, task) = responder(&broker.url()).await;
+    let _bridge = super::harness::Process(
+        giot()
+            .args([
+                "bridge",
+                "--broker",
+                &broker.url(),
+                "--confirm-timeout",
+                "2",
+                "--devices",
+            ])
+            .arg(&devices)
+            .arg("--model")
+            .arg(model_path())
+            .arg("--store")
+            .arg(dir.path().join("bridge.redb"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut client = Link::start(
+        &ConnectOptions::new(&broker.url(), "client"),
+        vec![
+            "giot/operator/results/#".into(),
+            "giot/operator/status".into(),
+        ],
+    )
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let next = async |client: &mut Link, want: &str| -> Value {
+        loop {
+            match tokio::time::timeout_at(deadline, client.recv()).await {
+                Ok(Some(LinkEvent::Message { topic, payload, .. })) => {
+                    if topic == want {
+                        return serde_json::from_slice(&payload).unwrap_or(Value::Null);
+                    }
+                    if topic == "giot/operator/status"
+                        && want == "online"
+                        && &payload[..] == b"online"
+                    {
+                        return Value::Null;
+                    }
+                }
+                Ok(Some(_)) => {}
+                _ => panic!("timed out waiting for {want}"),
+            }
+        }
+    };
+    next(&mut client, "online").await;
+
+    let goal = json!({"id": "d1", "goal": "turn on the kitchen plug"});
+    client
+        .publish("giot/operator/goals", goal.to_string(), false)
+        .await
+        .unwrap();
+    let result = next(&mut client, "giot/operator/results/d1").await;
+    assert_eq!(result["status"], "executed", "{result}");
+    assert_eq!(result["actions"][0]["topic"], "cmnd/tasmota_A1B2C3/POWER");
+    assert_eq!(result["actions"][0]["payload"], "ON");
+    assert_eq!(result["actions"][0]["confirmed"], true, "{result}");
+
+    // Announced while the bridge runs: it joins, and its state topic is
+    // subscribed to, so the command is confirmed too.
+    retain(
+        &broker,
+        "homeassistant/switch/fountain/config",
+        br#"{"name": "Fountain", "cmd_t": "garden/fountain/set", "stat_t": "garden/fountain/state"}"#,
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let goal = json!({"id": "d2", "goal": "turn on the fountain"});
+    client
+        .publish("giot/operator/goals", goal.to_string(), false)
+        .await
+        .unwrap();
+    let result = next(&mut client, "giot/operator/results/d2").await;
+    assert_eq!(result["status"], "executed", "{result}");
+    assert_eq!(result["actions"][0]["topic"], "garden/fountain/set");
+    assert_eq!(result["actions"][0]["payload"], "ON");
+    assert_eq!(result["actions"][0]["confirmed"], true, "{result}");
+    assert!(
+        seen.lock()
+            .unwrap()
+            .contains(&("garden/fountain/set".into(), "ON".into()))
+    );
     task.abort();
 }
