@@ -37,7 +37,7 @@ pub fn run(cmd: DevicesCommand) -> Result<ExitCode> {
             if json {
                 outln!("{}", serde_json::to_string_pretty(registry.devices())?);
             } else {
-                out!("{}", table(&registry));
+                out!("{}", table(&registry, "ROOM"));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -105,7 +105,7 @@ fn list_discovered(
         );
     } else {
         let shown = Registry::from_devices(found.into_iter().cloned().collect());
-        out!("{}", table(&shown));
+        out!("{}", table(&shown, "FOUND BY"));
         for s in fleet.shadowed() {
             eprintln!(
                 "giot: {} is described in devices.yaml as {}; that entry wins",
@@ -123,6 +123,12 @@ fn list_discovered(
 fn capability_text(c: &Capability) -> String {
     let ty = match &c.kind {
         CapabilityType::Enum { values } => values.join("|"),
+        // A reading that announced no range.
+        CapabilityType::Number { min, max, .. }
+            if *min <= -giot::discovery::UNBOUNDED && *max >= giot::discovery::UNBOUNDED =>
+        {
+            format!("number{}", c.unit.as_deref().unwrap_or(""))
+        }
         CapabilityType::Number { min, max, .. } => {
             format!("{min}..{max}{}", c.unit.as_deref().unwrap_or(""))
         }
@@ -143,7 +149,7 @@ fn capability_text(c: &Capability) -> String {
     format!("{}={ty}{ro}{format}", c.name)
 }
 
-fn table(registry: &Registry) -> String {
+fn table(registry: &Registry, place: &str) -> String {
     let rows: Vec<[String; 5]> = registry
         .devices()
         .iter()
@@ -174,7 +180,7 @@ fn table(registry: &Registry) -> String {
             ]
         })
         .collect();
-    let header = ["ID", "ROOM", "KIND", "SAFETY", "CAPABILITIES"].map(String::from);
+    let header = ["ID", place, "KIND", "SAFETY", "CAPABILITIES"].map(String::from);
     let mut widths = [0usize; 4];
     for row in std::iter::once(&header).chain(&rows) {
         for (w, cell) in widths.iter_mut().zip(row) {

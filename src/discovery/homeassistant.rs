@@ -377,7 +377,7 @@ fn reading_range(class: &str, unit: &str) -> (f64, f64) {
     match (class, unit) {
         ("humidity" | "battery" | "moisture", _) | (_, "%") => (0.0, 100.0),
         ("temperature", _) => (-50.0, 150.0),
-        _ => (-1.0e9, 1.0e9),
+        _ => (-super::UNBOUNDED, super::UNBOUNDED),
     }
 }
 

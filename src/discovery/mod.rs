@@ -37,6 +37,9 @@ pub const FILTERS: &[&str] = &[
 pub const MAX_NAME: usize = 48;
 /// Longest description taken from the broker, in characters.
 pub const MAX_DESCRIPTION: usize = 80;
+/// The range given to readings that announce none (the registry's numbers
+/// always have one).
+pub const UNBOUNDED: f64 = 1.0e9;
 /// Problems remembered (the newest), for `giot devices list --discovered`.
 const MAX_PROBLEMS: usize = 32;
 
@@ -149,7 +152,7 @@ impl Discovery {
     }
 
     fn problem(&mut self, topic: &str, error: String) {
-        tracing::warn!("discovery: skipped {topic}: {error}");
+        tracing::info!("discovery: skipped {topic}: {error}");
         if self.problems.len() == MAX_PROBLEMS {
             self.problems.pop_front();
         }

@@ -497,7 +497,7 @@ fn parse_sensors(
             let (min, max) = match key.as_str() {
                 "Humidity" => (0.0, 100.0),
                 "Temperature" | "DewPoint" => (-50.0, 150.0),
-                _ => (-1.0e9, 1.0e9),
+                _ => (-super::UNBOUNDED, super::UNBOUNDED),
             };
             caps.push(Capability {
                 name,

@@ -223,8 +223,8 @@ impl Builder<'_> {
                         step: step.or((!readonly).then_some(1.0)),
                     },
                     _ if readonly => CapabilityType::Number {
-                        min: -1.0e9,
-                        max: 1.0e9,
+                        min: -super::UNBOUNDED,
+                        max: super::UNBOUNDED,
                         step,
                     },
                     // A settable number without a range cannot be checked.

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{Capability, CapabilityType, Device, Registry, Safety};
+use super::{
+    Capability, CapabilityType, CommandSpec, Device, PayloadFormat, Registry, Safety, StateSource,
+};
 
 /// Why a registry file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +139,31 @@ struct RawCapability {
     step: Option<Spanned<f64>>,
     unit: Option<Spanned<String>>,
     readonly: Option<Spanned<bool>>,
+    /// Where and how this capability is commanded, when not as a key of the
+    /// device's JSON object on `command_topic`.
+    command: Option<Spanned<RawCommand>>,
+    /// Where its value is read, when not from the device's state object.
+    #[serde(default)]
+    state: Vec<Spanned<RawState>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCommand {
+    topic: Spanned<String>,
+    format: Option<Spanned<String>>,
+    key: Option<String>,
+    #[serde(default)]
+    values: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawState {
+    topic: Spanned<String>,
+    key: Option<String>,
+    #[serde(default)]
+    values: std::collections::BTreeMap<String, String>,
 }
 
 /// Collects problems while walking the raw file.
@@ -413,14 +440,21 @@ fn check_device(c: &mut Checker, at: &str, raw: &RawDevice) -> Option<Device> {
         }
     }
 
+    let readonly = |cap: &RawCapability| cap.readonly.as_ref().is_some_and(|r| r.value);
     let writable: Vec<&str> = raw
         .capabilities
         .value
         .iter()
-        .filter(|cap| !cap.value.readonly.as_ref().is_some_and(|r| r.value))
+        .filter(|cap| !readonly(&cap.value) && cap.value.command.is_none())
         .map(|cap| cap.value.name.value.as_str())
         .collect();
+    let any_writable = raw
+        .capabilities
+        .value
+        .iter()
+        .any(|cap| !readonly(&cap.value));
     match (&raw.command_topic, writable.first()) {
+        (Some(_), None) if any_writable => {}
         (Some(topic), None) if !raw.capabilities.value.is_empty() => c.at(
             topic,
             format!("{at}.command_topic"),
@@ -595,6 +629,71 @@ fn check_capability(c: &mut Checker, at: &str, raw: &RawCapability) -> Option<Ca
             None
         }
     };
+    let to_values = |m: &std::collections::BTreeMap<String, String>| {
+        m.iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone())))
+            .collect()
+    };
+    let readonly = raw.readonly.as_ref().is_some_and(|r| r.value);
+    let command = raw.command.as_ref().and_then(|spanned| {
+        let cmd = &spanned.value;
+        if readonly {
+            c.at(
+                spanned,
+                format!("{at}.command"),
+                "a read-only capability takes no command",
+            );
+        }
+        if let Some(why) = topic_problem(&cmd.topic.value) {
+            c.at(
+                &cmd.topic,
+                format!("{at}.command.topic"),
+                format!("topic {why}"),
+            );
+        }
+        let format = match cmd.format.as_ref().map(|f| f.value.as_str()) {
+            None | Some("json") => PayloadFormat::Json,
+            Some("plain") => PayloadFormat::Plain,
+            Some(other) => {
+                let f = cmd.format.as_ref().expect("matched Some");
+                c.at(
+                    f,
+                    format!("{at}.command.format"),
+                    format!("`{other}` is not a payload format: use json or plain"),
+                );
+                return None;
+            }
+        };
+        if format == PayloadFormat::Plain && cmd.key.is_some() {
+            c.at(
+                spanned,
+                format!("{at}.command.key"),
+                "`key` only applies to the json format",
+            );
+        }
+        Some(CommandSpec {
+            topic: cmd.topic.value.clone(),
+            format,
+            key: cmd.key.clone(),
+            values: to_values(&cmd.values),
+            with: serde_json::Map::new(),
+        })
+    });
+    let mut state = Vec::new();
+    for (k, s) in raw.state.iter().enumerate() {
+        if let Some(why) = topic_problem(&s.value.topic.value) {
+            c.at(
+                &s.value.topic,
+                format!("{at}.state[{k}].topic"),
+                format!("topic {why}"),
+            );
+        }
+        state.push(StateSource {
+            topic: s.value.topic.value.clone(),
+            key: s.value.key.clone(),
+            values: to_values(&s.value.values),
+        });
+    }
     if c.problems.len() > before {
         return None;
     }
@@ -602,9 +701,9 @@ fn check_capability(c: &mut Checker, at: &str, raw: &RawCapability) -> Option<Ca
         name: name.clone(),
         kind: kind?,
         unit: raw.unit.as_ref().map(|u| u.value.clone()),
-        readonly: raw.readonly.as_ref().is_some_and(|r| r.value),
-        command: None,
-        state: Vec::new(),
+        readonly,
+        command,
+        state,
     })
 }
 
@@ -753,6 +852,35 @@ mod tests {
         let cheating_light =
             LIGHT.replace("    kind: light\n", "    kind: light\n    cheat: true\n");
         assert_problem(&cheating_light, 4, "cheat", "only applies to vehicles");
+    }
+
+    #[test]
+    fn capabilities_may_say_where_and_how_they_are_commanded_and_read() {
+        let yaml = r#"
+devices:
+  - id: shed_plug
+    kind: plug
+    state_topic: stat/shed/POWER
+    capabilities:
+      - name: power
+        type: enum
+        values: ["on", "off"]
+        command: {topic: cmnd/shed/POWER, format: plain, values: {"on": "ON", "off": "OFF"}}
+        state: [{topic: stat/shed/POWER, values: {"on": "ON", "off": "OFF"}}, {topic: tele/shed/STATE, key: POWER, values: {"on": "ON", "off": "OFF"}}]
+"#;
+        let reg = parse_str(yaml, Path::new("d.yaml")).unwrap();
+        let d = reg.get("shed_plug").unwrap();
+        let cap = d.capability("power").unwrap();
+        assert_eq!(
+            d.encode(cap, &serde_json::json!("on")).unwrap(),
+            ("cmnd/shed/POWER".to_string(), "ON".to_string())
+        );
+        assert_eq!(cap.state.len(), 2);
+        assert_eq!(cap.state[1].key.as_deref(), Some("POWER"));
+        let bad = yaml.replace("format: plain", "format: xml");
+        assert_problem(&bad, 10, "capabilities[0].command.format", "json or plain");
+        let readonly = yaml.replace("type: enum", "type: enum\n        readonly: true");
+        assert!(parse_str(&readonly, Path::new("d.yaml")).is_err());
     }
 
     #[test]
