@@ -486,7 +486,7 @@ async fn the_bridge_acts_on_devices_discovered_before_and_after_it_started() {
             .unwrap(),
     );
     let mut client = Link::start(
-        &ConnectOptions::new(&broker.url(), "client"),
+        &ConnectOptions::new(broker.url(), "client"),
         vec![
             "giot/operator/results/#".into(),
             "giot/operator/status".into(),
