@@ -36,11 +36,13 @@ impl Live {
         settle: Duration,
     ) -> Result<Self, ExecError> {
         let fleet = Fleet::new(registry, 16);
-        let mut link =
-            Link::start(options, fleet.state_filters()).map_err(|e| ExecError::Unreachable {
-                url: options.url.clone(),
-                reason: e.to_string(),
-            })?;
+        let probe_topic = format!("giot/sync/{}", hex::encode(rand::random::<[u8; 8]>()));
+        let mut filters = fleet.state_filters();
+        filters.push(probe_topic.clone());
+        let mut link = Link::start(options, filters).map_err(|e| ExecError::Unreachable {
+            url: options.url.clone(),
+            reason: e.to_string(),
+        })?;
         let mut live_fleet = fleet;
         link.wait_connected(timeout, |e| live_fleet.apply(&e))
             .await
@@ -53,36 +55,46 @@ impl Live {
             link,
             fleet: live_fleet,
         };
-        live.subscribe_new().await;
-        // Retained announcements arrive in a burst after subscribing: wait
-        // until the registry has been quiet for a moment and every device's
-        // state is known, or `settle` has passed.
+        // A broker sends the retained messages of a subscription before
+        // anything published after it: a probe published to our own topic,
+        // once it comes back, says that every retained message (device
+        // states, discovery announcements) of the subscriptions made before
+        // it has arrived. Probes repeat, since the link subscribes in the
+        // background, and start over when discovery subscribes to the state
+        // topics of new devices. Bounded by `settle` (a broker that refuses
+        // the probe costs `settle`, no more).
         let deadline = tokio::time::Instant::now() + settle;
-        let quiet = Duration::from_millis(if live.fleet.discovery().is_some() {
-            250
-        } else {
-            0
-        });
-        let mut changed_at = tokio::time::Instant::now();
-        let mut generation = live.fleet.generation();
+        let mut round = 0u64;
+        let mut synced = None;
+        let mut next_probe = tokio::time::Instant::now();
         loop {
-            if live.fleet.generation() != generation {
-                generation = live.fleet.generation();
-                changed_at = tokio::time::Instant::now();
+            let new = live.fleet.take_new_filters();
+            if !new.is_empty() {
+                if let Err(e) = live.link.subscribe(new).await {
+                    tracing::warn!("cannot subscribe to discovered state topics: {e}");
+                }
+                round += 1;
+                next_probe = tokio::time::Instant::now();
             }
-            let settled = live.known_states() >= live.fleet.registry().len();
-            let until = if settled {
-                (changed_at + quiet).min(deadline)
-            } else {
-                deadline
-            };
-            if settled && tokio::time::Instant::now() >= until {
+            let now = tokio::time::Instant::now();
+            if (synced == Some(round) && live.known_states()) || now >= deadline {
                 break;
             }
-            match tokio::time::timeout_at(until, live.link.recv()).await {
-                Ok(Some(e)) => live.ingest(&e).await,
+            if now >= next_probe {
+                let _ = live
+                    .link
+                    .publish(&probe_topic, round.to_string(), false)
+                    .await;
+                next_probe = now + Duration::from_millis(50);
+            }
+            match tokio::time::timeout_at(next_probe.min(deadline), live.link.recv()).await {
+                Ok(Some(LinkEvent::Message { topic, payload, .. })) if topic == probe_topic => {
+                    if payload[..] == *round.to_string().as_bytes() {
+                        synced = Some(round);
+                    }
+                }
+                Ok(Some(e)) => live.fleet.apply(&e),
                 Ok(None) => break,
-                Err(_) if tokio::time::Instant::now() >= deadline => break,
                 Err(_) => {}
             }
         }
@@ -103,16 +115,15 @@ impl Live {
         }
     }
 
-    fn known_states(&self) -> usize {
-        let reg = self.fleet.registry();
-        reg.devices()
+    /// Whether the state of every devices.yaml device has arrived (a
+    /// discovered device may have none retained).
+    fn known_states(&self) -> bool {
+        self.fleet
+            .registry()
+            .devices()
             .iter()
-            .filter(|d| {
-                d.state_topics()
-                    .next()
-                    .is_none_or(|t| self.fleet.tree().get(t).is_some())
-            })
-            .count()
+            .filter(|d| d.discovered.is_none())
+            .all(|d| self.fleet.tree().get(&d.state_topic).is_some())
     }
 
     /// Publishes the actions and returns when each is confirmed by its
