@@ -40,6 +40,9 @@ pub const MAX_DESCRIPTION: usize = 80;
 /// The range given to readings that announce none (the registry's numbers
 /// always have one).
 pub const UNBOUNDED: f64 = 1.0e9;
+/// Most discovered devices taken into the registry: a broker flooding
+/// announcements cannot grow it without bound.
+pub const MAX_DISCOVERED: usize = 2_000;
 /// Problems remembered (the newest), for `giot devices list --discovered`.
 const MAX_PROBLEMS: usize = 32;
 
@@ -207,7 +210,14 @@ pub fn merge<'a>(
         .collect();
     let mut ids: BTreeSet<String> = devices.iter().map(|d| d.id.clone()).collect();
     let mut shadowed = Vec::new();
+    let mut taken = 0;
     for d in discovered {
+        if taken == MAX_DISCOVERED {
+            tracing::warn!(
+                "discovery: more than {MAX_DISCOVERED} devices announced; the rest are left out"
+            );
+            break;
+        }
         if base.get(&d.id).is_some() {
             shadowed.push(Shadowed {
                 id: d.id.clone(),
@@ -238,6 +248,7 @@ pub fn merge<'a>(
             o.apply(&mut d);
         }
         devices.push(d);
+        taken += 1;
     }
     (base.with_devices(devices), shadowed)
 }
@@ -347,6 +358,20 @@ mod tests {
             default_safety("light", &["Blocked hallway"]),
             Safety::Normal
         );
+    }
+
+    #[test]
+    fn a_flood_of_announcements_is_capped() {
+        let mut d = Discovery::default();
+        for i in 0..MAX_DISCOVERED + 5 {
+            let config = format!(r#"{{"cmd_t": "f/{i}/set"}}"#);
+            d.handle(
+                &format!("homeassistant/switch/s{i}/config"),
+                config.as_bytes(),
+            );
+        }
+        let (registry, _) = merge(&Registry::default(), d.devices());
+        assert_eq!(registry.len(), MAX_DISCOVERED);
     }
 
     #[test]
