@@ -119,10 +119,9 @@ impl Live {
     /// discovered device may have none retained).
     fn known_states(&self) -> bool {
         self.fleet
-            .registry()
+            .base_registry()
             .devices()
             .iter()
-            .filter(|d| d.discovered.is_none())
             .all(|d| self.fleet.tree().get(&d.state_topic).is_some())
     }
 

@@ -11,6 +11,7 @@
 //! registry can refresh it, and the state topics of new devices wait in
 //! [`Fleet::take_new_filters`] for the face to subscribe to them.
 
+use std::cell::OnceCell;
 use std::collections::BTreeSet;
 use std::time::SystemTime;
 
@@ -25,13 +26,16 @@ use crate::registry::Registry;
 pub struct Fleet {
     /// The devices of `devices.yaml`.
     base: Registry,
-    /// `base` with the discovered devices joined.
-    registry: Registry,
+    /// `base` with the discovered devices joined, built when first asked
+    /// for after a change: a burst of announcements costs one merge, not
+    /// one per announcement.
+    merged: OnceCell<(Registry, Vec<Shadowed>)>,
     discovery: Option<Discovery>,
-    shadowed: Vec<Shadowed>,
     generation: u64,
     /// Filters already subscribed to (or asked for), and those to ask for.
     filters: BTreeSet<String>,
+    /// The filters among them with `+` or `#`.
+    wildcards: Vec<String>,
     new_filters: Vec<String>,
     tree: TopicTree,
     connected: bool,
@@ -41,24 +45,30 @@ impl Fleet {
     /// A fleet that also takes in the devices discovered on the broker.
     pub fn new(registry: Registry, history: usize) -> Self {
         let mut fleet = Self {
-            base: registry.clone(),
-            registry,
+            base: registry,
+            merged: OnceCell::new(),
             discovery: Some(Discovery::default()),
-            shadowed: Vec::new(),
             generation: 0,
             filters: BTreeSet::new(),
+            wildcards: Vec::new(),
             new_filters: Vec::new(),
             tree: TopicTree::new(history),
             connected: false,
         };
         fleet.filters = fleet.state_filters().into_iter().collect();
+        fleet.wildcards = fleet
+            .filters
+            .iter()
+            .filter(|f| f.contains(['+', '#']))
+            .cloned()
+            .collect();
         fleet
     }
 
     /// The same fleet without discovery: only the devices of the registry.
     pub fn without_discovery(mut self) -> Self {
         self.discovery = None;
-        self.registry = self.base.clone();
+        self.merged = OnceCell::new();
         self
     }
 
@@ -69,7 +79,22 @@ impl Fleet {
 
     /// Discovered devices that `devices.yaml` already describes.
     pub fn shadowed(&self) -> &[Shadowed] {
-        &self.shadowed
+        match &self.discovery {
+            Some(_) => &self.merged().1,
+            None => &[],
+        }
+    }
+
+    fn merged(&self) -> &(Registry, Vec<Shadowed>) {
+        self.merged.get_or_init(|| match &self.discovery {
+            Some(d) => discovery::merge(&self.base, d.devices()),
+            None => (self.base.clone(), Vec::new()),
+        })
+    }
+
+    /// The devices of `devices.yaml` alone.
+    pub fn base_registry(&self) -> &Registry {
+        &self.base
     }
 
     /// Counts changes of the registry (discovered devices joining or leaving).
@@ -82,8 +107,12 @@ impl Fleet {
         std::mem::take(&mut self.new_filters)
     }
 
+    /// Every device: `devices.yaml`'s and those discovered so far.
     pub fn registry(&self) -> &Registry {
-        &self.registry
+        match &self.discovery {
+            Some(_) => &self.merged().0,
+            None => &self.base,
+        }
     }
 
     pub fn tree(&self) -> &TopicTree {
@@ -97,12 +126,12 @@ impl Fleet {
     /// The topic filters that keep this fleet's state current.
     pub fn state_filters(&self) -> Vec<String> {
         let mut topics: Vec<String> = self
-            .registry
+            .registry()
             .devices()
             .iter()
             .flat_map(|d| d.state_topics().map(String::from))
             .collect();
-        if let Some(m) = &self.registry.market {
+        if let Some(m) = &self.registry().market {
             topics.push(format!("giot/market/{}/status", m.id));
         }
         if self.discovery.is_some() {
@@ -134,24 +163,22 @@ impl Fleet {
         }
     }
 
-    /// Joins the discovered devices to the registry again.
+    /// Notes a change of the discovered devices: the registry is joined
+    /// again when next asked for, and new state topics wait to be
+    /// subscribed to.
     fn rebuild(&mut self) {
-        let Some(d) = &self.discovery else { return };
-        let (registry, shadowed) = discovery::merge(&self.base, d.devices());
-        self.registry = registry;
-        self.shadowed = shadowed;
+        let Some(d) = self.discovery.as_mut() else {
+            return;
+        };
+        let topics = d.take_topics();
+        self.merged = OnceCell::new();
         self.generation += 1;
-        let topics: Vec<String> = self
-            .registry
-            .devices()
-            .iter()
-            .flat_map(|d| d.state_topics().map(String::from))
-            .collect();
         for t in topics {
-            let covered = self
-                .filters
-                .iter()
-                .any(|f| crate::policy::topic_matches(f, &t));
+            let covered = self.filters.contains(&t)
+                || self
+                    .wildcards
+                    .iter()
+                    .any(|f| crate::policy::topic_matches(f, &t));
             if !covered {
                 self.filters.insert(t.clone());
                 self.new_filters.push(t);
@@ -172,7 +199,7 @@ impl Fleet {
                 .tree
                 .json_object(&format!("giot/market/{market}/status"));
         }
-        let device = self.registry.get(device_id)?;
+        let device = self.registry().get(device_id)?;
         let mut state = if device.discovered.is_none() {
             self.tree.json_object(&device.state_topic)
         } else {
@@ -202,11 +229,11 @@ impl Fleet {
     /// thread gets instead of the whole topic tree.
     pub fn snapshot(&self) -> std::collections::HashMap<String, Map<String, Value>> {
         let market = self
-            .registry
+            .registry()
             .market
             .as_ref()
             .map(|m| crate::agent::market::status_key(&m.id));
-        self.registry
+        self.registry()
             .devices()
             .iter()
             .map(|d| d.id.clone())
@@ -325,6 +352,28 @@ discovered:
         fleet.apply(&message("homeassistant/switch/pump/config", ""));
         assert!(fleet.registry().get("ha_pump").is_none());
         assert_eq!(fleet.registry().len(), 1);
+    }
+
+    #[test]
+    fn a_burst_of_announcements_is_not_joined_once_per_announcement() {
+        // Joining on every announcement took 2 s for 500 (quadratic); the
+        // registry is now joined when asked for.
+        let mut fleet = fleet();
+        let started = std::time::Instant::now();
+        for i in 0..2_000 {
+            let config = format!(r#"{{"cmd_t": "f/{i}/set", "stat_t": "f/{i}/state"}}"#);
+            fleet.apply(&message(
+                &format!("homeassistant/switch/s{i}/config"),
+                &config,
+            ));
+        }
+        assert_eq!(fleet.registry().len(), 2_001);
+        assert_eq!(fleet.take_new_filters().len(), 2_000);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -103,6 +103,8 @@ pub struct Discovery {
     sources: BTreeMap<String, Vec<Device>>,
     tasmota: tasmota::State,
     problems: VecDeque<Skipped>,
+    /// State topics of devices announced since the last [`Discovery::take_topics`].
+    topics: Vec<String>,
 }
 
 impl Discovery {
@@ -143,6 +145,11 @@ impl Discovery {
                 if a.devices.is_empty() {
                     self.sources.remove(&a.source);
                 } else {
+                    self.topics.extend(
+                        a.devices
+                            .iter()
+                            .flat_map(|d| d.state_topics().map(String::from)),
+                    );
                     self.sources.insert(a.source, a.devices);
                 }
                 true
@@ -177,6 +184,11 @@ impl Discovery {
             })
             .flat_map(|(_, devices)| devices)
             .collect()
+    }
+
+    /// The state topics of the devices announced since the last call.
+    pub fn take_topics(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.topics)
     }
 
     /// Announcements that could not be used, oldest first.

@@ -255,9 +255,9 @@ impl App {
             }
             LinkEvent::Message { topic, payload, .. } => {
                 self.changed.insert(topic.clone(), Instant::now());
-                // Discovered devices may report plain values (`ON`, `21.5`).
-                if let Some(device) = self.fleet.registry().by_state_topic(topic)
-                    && device.discovered.is_none()
+                // Only devices.yaml devices report JSON objects (discovered
+                // ones may report `ON`, `21.5`).
+                if let Some(device) = self.fleet.base_registry().by_state_topic(topic)
                     && !payload.is_empty()
                     && !matches!(
                         serde_json::from_slice::<Value>(payload),
