@@ -636,6 +636,37 @@ fn entity(
             );
             "alarm"
         }
+        "number" => {
+            let unit = text(c, "unit_of_measurement").map(String::from);
+            let step = num_opt(c, "step").filter(|s| *s > 0.0);
+            b.add(
+                "value",
+                number(num(c, "min", 1.0), num(c, "max", 100.0), step),
+                unit,
+                "command_topic",
+                BTreeMap::new(),
+                "state_topic",
+                "value_template",
+                BTreeMap::new(),
+            );
+            "number"
+        }
+        "select" => {
+            let Some(options) = strings(c, "options") else {
+                return Err(DiscoveryError::Invalid("a select needs `options`".into()));
+            };
+            b.add(
+                "option",
+                CapabilityType::Enum { values: options },
+                None,
+                "command_topic",
+                BTreeMap::new(),
+                "state_topic",
+                "value_template",
+                BTreeMap::new(),
+            );
+            "select"
+        }
         "sensor" => {
             let unit = text(c, "unit_of_measurement").map(String::from);
             let numeric = unit.is_some() || c.contains_key("state_class");

@@ -191,3 +191,30 @@ fn templates_are_read_only_in_their_simple_form() {
     assert_eq!(template_key(Some("{{ value }}")), Ok(None));
     assert!(template_key(Some("{% if value == 'x' %}on{% endif %}")).is_err());
 }
+
+#[test]
+fn numbers_and_selects_are_plain_values_with_their_range_or_options() {
+    let a = parse(
+        "homeassistant/number/fan_speed/config",
+        br#"{"name": "Fan speed", "cmd_t": "fan/speed/set", "stat_t": "fan/speed", "min": 0, "max": 5, "step": 1}"#,
+    )
+    .unwrap()
+    .unwrap();
+    let cap = a.devices[0].capability("value").unwrap();
+    assert_eq!(cap.range(), Some((0.0, 5.0)));
+    assert_eq!(a.devices[0].encode(cap, &json!(3)).unwrap().1, "3");
+    let a = parse(
+        "homeassistant/select/mode/config",
+        br#"{"name": "Boiler mode", "cmd_t": "boiler/mode/set", "options": ["eco", "comfort"]}"#,
+    )
+    .unwrap()
+    .unwrap();
+    let cap = a.devices[0].capability("option").unwrap();
+    assert_eq!(
+        cap.kind,
+        CapabilityType::Enum {
+            values: vec!["eco".into(), "comfort".into()]
+        }
+    );
+    assert!(parse("homeassistant/select/x/config", br#"{"cmd_t": "x"}"#).is_err());
+}
