@@ -518,13 +518,26 @@ pub enum DevicesCommand {
         /// The file to check [default: the --devices lookup]
         file: Option<PathBuf>,
     },
-    /// List the devices of the registry
+    /// List the devices of the registry, or (--discovered) those announced on the broker
     List {
         #[command(flatten)]
         devices: DevicesArgs,
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
+        /// Connect and list the devices announced on the broker (Home Assistant, Zigbee2MQTT, Tasmota)
+        #[arg(long)]
+        discovered: bool,
+        /// Seconds to listen for announcements (with --discovered)
+        #[arg(
+            long,
+            default_value_t = 3.0,
+            value_name = "SECS",
+            requires = "discovered"
+        )]
+        wait: f64,
+        #[command(flatten)]
+        conn: BrokerConnArgs,
     },
 }
 

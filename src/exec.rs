@@ -36,11 +36,13 @@ impl Live {
         settle: Duration,
     ) -> Result<Self, ExecError> {
         let fleet = Fleet::new(registry, 16);
-        let mut link =
-            Link::start(options, fleet.state_filters()).map_err(|e| ExecError::Unreachable {
-                url: options.url.clone(),
-                reason: e.to_string(),
-            })?;
+        let probe_topic = format!("giot/sync/{}", hex::encode(rand::random::<[u8; 8]>()));
+        let mut filters = fleet.state_filters();
+        filters.push(probe_topic.clone());
+        let mut link = Link::start(options, filters).map_err(|e| ExecError::Unreachable {
+            url: options.url.clone(),
+            reason: e.to_string(),
+        })?;
         let mut live_fleet = fleet;
         link.wait_connected(timeout, |e| live_fleet.apply(&e))
             .await
@@ -53,23 +55,74 @@ impl Live {
             link,
             fleet: live_fleet,
         };
+        // A broker sends the retained messages of a subscription before
+        // anything published after it: a probe published to our own topic,
+        // once it comes back, says that every retained message (device
+        // states, discovery announcements) of the subscriptions made before
+        // it has arrived. Probes repeat, since the link subscribes in the
+        // background, and start over when discovery subscribes to the state
+        // topics of new devices. Bounded by `settle` (a broker that refuses
+        // the probe costs `settle`, no more).
         let deadline = tokio::time::Instant::now() + settle;
-        let total = live.fleet.registry().len();
-        while live.known_states() < total {
-            match tokio::time::timeout_at(deadline, live.link.recv()).await {
+        let mut round = 0u64;
+        let mut synced = None;
+        let mut next_probe = tokio::time::Instant::now();
+        loop {
+            let new = live.fleet.take_new_filters();
+            if !new.is_empty() {
+                if let Err(e) = live.link.subscribe(new).await {
+                    tracing::warn!("cannot subscribe to discovered state topics: {e}");
+                }
+                round += 1;
+                next_probe = tokio::time::Instant::now();
+            }
+            let now = tokio::time::Instant::now();
+            if (synced == Some(round) && live.known_states()) || now >= deadline {
+                break;
+            }
+            if now >= next_probe {
+                let _ = live
+                    .link
+                    .publish(&probe_topic, round.to_string(), false)
+                    .await;
+                next_probe = now + Duration::from_millis(50);
+            }
+            match tokio::time::timeout_at(next_probe.min(deadline), live.link.recv()).await {
+                Ok(Some(LinkEvent::Message { topic, payload, .. })) if topic == probe_topic => {
+                    if payload[..] == *round.to_string().as_bytes() {
+                        synced = Some(round);
+                    }
+                }
                 Ok(Some(e)) => live.fleet.apply(&e),
-                _ => break,
+                Ok(None) => break,
+                Err(_) => {}
             }
         }
         Ok(live)
     }
 
-    fn known_states(&self) -> usize {
-        let reg = self.fleet.registry();
-        reg.devices()
+    /// Takes one event into the fleet, subscribing to the state topics of
+    /// devices it discovers.
+    pub async fn ingest(&mut self, event: &LinkEvent) {
+        self.fleet.apply(event);
+        self.subscribe_new().await;
+    }
+
+    async fn subscribe_new(&mut self) {
+        let new = self.fleet.take_new_filters();
+        if let Err(e) = self.link.subscribe(new).await {
+            tracing::warn!("cannot subscribe to discovered state topics: {e}");
+        }
+    }
+
+    /// Whether the state of every devices.yaml device has arrived (a
+    /// discovered device may have none retained).
+    fn known_states(&self) -> bool {
+        self.fleet
+            .base_registry()
+            .devices()
             .iter()
-            .filter(|d| self.fleet.tree().get(&d.state_topic).is_some())
-            .count()
+            .all(|d| self.fleet.tree().get(&d.state_topic).is_some())
     }
 
     /// Publishes the actions and returns when each is confirmed by its
@@ -101,7 +154,7 @@ impl Live {
                 break;
             }
             match tokio::time::timeout_at(deadline, self.link.recv()).await {
-                Ok(Some(e)) => self.fleet.apply(&e),
+                Ok(Some(e)) => self.ingest(&e).await,
                 _ => break,
             }
         }

@@ -7,6 +7,7 @@ pub mod agent;
 pub mod bridge;
 pub mod broker;
 pub mod cli;
+pub mod discovery;
 pub mod eval;
 pub mod exec;
 pub mod fleet;

@@ -67,7 +67,7 @@ pub fn check(
         if let Err(e) = cap.check_write(&a.value) {
             return Verdict::Refuse(format!("{}: {e}", device.id));
         }
-        let Some(topic) = &device.command_topic else {
+        let Some(topic) = device.command_topic_for(cap) else {
             return Verdict::Refuse(format!("{} takes no commands", device.id));
         };
         if !topic_allowed(overrides, topic) {

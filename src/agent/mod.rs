@@ -38,15 +38,32 @@ pub struct Action {
 }
 
 impl Action {
+    /// The action that sets `capability` of `device` to `value`, with the
+    /// topic and payload the device's format asks for (for a discovered
+    /// device, its convention's; the value snapped to the capability's step).
     pub fn new(device: &Device, capability: &str, value: Value) -> Self {
-        let mut payload = Map::new();
-        payload.insert(capability.to_string(), value.clone());
+        let cap = device.capability(capability);
+        let value = match cap {
+            Some(c) if c.command.is_some() => crate::registry::wire::snap(c, value),
+            _ => value,
+        };
+        let (topic, payload) = match cap.and_then(|c| device.encode(c, &value)) {
+            Some(tp) => tp,
+            None => {
+                let mut payload = Map::new();
+                payload.insert(capability.to_string(), value.clone());
+                (
+                    device.command_topic.clone().unwrap_or_default(),
+                    Value::Object(payload).to_string(),
+                )
+            }
+        };
         Self {
             device: device.id.clone(),
             capability: capability.to_string(),
             value,
-            topic: device.command_topic.clone().unwrap_or_default(),
-            payload: Value::Object(payload).to_string(),
+            topic,
+            payload,
         }
     }
 }
@@ -128,6 +145,19 @@ impl Agent {
 
     pub fn definition(&self) -> &AgentDefinition {
         &self.definition
+    }
+
+    /// Takes a new registry (discovered devices joined or left): the lexical
+    /// index is rebuilt and the model's cached priors are dropped, since the
+    /// device list in the prompt changed. Nothing happens if it is the same.
+    pub fn set_registry(&mut self, registry: Registry) {
+        if registry.devices() == self.registry.devices() {
+            return;
+        }
+        self.index = Index::new(&registry);
+        self.registry = registry;
+        self.priors.clear();
+        self.stable = None;
     }
 
     /// Takes the model out of the loop (or puts it back), returning the old one.

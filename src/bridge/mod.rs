@@ -193,7 +193,14 @@ pub async fn run(
                     }
                     LinkEvent::Message { .. } => {}
                 }
-                shared.fleet.lock().expect("fleet").apply(&event);
+                let new_filters = {
+                    let mut fleet = shared.fleet.lock().expect("fleet");
+                    fleet.apply(&event);
+                    fleet.take_new_filters()
+                };
+                if let Err(e) = link.subscribe(new_filters).await {
+                    tracing::warn!("cannot subscribe to discovered state topics: {e}");
+                }
                 shared.changed.notify_waiters();
             }
         }
@@ -415,22 +422,18 @@ async fn plan_and_run(
     record: &mut Record,
 ) -> Value {
     let goal = record.goal.clone();
-    let snapshot = shared.fleet.lock().expect("fleet").snapshot();
+    // The live registry: devices.yaml plus the devices discovered so far.
+    let (snapshot, registry) = {
+        let fleet = shared.fleet.lock().expect("fleet");
+        (fleet.snapshot(), fleet.registry().clone())
+    };
     let plan = tokio::task::block_in_place(|| {
-        agent
-            .lock()
-            .expect("agent")
-            .plan(&goal, &|d| snapshot.get(d).cloned())
+        let mut agent = agent.lock().expect("agent");
+        agent.set_registry(registry.clone());
+        agent.plan(&goal, &|d| snapshot.get(d).cloned())
     });
     let policy = &shared.config.definition.policy;
-    let mut decided = outcome::decide(
-        &goal,
-        &plan,
-        &shared.config.registry,
-        policy,
-        false,
-        record.dry_run,
-    );
+    let mut decided = outcome::decide(&goal, &plan, &registry, policy, false, record.dry_run);
     match decided.status {
         Status::Executed => {
             execute(shared, id, record, &mut decided.actions).await;
@@ -488,7 +491,7 @@ async fn redeem(shared: &Arc<Shared>, id: &str, record: &mut Record, token: &str
         );
     }
     record.goal = spent.goal.clone();
-    let registry = &shared.config.registry;
+    let registry = shared.fleet.lock().expect("fleet").registry().clone();
     // The policy rebuilds topics and payloads (and refuses what no longer
     // exists), so the stored plan is handed to it as it was.
     let wanted: Vec<Action> = spent
@@ -510,7 +513,7 @@ async fn redeem(shared: &Arc<Shared>, id: &str, record: &mut Record, token: &str
         reason: None,
         timing_ms: Default::default(),
     };
-    match policy::check(registry, &shared.config.definition.policy, &wanted, true) {
+    match policy::check(&registry, &shared.config.definition.policy, &wanted, true) {
         Verdict::Allow(actions) => {
             decided.status = Status::Executed;
             decided.actions = actions.iter().map(ActionResult::from).collect();

@@ -41,6 +41,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .join()
         .map_err(|_| anyhow::anyhow!("the model loader panicked"))??;
 
+    // The registry as the broker showed it: devices.yaml plus the devices
+    // discovered while connecting.
+    let registry = live.fleet.registry().clone();
     let mut agent = Agent::new(registry.clone(), definition.clone(), Some(Box::new(llm)));
     // No warming here: a one-shot run would pay ~4 s for the priors of every
     // device name, while most goals never ask the model. A goal that does

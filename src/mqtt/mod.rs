@@ -10,6 +10,7 @@
 mod options;
 pub mod tree;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -43,6 +44,9 @@ pub struct Link {
     client: AsyncClient,
     events: mpsc::Receiver<LinkEvent>,
     task: JoinHandle<()>,
+    /// Every filter, subscribed again after each reconnection.
+    filters: Arc<Mutex<Vec<String>>>,
+    qos: QoS,
 }
 
 impl Link {
@@ -63,12 +67,32 @@ impl Link {
         let mqtt = options.to_rumqttc()?;
         let (client, eventloop) = AsyncClient::new(mqtt, 256);
         let (tx, events) = mpsc::channel(4096);
-        let task = tokio::spawn(drive(eventloop, client.clone(), filters, qos, tx));
+        let filters = Arc::new(Mutex::new(filters));
+        let task = tokio::spawn(drive(eventloop, client.clone(), filters.clone(), qos, tx));
         Ok(Self {
             client,
             events,
             task,
+            filters,
+            qos,
         })
+    }
+
+    /// Subscribes to more filters now and after every reconnection (the
+    /// state topics of devices discovered while connected).
+    pub async fn subscribe(&self, filters: Vec<String>) -> Result<(), ClientError> {
+        if filters.is_empty() {
+            return Ok(());
+        }
+        self.filters
+            .lock()
+            .expect("link filters")
+            .extend(filters.iter().cloned());
+        let subs: Vec<_> = filters
+            .into_iter()
+            .map(|f| rumqttc::SubscribeFilter::new(f, self.qos))
+            .collect();
+        self.client.subscribe_many(subs).await
     }
 
     /// The next event; `None` once the link has stopped.
@@ -129,7 +153,7 @@ fn backoff(attempt: u32) -> Duration {
 async fn drive(
     mut eventloop: EventLoop,
     client: AsyncClient,
-    filters: Vec<String>,
+    filters: Arc<Mutex<Vec<String>>>,
     qos: QoS,
     tx: mpsc::Sender<LinkEvent>,
 ) {
@@ -138,6 +162,7 @@ async fn drive(
         let event = match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 failures = 0;
+                let filters = filters.lock().expect("link filters").clone();
                 if !filters.is_empty() {
                     // The request channel is drained by this very loop, so the
                     // subscription must not be awaited here.

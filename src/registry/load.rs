@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{Capability, CapabilityType, Device, Registry, Safety};
+use super::{
+    Capability, CapabilityType, CommandSpec, Device, PayloadFormat, Registry, Safety, StateSource,
+};
 
 /// Why a registry file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +80,20 @@ fn render_problems(path: &Path, problems: &[Problem]) -> String {
 struct RawFile {
     devices: Vec<Spanned<RawDevice>>,
     market: Option<Spanned<RawMarket>>,
+    /// Changes to devices discovered on the broker, by id.
+    #[serde(default)]
+    discovered: Vec<Spanned<RawOverride>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOverride {
+    id: Spanned<String>,
+    name: Option<String>,
+    room: Option<Spanned<String>>,
+    #[serde(default)]
+    aliases: Vec<String>,
+    safety: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -123,6 +139,31 @@ struct RawCapability {
     step: Option<Spanned<f64>>,
     unit: Option<Spanned<String>>,
     readonly: Option<Spanned<bool>>,
+    /// Where and how this capability is commanded, when not as a key of the
+    /// device's JSON object on `command_topic`.
+    command: Option<Spanned<RawCommand>>,
+    /// Where its value is read, when not from the device's state object.
+    #[serde(default)]
+    state: Vec<Spanned<RawState>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCommand {
+    topic: Spanned<String>,
+    format: Option<Spanned<String>>,
+    key: Option<String>,
+    #[serde(default)]
+    values: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawState {
+    topic: Spanned<String>,
+    key: Option<String>,
+    #[serde(default)]
+    values: std::collections::BTreeMap<String, String>,
 }
 
 /// Collects problems while walking the raw file.
@@ -245,9 +286,52 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Registry, LoadError> {
             None => Some(config),
         }
     });
+    let mut overrides = Vec::new();
+    for (i, raw) in raw.discovered.iter().enumerate() {
+        let o = &raw.value;
+        let at = format!("discovered[{i}]");
+        if !is_identifier(&o.id.value) {
+            checker.at(
+                &o.id,
+                format!("{at}.id"),
+                format!("`{}` is not a valid id", o.id.value),
+            );
+        }
+        if let Some(room) = &o.room
+            && !is_identifier(&room.value)
+        {
+            checker.at(
+                room,
+                format!("{at}.room"),
+                format!("`{}` is not a valid room", room.value),
+            );
+        }
+        let safety = match o.safety.as_ref().map(|s| s.value.as_str()) {
+            None => None,
+            Some("normal") => Some(Safety::Normal),
+            Some("confirm") => Some(Safety::Confirm),
+            Some(other) => {
+                let s = o.safety.as_ref().expect("matched Some");
+                checker.at(
+                    s,
+                    format!("{at}.safety"),
+                    format!("`{other}` is not a safety level: use normal or confirm"),
+                );
+                None
+            }
+        };
+        overrides.push(super::Override {
+            id: o.id.value.clone(),
+            name: o.name.clone(),
+            room: o.room.as_ref().map(|r| r.value.clone()),
+            aliases: o.aliases.clone(),
+            safety,
+        });
+    }
     if checker.problems.is_empty() {
         let mut registry = Registry::from_devices(devices);
         registry.market = market;
+        registry.overrides = overrides;
         Ok(registry)
     } else {
         checker.problems.sort_by_key(|p| (p.line, p.column));
@@ -356,14 +440,21 @@ fn check_device(c: &mut Checker, at: &str, raw: &RawDevice) -> Option<Device> {
         }
     }
 
+    let readonly = |cap: &RawCapability| cap.readonly.as_ref().is_some_and(|r| r.value);
     let writable: Vec<&str> = raw
         .capabilities
         .value
         .iter()
-        .filter(|cap| !cap.value.readonly.as_ref().is_some_and(|r| r.value))
+        .filter(|cap| !readonly(&cap.value) && cap.value.command.is_none())
         .map(|cap| cap.value.name.value.as_str())
         .collect();
+    let any_writable = raw
+        .capabilities
+        .value
+        .iter()
+        .any(|cap| !readonly(&cap.value));
     match (&raw.command_topic, writable.first()) {
+        (Some(_), None) if any_writable => {}
         (Some(topic), None) if !raw.capabilities.value.is_empty() => c.at(
             topic,
             format!("{at}.command_topic"),
@@ -405,6 +496,7 @@ fn check_device(c: &mut Checker, at: &str, raw: &RawDevice) -> Option<Device> {
         command_topic: raw.command_topic.as_ref().map(|t| t.value.clone()),
         capabilities,
         cheat: raw.cheat.as_ref().is_some_and(|c| c.value),
+        discovered: None,
     })
 }
 
@@ -537,6 +629,71 @@ fn check_capability(c: &mut Checker, at: &str, raw: &RawCapability) -> Option<Ca
             None
         }
     };
+    let to_values = |m: &std::collections::BTreeMap<String, String>| {
+        m.iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone())))
+            .collect()
+    };
+    let readonly = raw.readonly.as_ref().is_some_and(|r| r.value);
+    let command = raw.command.as_ref().and_then(|spanned| {
+        let cmd = &spanned.value;
+        if readonly {
+            c.at(
+                spanned,
+                format!("{at}.command"),
+                "a read-only capability takes no command",
+            );
+        }
+        if let Some(why) = topic_problem(&cmd.topic.value) {
+            c.at(
+                &cmd.topic,
+                format!("{at}.command.topic"),
+                format!("topic {why}"),
+            );
+        }
+        let format = match cmd.format.as_ref().map(|f| f.value.as_str()) {
+            None | Some("json") => PayloadFormat::Json,
+            Some("plain") => PayloadFormat::Plain,
+            Some(other) => {
+                let f = cmd.format.as_ref().expect("matched Some");
+                c.at(
+                    f,
+                    format!("{at}.command.format"),
+                    format!("`{other}` is not a payload format: use json or plain"),
+                );
+                return None;
+            }
+        };
+        if format == PayloadFormat::Plain && cmd.key.is_some() {
+            c.at(
+                spanned,
+                format!("{at}.command.key"),
+                "`key` only applies to the json format",
+            );
+        }
+        Some(CommandSpec {
+            topic: cmd.topic.value.clone(),
+            format,
+            key: cmd.key.clone(),
+            values: to_values(&cmd.values),
+            with: serde_json::Map::new(),
+        })
+    });
+    let mut state = Vec::new();
+    for (k, s) in raw.state.iter().enumerate() {
+        if let Some(why) = topic_problem(&s.value.topic.value) {
+            c.at(
+                &s.value.topic,
+                format!("{at}.state[{k}].topic"),
+                format!("topic {why}"),
+            );
+        }
+        state.push(StateSource {
+            topic: s.value.topic.value.clone(),
+            key: s.value.key.clone(),
+            values: to_values(&s.value.values),
+        });
+    }
     if c.problems.len() > before {
         return None;
     }
@@ -544,7 +701,9 @@ fn check_capability(c: &mut Checker, at: &str, raw: &RawCapability) -> Option<Ca
         name: name.clone(),
         kind: kind?,
         unit: raw.unit.as_ref().map(|u| u.value.clone()),
-        readonly: raw.readonly.as_ref().is_some_and(|r| r.value),
+        readonly,
+        command,
+        state,
     })
 }
 
@@ -693,6 +852,35 @@ mod tests {
         let cheating_light =
             LIGHT.replace("    kind: light\n", "    kind: light\n    cheat: true\n");
         assert_problem(&cheating_light, 4, "cheat", "only applies to vehicles");
+    }
+
+    #[test]
+    fn capabilities_may_say_where_and_how_they_are_commanded_and_read() {
+        let yaml = r#"
+devices:
+  - id: shed_plug
+    kind: plug
+    state_topic: stat/shed/POWER
+    capabilities:
+      - name: power
+        type: enum
+        values: ["on", "off"]
+        command: {topic: cmnd/shed/POWER, format: plain, values: {"on": "ON", "off": "OFF"}}
+        state: [{topic: stat/shed/POWER, values: {"on": "ON", "off": "OFF"}}, {topic: tele/shed/STATE, key: POWER, values: {"on": "ON", "off": "OFF"}}]
+"#;
+        let reg = parse_str(yaml, Path::new("d.yaml")).unwrap();
+        let d = reg.get("shed_plug").unwrap();
+        let cap = d.capability("power").unwrap();
+        assert_eq!(
+            d.encode(cap, &serde_json::json!("on")).unwrap(),
+            ("cmnd/shed/POWER".to_string(), "ON".to_string())
+        );
+        assert_eq!(cap.state.len(), 2);
+        assert_eq!(cap.state[1].key.as_deref(), Some("POWER"));
+        let bad = yaml.replace("format: plain", "format: xml");
+        assert_problem(&bad, 10, "capabilities[0].command.format", "json or plain");
+        let readonly = yaml.replace("type: enum", "type: enum\n        readonly: true");
+        assert!(parse_str(&readonly, Path::new("d.yaml")).is_err());
     }
 
     #[test]

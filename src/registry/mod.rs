@@ -4,18 +4,23 @@
 //! The registry is the single source of truth that the rest of giot leans on:
 //! the agent only ever chooses among what is in it, the policy checks planned
 //! values against it, and the simulator brings it to life. Devices come from
-//! `devices.yaml` ([`load`]) and, later, from discovery on the broker.
+//! `devices.yaml` ([`load`]) and from discovery on the broker
+//! ([`crate::discovery`]); a discovered device carries, per capability, where
+//! and how it is commanded and read ([`wire`]).
 
 mod load;
 pub mod value;
+pub mod wire;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub(crate) use load::topic_problem;
 pub use load::{LoadError, Problem, parse_str};
 pub use value::ValueError;
+pub use wire::{CommandSpec, PayloadFormat, StateSource};
 
 /// How careful giot must be before acting on a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -53,6 +58,26 @@ pub struct Capability {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     pub readonly: bool,
+    /// Where and how this capability is commanded, when not as a key of the
+    /// device's JSON object on its `command_topic`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandSpec>,
+    /// Where its value is read, when not from the device's `state_topic`
+    /// object; the newest source that carries a valid value wins.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub state: Vec<StateSource>,
+}
+
+/// Where a discovered device was announced. Its name and description are
+/// the broker's data: cleaned, length-limited, and quoted wherever shown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Discovered {
+    /// `homeassistant`, `zigbee2mqtt` or `tasmota`.
+    pub convention: String,
+    /// The topic that announced it.
+    pub topic: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// One device of the fleet.
@@ -73,6 +98,9 @@ pub struct Device {
     /// A market contributor that under-delivers (simulation only).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub cheat: bool,
+    /// Set for devices announced on the broker rather than read from a file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discovered: Option<Discovered>,
 }
 
 impl Device {
@@ -85,9 +113,78 @@ impl Device {
         self.capabilities.iter().filter(|c| !c.readonly)
     }
 
+    /// The topic a capability is commanded on, if it takes commands.
+    pub fn command_topic_for<'a>(&'a self, cap: &'a Capability) -> Option<&'a str> {
+        match &cap.command {
+            Some(spec) => Some(&spec.topic),
+            None => self.command_topic.as_deref(),
+        }
+    }
+
+    /// The topic and payload that set `cap` to `value`: the capability's own
+    /// format when it has one, else `{"<capability>": value}` on the
+    /// device's `command_topic`.
+    pub fn encode(&self, cap: &Capability, value: &serde_json::Value) -> Option<(String, String)> {
+        if let Some(spec) = &cap.command {
+            return Some(spec.encode(cap, value));
+        }
+        let mut payload = serde_json::Map::new();
+        payload.insert(cap.name.clone(), value.clone());
+        Some((
+            self.command_topic.clone()?,
+            serde_json::Value::Object(payload).to_string(),
+        ))
+    }
+
+    /// Every topic this device's state is read from.
+    pub fn state_topics(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.state_topic.as_str())
+            .chain(
+                self.capabilities
+                    .iter()
+                    .flat_map(|c| c.state.iter().map(|s| s.topic.as_str())),
+            )
+            .filter(|t| !t.is_empty())
+    }
+
+    /// Every topic this device is commanded on.
+    pub fn command_topics(&self) -> impl Iterator<Item = &str> {
+        self.command_topic.as_deref().into_iter().chain(
+            self.capabilities
+                .iter()
+                .filter_map(|c| c.command.as_ref().map(|s| s.topic.as_str())),
+        )
+    }
+
     /// The room as people say it: `living_room` becomes `living room`.
     pub fn room_words(&self) -> Option<String> {
         self.room.as_ref().map(|r| r.replace('_', " "))
+    }
+}
+
+/// What `devices.yaml` changes about a discovered device (its
+/// `discovered:` section): a room, a better name, aliases, or its safety.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Override {
+    pub id: String,
+    pub name: Option<String>,
+    pub room: Option<String>,
+    pub aliases: Vec<String>,
+    pub safety: Option<Safety>,
+}
+
+impl Override {
+    pub fn apply(&self, device: &mut Device) {
+        if let Some(name) = &self.name {
+            device.name = name.clone();
+        }
+        if let Some(room) = &self.room {
+            device.room = Some(room.clone());
+        }
+        device.aliases.extend(self.aliases.iter().cloned());
+        if let Some(safety) = self.safety {
+            device.safety = safety;
+        }
     }
 }
 
@@ -99,6 +196,8 @@ pub struct Registry {
     source: Option<PathBuf>,
     /// The incentive market, if the file configures one.
     pub market: Option<crate::market::MarketConfig>,
+    /// Changes to discovered devices, from `devices.yaml`.
+    pub overrides: Vec<Override>,
 }
 
 impl Registry {
@@ -114,6 +213,7 @@ impl Registry {
             by_id,
             source: None,
             market: None,
+            overrides: Vec::new(),
         }
     }
 
@@ -126,6 +226,16 @@ impl Registry {
         let mut registry = parse_str(&text, path)?;
         registry.source = Some(path.to_path_buf());
         Ok(registry)
+    }
+
+    /// The same registry (file, market) with another list of devices: how
+    /// discovered devices join and leave it.
+    pub fn with_devices(&self, devices: Vec<Device>) -> Self {
+        let mut next = Self::from_devices(devices);
+        next.source = self.source.clone();
+        next.market = self.market.clone();
+        next.overrides = self.overrides.clone();
+        next
     }
 
     /// The file this registry was read from, if any.
@@ -151,14 +261,21 @@ impl Registry {
 
     /// The device whose state is published on `topic`.
     pub fn by_state_topic(&self, topic: &str) -> Option<&Device> {
-        self.devices.iter().find(|d| d.state_topic == topic)
+        self.devices
+            .iter()
+            .find(|d| d.state_topic == topic)
+            .or_else(|| {
+                self.devices
+                    .iter()
+                    .find(|d| d.state_topics().any(|t| t == topic))
+            })
     }
 
     /// The device that listens for commands on `topic`.
     pub fn by_command_topic(&self, topic: &str) -> Option<&Device> {
         self.devices
             .iter()
-            .find(|d| d.command_topic.as_deref() == Some(topic))
+            .find(|d| d.command_topics().any(|t| t == topic))
     }
 
     /// Rooms in the order they first appear.

@@ -114,6 +114,8 @@ mod tests {
             },
             unit: Some("%".into()),
             readonly: false,
+            command: None,
+            state: Vec::new(),
         }
     }
 
@@ -153,6 +155,8 @@ mod tests {
             },
             unit: None,
             readonly: false,
+            command: None,
+            state: Vec::new(),
         };
         assert!(cap.check_write(&json!("on")).is_ok());
         assert!(cap.check_write(&json!("dim")).is_err());

@@ -141,6 +141,8 @@ impl App {
         for room in fleet.registry().rooms() {
             tree.open(vec![format!("room:{room}")]);
         }
+        // Devices without a room (most discovered ones) are shown too.
+        tree.open(vec!["room:".to_string()]);
         tree.select_first();
         Self {
             fleet,
@@ -253,7 +255,9 @@ impl App {
             }
             LinkEvent::Message { topic, payload, .. } => {
                 self.changed.insert(topic.clone(), Instant::now());
-                if let Some(device) = self.fleet.registry().by_state_topic(topic)
+                // Only devices.yaml devices report JSON objects (discovered
+                // ones may report `ON`, `21.5`).
+                if let Some(device) = self.fleet.base_registry().by_state_topic(topic)
                     && !payload.is_empty()
                     && !matches!(
                         serde_json::from_slice::<Value>(payload),
@@ -496,6 +500,7 @@ impl App {
                     for room in self.fleet.registry().rooms() {
                         self.tree.open(vec![format!("room:{room}")]);
                     }
+                    self.tree.open(vec!["room:".to_string()]);
                 }
                 self.tree.select_first();
             }

@@ -50,7 +50,9 @@ pub struct TuiConfig {
     pub ledger: Option<std::path::PathBuf>,
 }
 
-type Goal = (String, HashMap<String, Map<String, Value>>);
+/// A goal, the state it is planned against, and the live registry
+/// (discovered devices included).
+type Goal = (String, HashMap<String, Map<String, Value>>, Registry);
 
 /// Most queued events handled between two frames, so that a flood of MQTT
 /// messages delays a frame by a bounded amount (measured in `scripts/bench`).
@@ -123,12 +125,16 @@ pub async fn run(config: TuiConfig) -> Result<()> {
                     Err(_) => break,
                 }
             }
+            // The TUI already watches `#`: discovered state topics need no
+            // subscription of their own.
+            let _ = app.fleet.take_new_filters();
             for event in batch {
                 for effect in app.handle(event) {
                     match effect {
                         Effect::Quit => break 'outer,
                         Effect::RunGoal { goal, state } => {
-                            if goals.send((goal, state)).is_err() {
+                            let registry = app.fleet.registry().clone();
+                            if goals.send((goal, state, registry)).is_err() {
                                 app.say("giot", "the agent has stopped");
                                 app.agent_busy = false;
                             }
@@ -286,7 +292,9 @@ fn spawn_agent(
             {
                 return;
             }
-            while let Ok((goal, state)) = goal_rx.recv() {
+            while let Ok((goal, state, live)) = goal_rx.recv() {
+                agent.set_registry(live);
+                let registry = agent.registry().clone();
                 let t0 = Instant::now();
                 let plan = agent.plan(&goal, &|id| state.get(id).cloned());
                 for step in plan.trace.iter().filter(|s| !s.starts_with("plan:")) {

@@ -385,3 +385,33 @@ fn the_market_tab_shows_the_last_round_and_the_audit_tab_the_ledger() {
     );
     insta::assert_snapshot!("audit_tab", s);
 }
+
+#[test]
+fn a_device_discovered_while_watching_joins_the_tree_with_its_plain_state() {
+    let mut app = app();
+    app.handle(AppEvent::Mqtt(LinkEvent::Message {
+        topic: "homeassistant/switch/pump/config".into(),
+        payload: Bytes::from_static(
+            br#"{"name": "Garden pump", "cmd_t": "garden/pump/set", "stat_t": "garden/pump/state"}"#,
+        ),
+        retain: true,
+    }));
+    app.handle(AppEvent::Mqtt(LinkEvent::Message {
+        topic: "garden/pump/state".into(),
+        payload: Bytes::from_static(b"ON"),
+        retain: true,
+    }));
+    let text = screen(&mut app);
+    assert!(
+        text.contains("(no room)") && text.contains("Garden pump"),
+        "{text}"
+    );
+    assert!(!text.contains("Garden pump (no state)"), "{text}");
+    assert!(text.contains("Devices (4)"), "{text}");
+    assert!(
+        !app.conversation
+            .iter()
+            .any(|l| format!("{l:?}").contains("malformed"))
+    );
+    assert_eq!(app.fleet.value("ha_pump", "power"), Some(json!("on")));
+}

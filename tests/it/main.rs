@@ -4,6 +4,7 @@
 
 mod bridge;
 mod cli;
+mod discovery;
 mod harness;
 mod http_llm;
 mod ledger;

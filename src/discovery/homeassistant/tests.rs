@@ -1,0 +1,220 @@
+use super::*;
+use crate::registry::Safety;
+use serde_json::json;
+
+fn fixture(name: &str) -> &'static str {
+    match name {
+        "light_kitchen" => include_str!("../../../tests/fixtures/discovery/ha_light_kitchen.json"),
+        "switch" => include_str!("../../../tests/fixtures/discovery/ha_switch_irrigation.json"),
+        "garage" => include_str!("../../../tests/fixtures/discovery/ha_cover_garage.json"),
+        "lock" => include_str!("../../../tests/fixtures/discovery/ha_lock_frontdoor.json"),
+        "climate" => include_str!("../../../tests/fixtures/discovery/ha_climate_livingroom.json"),
+        "porch" => include_str!("../../../tests/fixtures/discovery/ha_light_porch.json"),
+        "device" => include_str!("../../../tests/fixtures/discovery/ha_device_bedroom.json"),
+        _ => unreachable!(),
+    }
+}
+
+fn one(topic: &str, name: &str) -> Device {
+    let a = parse(topic, fixture(name).as_bytes()).unwrap().unwrap();
+    assert_eq!(a.source, topic);
+    assert_eq!(a.devices.len(), 1, "{:?}", a);
+    a.devices.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_json_schema_light_expands_the_base_topic_and_speaks_json() {
+    let d = one("homeassistant/light/kitchen/config", "light_kitchen");
+    assert_eq!(d.id, "ha_kitchen");
+    assert_eq!(d.name, "Kitchen");
+    assert_eq!(d.kind, "light");
+    let power = d.capability("power").unwrap();
+    let (topic, payload) = d.encode(power, &json!("on")).unwrap();
+    assert_eq!(topic, "homeassistant/light/kitchen/set");
+    assert_eq!(payload, r#"{"state":"ON"}"#);
+    let brightness = d.capability("brightness").unwrap();
+    assert_eq!(brightness.range(), Some((0.0, 255.0)));
+    let (_, payload) = d.encode(brightness, &json!(128)).unwrap();
+    let v: Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(v, json!({"state": "ON", "brightness": 128}));
+    let source = &brightness.state[0];
+    assert_eq!(source.topic, "homeassistant/light/kitchen/state");
+    assert_eq!(
+        source.decode(brightness, br#"{"state":"ON","brightness":77}"#),
+        Some(json!(77))
+    );
+    assert_eq!(
+        power.state[0].decode(power, br#"{"state":"OFF"}"#),
+        Some(json!("off"))
+    );
+}
+
+#[test]
+fn a_default_schema_light_has_plain_topics_per_capability() {
+    let d = one("homeassistant/light/esp01/porch/config", "porch");
+    assert_eq!(d.id, "ha_esp01_porch");
+    let power = d.capability("power").unwrap();
+    assert_eq!(
+        d.encode(power, &json!("on")).unwrap(),
+        ("esp01/porch/switch".into(), "1".into())
+    );
+    assert_eq!(power.state[0].decode(power, b"0"), Some(json!("off")));
+    let bri = d.capability("brightness").unwrap();
+    assert_eq!(bri.range(), Some((0.0, 100.0)));
+    assert_eq!(
+        d.encode(bri, &json!(40)).unwrap(),
+        ("esp01/porch/brightness/set".into(), "40".into())
+    );
+    // The model string tried to smuggle in an instruction: it is one line of data.
+    let description = d.discovered.as_ref().unwrap().description.clone().unwrap();
+    assert!(!description.contains('\n'));
+    assert!(description.chars().count() <= crate::discovery::MAX_DESCRIPTION);
+}
+
+#[test]
+fn switches_use_their_payloads_and_state_defaults_to_them() {
+    let d = one("homeassistant/switch/irrigation/config", "switch");
+    let power = d.capability("power").unwrap();
+    assert_eq!(d.encode(power, &json!("off")).unwrap().1, "off");
+    assert_eq!(power.state[0].decode(power, b"on"), Some(json!("on")));
+    assert_eq!(d.safety, Safety::Normal);
+}
+
+#[test]
+fn a_garage_door_needs_confirmation_and_maps_open_and_closed() {
+    let d = one("homeassistant/cover/garage/config", "garage");
+    assert_eq!(d.kind, "garage_door");
+    assert_eq!(d.safety, Safety::Confirm);
+    assert_eq!(d.room.as_deref(), Some("garage"));
+    assert_eq!(d.name, "Garage door");
+    let cover = d.capability("cover").unwrap();
+    assert_eq!(
+        d.encode(cover, &json!("closed")).unwrap(),
+        ("home/garage/set".into(), "CLOSE".into())
+    );
+    assert_eq!(cover.state[0].decode(cover, b"open"), Some(json!("open")));
+    assert!(d.capability("position").is_none());
+}
+
+#[test]
+fn a_lock_needs_confirmation_and_reads_its_own_state_words() {
+    let d = one("homeassistant/lock/frontdoor/config", "lock");
+    assert_eq!(d.safety, Safety::Confirm);
+    let lock = d.capability("lock").unwrap();
+    assert_eq!(d.encode(lock, &json!("unlocked")).unwrap().1, "UNLOCK");
+    assert_eq!(lock.state[0].decode(lock, b"LOCK"), Some(json!("locked")));
+}
+
+#[test]
+fn a_climate_reads_modes_string_ranges_and_value_json_templates() {
+    let d = one("homeassistant/climate/livingroom/config", "climate");
+    assert_eq!(d.kind, "thermostat");
+    let target = d.capability("target_temperature").unwrap();
+    assert_eq!(target.range(), Some((15.0, 25.0)));
+    assert!(matches!(target.kind, CapabilityType::Number { step: Some(s), .. } if s == 0.5));
+    assert_eq!(
+        d.encode(target, &json!(21.5)).unwrap(),
+        (
+            "homeassistant/climate/livingroom/targetTempCmd".into(),
+            "21.5".into()
+        )
+    );
+    let state = br#"{"mode":"heat","target_temp":"21","current_temp":"19.5"}"#;
+    assert_eq!(target.state[0].decode(target, state), Some(json!(21)));
+    let current = d.capability("current_temperature").unwrap();
+    assert!(current.readonly);
+    assert_eq!(current.state[0].decode(current, state), Some(json!(19.5)));
+    let mode = d.capability("mode").unwrap();
+    assert_eq!(
+        mode.kind,
+        CapabilityType::Enum {
+            values: vec!["off".into(), "heat".into()]
+        }
+    );
+    assert_eq!(mode.state[0].decode(mode, state), Some(json!("heat")));
+}
+
+#[test]
+fn device_based_discovery_shares_the_state_topic_with_every_component() {
+    let a = parse(
+        "homeassistant/device/0AFFD2/config",
+        fixture("device").as_bytes(),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(a.devices.len(), 2);
+    let temp = a
+        .devices
+        .iter()
+        .find(|d| d.capability("temperature").is_some())
+        .unwrap();
+    assert_eq!(temp.name, "Bedroom");
+    assert_eq!(temp.state_topic, "sensorBedroom/state");
+    let cap = temp.capability("temperature").unwrap();
+    assert!(cap.readonly);
+    assert_eq!(cap.unit.as_deref(), Some("°C"));
+    assert_eq!(
+        cap.state[0].decode(cap, br#"{"temperature":23.20,"humidity":43.70}"#),
+        Some(json!(23.2))
+    );
+}
+
+#[test]
+fn an_empty_config_removes_and_junk_is_an_error_not_a_panic() {
+    let a = parse("homeassistant/light/kitchen/config", b"")
+        .unwrap()
+        .unwrap();
+    assert!(a.devices.is_empty());
+    assert!(parse("homeassistant/light/kitchen/config", b"[1,2]").is_err());
+    assert!(parse("homeassistant/light/kitchen/config", b"{\"name\":").is_err());
+    assert!(parse("homeassistant/light/kitchen/config", &[0xff, 0xfe]).is_err());
+    // A light that names no topic at all.
+    assert!(parse("homeassistant/light/kitchen/config", br#"{"name":"x"}"#).is_err());
+    assert!(parse("homeassistant/status", b"online").unwrap().is_none());
+    // A component giot does not model is ignored.
+    let a = parse("homeassistant/button/b/config", br#"{"cmd_t":"b/press"}"#)
+        .unwrap()
+        .unwrap();
+    assert!(a.devices.is_empty());
+}
+
+#[test]
+fn templates_are_read_only_in_their_simple_form() {
+    assert_eq!(
+        template_key(Some("{{ value_json.a.b }}")),
+        Ok(Some("a.b".into()))
+    );
+    assert_eq!(
+        template_key(Some("{{ value_json['temp'] | float }}")),
+        Ok(Some("temp".into()))
+    );
+    assert_eq!(template_key(Some("{{ value }}")), Ok(None));
+    assert!(template_key(Some("{% if value == 'x' %}on{% endif %}")).is_err());
+}
+
+#[test]
+fn numbers_and_selects_are_plain_values_with_their_range_or_options() {
+    let a = parse(
+        "homeassistant/number/fan_speed/config",
+        br#"{"name": "Fan speed", "cmd_t": "fan/speed/set", "stat_t": "fan/speed", "min": 0, "max": 5, "step": 1}"#,
+    )
+    .unwrap()
+    .unwrap();
+    let cap = a.devices[0].capability("value").unwrap();
+    assert_eq!(cap.range(), Some((0.0, 5.0)));
+    assert_eq!(a.devices[0].encode(cap, &json!(3)).unwrap().1, "3");
+    let a = parse(
+        "homeassistant/select/mode/config",
+        br#"{"name": "Boiler mode", "cmd_t": "boiler/mode/set", "options": ["eco", "comfort"]}"#,
+    )
+    .unwrap()
+    .unwrap();
+    let cap = a.devices[0].capability("option").unwrap();
+    assert_eq!(
+        cap.kind,
+        CapabilityType::Enum {
+            values: vec!["eco".into(), "comfort".into()]
+        }
+    );
+    assert!(parse("homeassistant/select/x/config", br#"{"cmd_t": "x"}"#).is_err());
+}
