@@ -7,7 +7,7 @@
 //! explicit yes. A plan is all or nothing.
 
 use crate::agent::{Action, PolicyOverrides};
-use crate::registry::{Registry, Safety};
+use crate::registry::{Device, Registry, Safety};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -61,9 +61,7 @@ pub fn check(
                 "{topic} is not among the topics this agent may publish to"
             ));
         }
-        let needs_yes = device.safety == Safety::Confirm
-            || overrides.confirm_kinds.iter().any(|k| k == &device.kind);
-        if needs_yes && !confirm.contains(&device.id) {
+        if needs_confirmation(device, overrides) && !confirm.contains(&device.id) {
             confirm.push(device.id.clone());
         }
         allowed.push(Action::new(device, &cap.name, a.value.clone()));
@@ -78,6 +76,12 @@ pub fn check(
         };
     }
     Verdict::Allow(allowed)
+}
+
+/// Whether acting on `device` waits for a person's yes: a `safety: confirm`
+/// device, or a kind the agent lists in `confirm_kinds`.
+pub fn needs_confirmation(device: &Device, overrides: &PolicyOverrides) -> bool {
+    device.safety == Safety::Confirm || overrides.confirm_kinds.iter().any(|k| k == &device.kind)
 }
 
 /// MQTT topic filter matching (`+` one level, `#` the rest).

@@ -8,6 +8,7 @@ mod harness;
 mod ledger;
 mod llm;
 mod market;
+mod mcp;
 mod planner;
 mod run;
 mod sim;
