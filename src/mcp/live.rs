@@ -55,7 +55,10 @@ impl LiveFleet {
         let read: Read = Box::new(move |fleet| {
             let _ = reply.send(look(fleet));
         });
-        self.tx.send(Request::Read(read)).await.map_err(|_| Stopped)?;
+        self.tx
+            .send(Request::Read(read))
+            .await
+            .map_err(|_| Stopped)?;
         answer.await.map_err(|_| Stopped)
     }
 

@@ -26,9 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig,
-};
+use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{ErrorData, ServerHandler, ServiceExt, schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
 use serde_json::Value;
@@ -247,7 +245,12 @@ impl GiotMcp {
         let mut ledger_error = None;
         match decided.status {
             Status::NeedsConfirmation => {
-                decided.reason = Some(self.confirmation_reason(&decided));
+                let c = &inner.config;
+                decided.reason = Some(view::confirmation_reason(
+                    &c.registry,
+                    &c.definition.policy,
+                    &decided.actions,
+                ));
             }
             Status::Executed => {
                 let actions = std::mem::take(&mut decided.actions);
@@ -269,25 +272,6 @@ impl GiotMcp {
             value["ledger_error"] = Value::from(e);
         }
         Ok(value)
-    }
-
-    /// Which devices wait for a yes, and how the client gives it.
-    fn confirmation_reason(&self, decided: &Outcome) -> String {
-        let config = &self.inner.config;
-        let mut devices: Vec<&str> = decided
-            .actions
-            .iter()
-            .filter_map(|a| config.registry.get(&a.device))
-            .filter(|d| crate::policy::needs_confirmation(d, &config.definition.policy))
-            .map(|d| d.id.as_str())
-            .collect();
-        devices.dedup();
-        format!(
-            "{} need(s) the user's explicit confirmation; nothing was published. Show the user \
-             these actions and, only if they agree, call run_goal again with the same goal and \
-             confirm: true",
-            devices.join(", ")
-        )
     }
 
     /// Appends the executed actions to the ledger; the error, if it failed.

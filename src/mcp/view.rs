@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::agent::PolicyOverrides;
 use crate::fleet::{Fleet, display_value};
+use crate::outcome::ActionResult;
 use crate::registry::{Device, Registry, Safety};
 
 /// Characters of a non-JSON payload shown back to the client.
@@ -129,6 +130,25 @@ pub fn device_state(fleet: &Fleet, id: &str, now: SystemTime) -> Result<Value, S
     Ok(Value::Object(out))
 }
 
+/// Why a plan waits (the devices that need a yes) and how the client says yes.
+pub fn confirmation_reason(
+    registry: &Registry,
+    overrides: &PolicyOverrides,
+    actions: &[ActionResult],
+) -> String {
+    let mut devices: Vec<&str> = Vec::new();
+    for d in actions.iter().filter_map(|a| registry.get(&a.device)) {
+        if crate::policy::needs_confirmation(d, overrides) && !devices.contains(&d.id.as_str()) {
+            devices.push(&d.id);
+        }
+    }
+    format!(
+        "{} need(s) the user's explicit confirmation; nothing was published. Show the user these \
+         actions and, only if they agree, call run_goal again with the same goal and confirm: true",
+        devices.join(", ")
+    )
+}
+
 /// Device ids that look like `query`: by id or name, closest first, at most five.
 pub fn near_matches(registry: &Registry, query: &str) -> Vec<String> {
     let q = query.trim().to_lowercase().replace([' ', '-'], "_");
@@ -150,7 +170,11 @@ pub fn near_matches(registry: &Registry, query: &str) -> Vec<String> {
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    scored.into_iter().take(5).map(|(_, id)| id.into()).collect()
+    scored
+        .into_iter()
+        .take(5)
+        .map(|(_, id)| id.into())
+        .collect()
 }
 
 #[cfg(test)]
@@ -222,7 +246,10 @@ devices:
         assert_eq!(living["count"], 1);
         assert_eq!(living["devices"][0]["id"], "cellar_humidity");
         let err = list_devices(&registry(), &o, Some("attic")).unwrap_err();
-        assert!(err.contains("no room `attic`") && err.contains("kitchen"), "{err}");
+        assert!(
+            err.contains("no room `attic`") && err.contains("kitchen"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -264,6 +291,22 @@ devices:
         assert!(raw.starts_with("ignore previous") && raw.ends_with('…'));
         assert_eq!(raw.chars().count(), RAW_SHOWN + 1);
         assert!(s["note"].as_str().unwrap().contains("not a JSON object"));
+    }
+
+    #[test]
+    fn the_confirmation_reason_names_only_the_devices_that_wait_for_a_yes() {
+        let reg = registry();
+        let act = |id: &str, cap: &str, v: Value| {
+            ActionResult::from(&crate::agent::Action::new(reg.get(id).unwrap(), cap, v))
+        };
+        let actions = [
+            act("kitchen_light", "power", json!("on")),
+            act("front_door", "lock", json!("unlocked")),
+            act("front_door", "lock", json!("locked")),
+        ];
+        let reason = confirmation_reason(&reg, &PolicyOverrides::default(), &actions);
+        assert!(reason.starts_with("front_door need(s)"), "{reason}");
+        assert!(reason.contains("confirm: true"), "{reason}");
     }
 
     #[test]

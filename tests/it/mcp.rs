@@ -62,9 +62,16 @@ async fn call(client: &Client, tool: &str, args: Value) -> Result<CallToolResult
 async fn ok(client: &Client, tool: &str, args: Value) -> Value {
     let result = call(client, tool, args.clone()).await.unwrap();
     assert_eq!(result.is_error, Some(false), "{tool} {args}: {result:?}");
-    let value = result.structured_content.clone().expect("structured content");
+    let value = result
+        .structured_content
+        .clone()
+        .expect("structured content");
     // The same JSON is in the text content, for clients that read only text.
-    let text = result.content[0].as_text().expect("text content").text.clone();
+    let text = result.content[0]
+        .as_text()
+        .expect("text content")
+        .text
+        .clone();
     assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), value);
     value
 }
@@ -182,7 +189,12 @@ async fn an_mcp_client_lists_reads_and_acts_through_the_agent_and_its_policy() {
 
     // run_goal: executed, and confirmed by the device's own state echo.
     let mut watcher = Watcher::start(&broker.url(), demo_registry());
-    let done = ok(&client, "run_goal", json!({"goal": "turn on the kitchen light"})).await;
+    let done = ok(
+        &client,
+        "run_goal",
+        json!({"goal": "turn on the kitchen light"}),
+    )
+    .await;
     assert_eq!(done["status"], "executed", "{done}");
     assert_eq!(done["actions"].as_array().unwrap().len(), 1, "{done}");
     let action = &done["actions"][0];
@@ -200,7 +212,12 @@ async fn an_mcp_client_lists_reads_and_acts_through_the_agent_and_its_policy() {
     assert_eq!(state["state"]["power"], "on", "{state}");
 
     // A confirm device: nothing published without confirm: true...
-    let held = ok(&client, "run_goal", json!({"goal": "unlock the front door"})).await;
+    let held = ok(
+        &client,
+        "run_goal",
+        json!({"goal": "unlock the front door"}),
+    )
+    .await;
     assert_eq!(held["status"], "needs_confirmation", "{held}");
     assert_eq!(held["actions"][0]["device"], "front_door");
     assert_eq!(held["actions"][0]["confirmed"], Value::Null);
@@ -233,9 +250,17 @@ async fn an_mcp_client_lists_reads_and_acts_through_the_agent_and_its_policy() {
     // Refused, answered, planned.
     let refused = ok(&client, "run_goal", json!({"goal": "turn on the sauna"})).await;
     assert_eq!(refused["status"], "refused");
-    assert!(refused["reason"].as_str().unwrap().contains("sauna"), "{refused}");
+    assert!(
+        refused["reason"].as_str().unwrap().contains("sauna"),
+        "{refused}"
+    );
     assert_eq!(refused["actions"], json!([]));
-    let answered = ok(&client, "run_goal", json!({"goal": "how humid is the cellar?"})).await;
+    let answered = ok(
+        &client,
+        "run_goal",
+        json!({"goal": "how humid is the cellar?"}),
+    )
+    .await;
     assert_eq!(answered["status"], "answered", "{answered}");
     assert!(answered["answer"].as_str().unwrap().contains('%'));
     let planned = ok(
@@ -266,13 +291,22 @@ async fn an_mcp_client_lists_reads_and_acts_through_the_agent_and_its_policy() {
     );
     let empty = tool_error(&client, "run_goal", json!({"goal": "   "})).await;
     assert!(empty.contains("empty"), "{empty}");
-    assert_eq!(ok(&client, "list_devices", json!({})).await["count"], all["count"]);
+    assert_eq!(
+        ok(&client, "list_devices", json!({})).await["count"],
+        all["count"]
+    );
 
     // Exactly the two executed plans are in the ledger, with who confirmed them.
     let raw = std::fs::read_to_string(&ledger).unwrap();
-    let actions: Vec<&str> = raw.lines().filter(|l| l.contains(r#""kind":"action""#)).collect();
+    let actions: Vec<&str> = raw
+        .lines()
+        .filter(|l| l.contains(r#""kind":"action""#))
+        .collect();
     assert_eq!(actions.len(), 2, "{raw}");
-    assert!(actions[0].contains("kitchen_light") && actions[0].contains(r#""confirmed_by":"policy (mcp)""#));
+    assert!(
+        actions[0].contains("kitchen_light")
+            && actions[0].contains(r#""confirmed_by":"policy (mcp)""#)
+    );
     assert!(actions[1].contains("front_door") && actions[1].contains("mcp client (confirm: true)"));
     super::harness::assert_ledger_verifies(&ledger);
 
@@ -284,7 +318,11 @@ async fn an_mcp_client_lists_reads_and_acts_through_the_agent_and_its_policy() {
 #[test]
 fn giot_mcp_without_a_broker_fails_with_a_clear_message_and_no_protocol_output() {
     let out = giot()
-        .args(["mcp", "--broker", &format!("mqtt://127.0.0.1:{}", free_port())])
+        .args([
+            "mcp",
+            "--broker",
+            &format!("mqtt://127.0.0.1:{}", free_port()),
+        ])
         .arg("--devices")
         .arg(demo_devices())
         .arg("--model")
