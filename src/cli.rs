@@ -40,6 +40,17 @@ pub enum Command {
     Eval(EvalArgs),
     /// Daemon: goals in over MQTT, results out (`giot bridge status` to check on it)
     Bridge(BridgeArgs),
+    /// MCP server on stdin/stdout: list_devices, get_state and run_goal for an AI client
+    #[command(
+        long_about = "A Model Context Protocol server on stdin/stdout, for AI clients \
+                      (Claude Desktop, IDEs, any MCP host). Tools: list_devices, get_state \
+                      (live, from the broker) and run_goal (the same agent and policy as \
+                      `giot run`; a `safety: confirm` device needs `confirm: true` in the \
+                      call). Logs go to standard error; standard output is the protocol.\n\n\
+                      Client configuration: {\"command\": \"giot\", \"args\": [\"mcp\", \
+                      \"--broker\", \"mqtt://127.0.0.1:1883\"]}"
+    )]
+    Mcp(McpArgs),
     /// Validate or list the device registry
     #[command(subcommand)]
     Devices(DevicesCommand),
@@ -311,6 +322,18 @@ pub struct RunArgs {
     /// The goal, e.g. "dim the hall light to 10%"
     #[arg(required = true, num_args = 1.., value_name = "GOAL")]
     pub goal: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    #[command(flatten)]
+    pub devices: DevicesArgs,
+    #[command(flatten)]
+    pub conn: BrokerConnArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub agent: AgentArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

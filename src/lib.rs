@@ -14,6 +14,7 @@ pub mod fleet;
 pub mod ledger;
 pub mod llm;
 pub mod market;
+pub mod mcp;
 pub mod mqtt;
 pub mod outcome;
 pub mod paths;

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command;
     let default_level = match command {
-        Command::Sim(_) | Command::Broker(_) => "info",
+        Command::Sim(_) | Command::Broker(_) | Command::Mcp(_) => "info",
         Command::Bridge(ref b) if b.action == giot::cli::BridgeAction::Run => "info",
         _ => "warn",
     };
@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Bridge(args) => commands::bridge::run(args),
+        Command::Mcp(args) => commands::mcp::run(args),
         Command::Planner(cmd) => commands::planner::run(cmd),
         Command::Ledger(cmd) => commands::ledger::run(cmd),
         Command::Market(cmd) => commands::market::run(cmd),

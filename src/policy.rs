@@ -7,7 +7,7 @@
 //! explicit yes. A plan is all or nothing.
 
 use crate::agent::{Action, PolicyOverrides};
-use crate::registry::{Registry, Safety};
+use crate::registry::{Device, Registry, Safety};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -75,9 +75,7 @@ pub fn check(
                 "{topic} is not among the topics this agent may publish to"
             ));
         }
-        let needs_yes = device.safety == Safety::Confirm
-            || overrides.confirm_kinds.iter().any(|k| k == &device.kind);
-        if needs_yes && !confirm.contains(&device.id) {
+        if needs_confirmation(device, overrides) && !confirm.contains(&device.id) {
             confirm.push(device.id.clone());
         }
         allowed.push(Action::new(device, &cap.name, a.value.clone()));
@@ -123,6 +121,12 @@ fn market_action(registry: &Registry, id: &str, a: &Action) -> Result<Action, St
     crate::market::audit(&config.state, &menu)
         .map_err(|e| format!("not a menu for the {id} market: {e}"))?;
     Ok(crate::agent::market::menu_action(id, &menu))
+}
+
+/// Whether acting on `device` waits for a person's yes: a `safety: confirm`
+/// device, or a kind the agent lists in `confirm_kinds`.
+pub fn needs_confirmation(device: &Device, overrides: &PolicyOverrides) -> bool {
+    device.safety == Safety::Confirm || overrides.confirm_kinds.iter().any(|k| k == &device.kind)
 }
 
 /// MQTT topic filter matching (`+` one level, `#` the rest).

@@ -30,7 +30,13 @@ pub fn init(args: &LogArgs, default_level: &str) -> Result<()> {
                 .with_writer(std::sync::Mutex::new(file))
                 .init();
         }
-        None => builder.with_writer(std::io::stderr).init(),
+        None => {
+            let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            builder
+                .with_ansi(colour)
+                .with_writer(std::io::stderr)
+                .init()
+        }
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ pub mod eval;
 pub mod ledger;
 pub mod logging;
 pub mod market;
+pub mod mcp;
 pub mod planner;
 pub mod run;
 pub mod sim;

@@ -10,6 +10,7 @@ mod http_llm;
 mod ledger;
 mod llm;
 mod market;
+mod mcp;
 mod planner;
 mod run;
 mod sim;
