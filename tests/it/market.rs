@@ -187,20 +187,7 @@ fn giot_market_run_reports_every_round_and_leaves_a_ledger_that_verifies() {
     }
     assert_eq!(report["ledger"], ledger.to_str().unwrap());
     // The last round's summary stays retained on the broker.
-    let status = std::process::Command::new("mosquitto_sub")
-        .args([
-            "-p",
-            &broker.port.to_string(),
-            "-t",
-            "giot/market/traffic/status",
-            "-C",
-            "1",
-            "-W",
-            "5",
-        ])
-        .output()
-        .unwrap();
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let status = status(&broker);
     assert_eq!(status["round"], 20);
     assert_eq!(status["flagged"][0], "taxi_01");
 
