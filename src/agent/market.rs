@@ -248,7 +248,7 @@ fn draft_text(id: &str, d: &Draft) -> String {
 /// constraints the menu breaks.
 pub fn audit_text(a: &score::Score) -> String {
     let mut text = format!(
-        "utility {:.2} = {:.1}% of the optimum",
+        "expected utility {:.2} = {:.1}% of the optimum",
         a.u_real,
         a.ratio.unwrap_or(0.0) * 100.0
     );

@@ -286,13 +286,7 @@ impl App {
             .partition(|p| self.fleet.shows(&p.action));
         self.pending = waiting;
         for p in done {
-            self.say(
-                "giot",
-                format!(
-                    "✓ {}.{} = {} confirmed",
-                    p.action.device, p.action.capability, p.action.value
-                ),
-            );
+            self.say("giot", format!("✓ {} confirmed", label(&p.action)));
         }
     }
 
@@ -303,10 +297,7 @@ impl App {
         for p in late {
             self.say(
                 "giot",
-                format!(
-                    "✗ {}.{} = {}: no confirmation from the device",
-                    p.action.device, p.action.capability, p.action.value
-                ),
+                format!("✗ {}: no confirmation from the device", label(&p.action)),
             );
         }
         self.changed
@@ -383,7 +374,12 @@ impl App {
     fn publish(&mut self, goal: String, actions: Vec<ActionResult>) -> Vec<Effect> {
         let deadline = Instant::now() + self.confirm_timeout;
         for a in &actions {
-            self.say("giot", format!("→ {} {}", a.topic, a.payload));
+            let payload = if a.device.starts_with("market:") {
+                "(the menu above)"
+            } else {
+                a.payload.as_str()
+            };
+            self.say("giot", format!("→ {} {payload}", a.topic));
             self.pending.push(Pending {
                 action: a.clone(),
                 deadline,
@@ -629,6 +625,14 @@ fn manual_outcome(actions: Vec<crate::agent::Action>, status: Status) -> Outcome
         answer: None,
         reason: None,
         timing_ms: Default::default(),
+    }
+}
+
+/// One action as the conversation names it.
+fn label(a: &ActionResult) -> String {
+    match a.device.strip_prefix("market:") {
+        Some(m) => format!("the {m} market's new menu"),
+        None => format!("{}.{} = {}", a.device, a.capability, a.value),
     }
 }
 

@@ -363,8 +363,7 @@ fn the_market_tab_shows_the_last_round_and_the_audit_tab_the_ledger() {
     assert_eq!(app.view, View::Market);
     let s = screen(&mut app);
     assert!(
-        s.contains("Propose this menu to the traffic market")
-            && s.contains("IR violated for type 3"),
+        s.contains("Propose this menu to the traffic market") && s.contains("IR violated for type"),
         "{s}"
     );
     insta::assert_snapshot!("market_proposal", s);

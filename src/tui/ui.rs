@@ -341,7 +341,12 @@ fn draw_market(frame: &mut Frame, app: &App, area: Rect) {
                         .collect()
                 })
                 .unwrap_or_default();
-            chart = scaled(&utility);
+            // From zero, so that a 1% change looks like one.
+            let top = utility.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-9);
+            chart = utility
+                .iter()
+                .map(|x| (1.0 + x.max(0.0) / top * 99.0) as u64)
+                .collect();
         }
     }
     if let Some(menu) = &proposed {
@@ -379,6 +384,7 @@ fn draw_market(frame: &mut Frame, app: &App, area: Rect) {
             Sparkline::default()
                 .block(Block::new().borders(Borders::TOP).title(title))
                 .data(&chart)
+                .max(100)
                 .style(Style::new().fg(ACCENT)),
             graph,
         );
