@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::{Action, Decision, StateLookup};
 use crate::market::{self, MarketConfig, explain};
-use crate::planner::model::{MarketState, Menu};
+use crate::planner::model::Menu;
 use crate::planner::planners::{Method, Planners};
 use crate::planner::{exact, score};
 use crate::registry::Registry;
@@ -177,16 +177,6 @@ fn planners() -> Result<&'static Planners, String> {
         .map_err(|e| format!("the diffusion planner cannot be loaded: {e}"))
 }
 
-fn spend(state: &MarketState, menu: &Menu) -> f64 {
-    state.m
-        * state
-            .rho
-            .iter()
-            .zip(&menu.items)
-            .map(|(p, it)| p * it.r)
-            .sum::<f64>()
-}
-
 /// A menu for the market, or with `cheaper` one under a budget 20% below
 /// the optimum's spending, audited against the unconstrained optimum.
 fn draft(config: &MarketConfig, source: Source, cheaper: bool) -> Result<Draft, String> {
@@ -196,7 +186,7 @@ fn draft(config: &MarketConfig, source: Source, cheaper: bool) -> Result<Draft, 
         .map_err(|e| format!("the {id} market's configuration has no optimum: {e}"))?;
     let mut drafted = state.clone();
     if cheaper {
-        drafted.budget = Some(0.8 * spend(state, &optimum.menu));
+        drafted.budget = Some(0.8 * state.spend(&optimum.menu));
     }
     let menu = match source {
         Source::Exact => exact::optimal(&drafted).map(|s| s.menu).map_err(|e| {
@@ -209,8 +199,8 @@ fn draft(config: &MarketConfig, source: Source, cheaper: bool) -> Result<Draft, 
     let audit = score::score(state, &menu, optimum.utility)
         .map_err(|e| format!("the drafted menu could not be audited: {e}"))?;
     Ok(Draft {
-        spend: spend(state, &menu),
-        optimum_spend: spend(state, &optimum.menu),
+        spend: state.spend(&menu),
+        optimum_spend: state.spend(&optimum.menu),
         menu,
         source,
         cheaper,

@@ -191,7 +191,7 @@ pub fn first_best(state: &MarketState) -> Result<Solution, MarketError> {
 mod tests {
     use super::*;
     use crate::planner::score::score;
-    use crate::planner::testkit::{spend, state};
+    use crate::planner::testkit::state;
 
     fn assert_close(got: impl IntoIterator<Item = f64>, want: &[f64]) {
         let got: Vec<f64> = got.into_iter().collect();
@@ -255,14 +255,14 @@ mod tests {
         for seed in 0..60 {
             let mut s = MarketState::sample_seeded(seed);
             let free = optimal(&s).expect("valid");
-            let b = spend(&s, &free.menu) * [0.0, 0.1, 0.5, 0.9][seed as usize % 4];
+            let b = s.spend(&free.menu) * [0.0, 0.1, 0.5, 0.9][seed as usize % 4];
             s.budget = Some(b);
             let sol = optimal(&s).expect("valid");
-            let spent = spend(&s, &sol.menu);
+            let spent = s.spend(&sol.menu);
             let within = b * (1.0 - 1e-6)..=b * (1.0 + 1e-6);
             assert!(within.contains(&spent), "seed {seed}: {spent} vs {b}");
             // Scaling q and R alike keeps the menu IC and IR and spends exactly b.
-            let (k, mut scaled) = (b / spend(&s, &free.menu), free.menu.items.clone());
+            let (k, mut scaled) = (b / s.spend(&free.menu), free.menu.items.clone());
             for it in &mut scaled {
                 (it.q, it.r) = (k * it.q, k * it.r);
             }

@@ -23,7 +23,7 @@ pub mod train;
 /// Helpers shared by the planner's tests.
 #[cfg(test)]
 mod testkit {
-    use super::model::{MarketState, Menu};
+    use super::model::MarketState;
 
     /// A market with c = 1 and M = 1, as in the reference rows of `MARKET.md`.
     pub fn state(theta: &[f64], rho: &[f64], omega: f64) -> MarketState {
@@ -37,12 +37,6 @@ mod testkit {
             budget: None,
         }
     }
-
-    /// The total spend `M · Σ ρ_i R_i` of a menu as drafted.
-    pub fn spend(s: &MarketState, menu: &Menu) -> f64 {
-        let per_vehicle: f64 = menu.items.iter().zip(&s.rho).map(|(it, p)| p * it.r).sum();
-        s.m * per_vehicle
-    }
 }
 
 /// The solvers checked against an exhaustive search that knows nothing of
@@ -53,7 +47,7 @@ mod testkit {
 mod exhaustive_search {
     use super::exact::{grid_optimal, optimal};
     use super::model::MarketState;
-    use super::testkit::{spend, state};
+    use super::testkit::state;
     use rand::{Rng, SeedableRng, rngs::StdRng};
 
     /// The least solution of `R_i ≥ κ_i q_i`, `R_i ≥ R_j + κ_i (q_i − q_j)`
@@ -145,7 +139,7 @@ mod exhaustive_search {
     #[test]
     fn no_ic_and_ir_menu_within_the_budget_beats_the_budgeted_optimum() {
         for (mut s, grid, _) in small_cases().into_iter().filter(|(s, _, _)| s.n() == 2) {
-            let b = 0.5 * spend(&s, &optimal(&s).expect("valid").menu);
+            let b = 0.5 * s.spend(&optimal(&s).expect("valid").menu);
             s.budget = Some(b);
             let u = optimal(&s).expect("valid").per_vehicle;
             assert!(brute_force(&s, &grid, b) <= u + 1e-9, "{s:?}");

@@ -126,6 +126,15 @@ impl MarketState {
 
     /// Marginal cost of quality for type i, `c / theta[i]`.
     ///
+    /// What a menu pays per round, `M · Σ ρ_i R_i`, if every type takes
+    /// its own item.
+    pub fn spend(&self, menu: &Menu) -> f64 {
+        self.m
+            * (menu.items.iter().zip(&self.rho))
+                .map(|(it, p)| p * it.r)
+                .sum::<f64>()
+    }
+
     /// # Panics
     /// If `i >= N`, like slice indexing.
     pub fn kappa(&self, i: usize) -> f64 {

@@ -146,10 +146,7 @@ impl Planners {
 /// Budgets are outside the training distribution: a menu that overspends is
 /// scaled down (q and R alike, which keeps IR and IC) to spend exactly the budget.
 fn scaled_to_budget(state: &MarketState, mut menu: Menu) -> Menu {
-    let spend: f64 = state.m
-        * (menu.items.iter().zip(&state.rho))
-            .map(|(it, p)| p * it.r)
-            .sum::<f64>();
+    let spend = state.spend(&menu);
     if let Some(b) = state.budget.filter(|&b| spend > b) {
         let k = b / spend;
         for it in &mut menu.items {
