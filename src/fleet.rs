@@ -194,7 +194,7 @@ impl Fleet {
     ///
     /// `market:<id>` gives the market supervisor's last retained summary.
     pub fn state(&self, device_id: &str) -> Option<Map<String, Value>> {
-        if let Some(market) = device_id.strip_prefix("market:") {
+        if let Some(market) = crate::agent::market::market_of(device_id) {
             return self
                 .tree
                 .json_object(&format!("giot/market/{market}/status"));
@@ -232,7 +232,7 @@ impl Fleet {
             .registry()
             .market
             .as_ref()
-            .map(|m| crate::agent::market::status_key(&m.id));
+            .map(|m| crate::agent::market::device_id(&m.id));
         self.registry()
             .devices()
             .iter()

@@ -96,7 +96,10 @@ fn confirmation_reason(registry: &Registry, actions: &[Action], devices: &[Strin
         devices.join(", ")
     );
     let market = registry.market.as_ref();
-    for a in actions.iter().filter(|a| a.device.starts_with("market:")) {
+    for a in actions
+        .iter()
+        .filter(|a| crate::agent::market::market_of(&a.device).is_some())
+    {
         let audit = serde_json::from_value(a.value.clone())
             .ok()
             .zip(market)

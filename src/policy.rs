@@ -33,7 +33,7 @@ pub fn check(
     let mut allowed = Vec::with_capacity(actions.len());
     let mut confirm = Vec::new();
     for a in actions {
-        if let Some(market) = a.device.strip_prefix("market:") {
+        if let Some(market) = crate::agent::market::market_of(&a.device) {
             match market_action(registry, market, a) {
                 Ok(rebuilt) if !topic_allowed(overrides, &rebuilt.topic) => {
                     return Verdict::Refuse(format!(

@@ -25,14 +25,16 @@ use crate::registry::Registry;
 /// The market tools an agent definition may list.
 pub const TOOLS: [&str; 3] = ["market_status", "draft_menu", "publish_menu"];
 
-/// The state-lookup key of a market's status.
-pub fn status_key(market: &str) -> String {
+/// A market as the agent, the policy and the state lookup name it: the
+/// pseudo-device `market:<id>`, whose state is the supervisor's retained
+/// status and whose one setting is its `menu`.
+pub fn device_id(market: &str) -> String {
     format!("market:{market}")
 }
 
-/// The pseudo-device id of a market in actions: `market:<id>`.
-pub fn device_id(market: &str) -> String {
-    status_key(market)
+/// The market a pseudo-device id names, if it names one.
+pub fn market_of(device: &str) -> Option<&str> {
+    device.strip_prefix("market:")
 }
 
 fn is_market_goal(words: &[String]) -> bool {
@@ -95,7 +97,7 @@ pub fn decide(
     } else {
         Source::Diffusion
     };
-    let status = state(&status_key(&config.id)).map(Value::Object);
+    let status = state(&device_id(&config.id)).map(Value::Object);
     match tool {
         "publish_menu" => Some(match draft(config, source, has("cheaper")) {
             Ok(d) => Decision::Act(vec![menu_action(&config.id, &d.menu)]),

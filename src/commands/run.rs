@@ -154,7 +154,7 @@ pub fn human(o: &Outcome) -> String {
                     Some(false) => "  NOT confirmed (no matching state before the timeout)",
                     None => "",
                 };
-                let line = match a.device.strip_prefix("market:") {
+                let line = match giot::agent::market::market_of(&a.device) {
                     // A menu reads as its items; the payload is the same menu.
                     Some(market) => format!(
                         "  the {market} market's menu = {}  ({})",
