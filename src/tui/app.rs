@@ -13,9 +13,11 @@ use tui_tree_widget::TreeState;
 
 use super::keymap::{self, Action, Focus};
 use crate::agent::PolicyOverrides;
+use crate::agent::market::market_of;
 use crate::fleet::Fleet;
 use crate::mqtt::LinkEvent;
 use crate::outcome::{ActionResult, Outcome, Status};
+use crate::planner::model::Menu;
 use crate::policy::{self, Verdict};
 
 /// Everything that can happen to the TUI.
@@ -115,6 +117,8 @@ pub struct App {
     pub conversation: Vec<Said>,
     /// A plan waiting for the operator's yes.
     pub dialog: Option<Outcome>,
+    /// The menu in that plan, audited when the plan arrived (not per frame).
+    proposal: Option<Proposal>,
     pub form: Option<Form>,
     pub pending: Vec<Pending>,
     pub model: ModelStatus,
@@ -129,6 +133,13 @@ pub struct App {
     pub dirty: bool,
     /// The ledger's last check, for the audit tab.
     pub audit: Option<Audit>,
+}
+
+/// A market menu waiting for the operator's yes, with its audit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proposal {
+    pub menu: Menu,
+    pub audit: String,
 }
 
 /// How long a value counts as just changed.
@@ -155,6 +166,7 @@ impl App {
             filter: Input::default(),
             conversation: Vec::new(),
             dialog: None,
+            proposal: None,
             form: None,
             pending: Vec::new(),
             model: ModelStatus::Loading("model".into()),
@@ -338,12 +350,10 @@ impl App {
                                 describe(&outcome.actions)
                             ),
                         );
-                        // A menu is judged by its audit: show it behind the dialog.
-                        if outcome
-                            .actions
-                            .iter()
-                            .any(|a| a.device.starts_with("market:"))
-                        {
+                        // A menu is judged by its audit: audit it once, and
+                        // show it behind the dialog.
+                        self.proposal = self.audit_proposal(&outcome);
+                        if self.proposal.is_some() {
                             self.view = View::Market;
                         }
                         self.dialog = Some(outcome);
@@ -360,21 +370,30 @@ impl App {
         }
     }
 
-    /// The market menu in the plan waiting for the operator's yes, if any.
-    pub fn proposed_menu(&self) -> Option<crate::planner::model::Menu> {
-        let a = self
-            .dialog
-            .as_ref()?
+    /// The market menu in the plan waiting for the operator's yes, if any,
+    /// with its audit.
+    pub fn proposal(&self) -> Option<&Proposal> {
+        self.dialog.as_ref().and(self.proposal.as_ref())
+    }
+
+    fn audit_proposal(&self, outcome: &Outcome) -> Option<Proposal> {
+        let a = outcome
             .actions
             .iter()
-            .find(|a| a.device.starts_with("market:"))?;
-        serde_json::from_value(a.value.clone()).ok()
+            .find(|a| market_of(&a.device).is_some())?;
+        let menu: Menu = serde_json::from_value(a.value.clone()).ok()?;
+        let market = self.fleet.registry().market.as_ref()?;
+        let audit = match crate::market::audit(&market.state, &menu) {
+            Ok(a) => crate::agent::market::audit_text(&a),
+            Err(e) => format!("not a valid menu: {e}"),
+        };
+        Some(Proposal { menu, audit })
     }
 
     fn publish(&mut self, goal: String, actions: Vec<ActionResult>) -> Vec<Effect> {
         let deadline = Instant::now() + self.confirm_timeout;
         for a in &actions {
-            let payload = if a.device.starts_with("market:") {
+            let payload = if market_of(&a.device).is_some() {
                 "(the menu above)"
             } else {
                 a.payload.as_str()
@@ -630,7 +649,7 @@ fn manual_outcome(actions: Vec<crate::agent::Action>, status: Status) -> Outcome
 
 /// One action as the conversation names it.
 fn label(a: &ActionResult) -> String {
-    match a.device.strip_prefix("market:") {
+    match market_of(&a.device) {
         Some(m) => format!("the {m} market's new menu"),
         None => format!("{}.{} = {}", a.device, a.capability, a.value),
     }
@@ -646,7 +665,7 @@ fn describe_actions(actions: &[crate::agent::Action]) -> String {
 
 fn list<'a>(items: impl Iterator<Item = (&'a String, &'a String, &'a Value)>) -> String {
     items
-        .map(|(d, c, v)| match d.strip_prefix("market:") {
+        .map(|(d, c, v)| match market_of(d) {
             Some(m) => format!("a new menu for the {m} market"),
             None => format!("{d}.{c} = {v}"),
         })

@@ -368,7 +368,7 @@ fn the_market_tab_shows_the_last_round_and_the_audit_tab_the_ledger() {
     );
     insta::assert_snapshot!("market_proposal", s);
     key(&mut app, KeyCode::Char('n'));
-    assert!(app.proposed_menu().is_none());
+    assert!(app.proposal().is_none());
     key(&mut app, KeyCode::Char('t'));
     app.handle(AppEvent::Audit(super::app::Audit {
         ok: false,

@@ -246,7 +246,7 @@ fn draw_market(frame: &mut Frame, app: &App, area: Rect) {
         );
         return;
     };
-    let proposed = app.proposed_menu();
+    let proposed = app.proposal();
     let topic = format!("giot/market/{}/status", market.id);
     let status = app.fleet.tree().json_object(&topic).map(Value::Object);
     let mut lines = Vec::new();
@@ -349,14 +349,14 @@ fn draw_market(frame: &mut Frame, app: &App, area: Rect) {
                 .collect();
         }
     }
-    if let Some(menu) = &proposed {
+    if let Some(p) = proposed {
         lines.push(Line::from(""));
         lines.push(Line::from(Span::styled(
             "Proposed menu, waiting for your yes (y/n):",
             Style::new().fg(Color::Yellow).bold(),
         )));
         lines.push(Line::from("type  theta  quality q  reward R").dim());
-        for (i, it) in menu.items.iter().enumerate() {
+        for (i, it) in p.menu.items.iter().enumerate() {
             lines.push(Line::from(format!(
                 "{:>4}  {:>5.2}  {:>9.2}  {:>8.2}",
                 i + 1,
@@ -365,12 +365,7 @@ fn draw_market(frame: &mut Frame, app: &App, area: Rect) {
                 it.r
             )));
         }
-        lines.push(Line::from(
-            match crate::market::audit(&market.state, menu) {
-                Ok(a) => format!("audit: {}", crate::agent::market::audit_text(&a)),
-                Err(e) => format!("audit: not a valid menu: {e}"),
-            },
-        ));
+        lines.push(Line::from(format!("audit: {}", p.audit)));
     }
     let [text, graph] = Layout::vertical([
         Constraint::Length(lines.len() as u16 + 1),
@@ -755,12 +750,12 @@ fn draw_dialog(frame: &mut Frame, app: &App) {
         Line::from("These devices need your confirmation. giot will publish:"),
         Line::from(""),
     ];
-    if let (Some(menu), Some(market)) = (app.proposed_menu(), &app.fleet.registry().market) {
+    if let (Some(p), Some(market)) = (app.proposal(), &app.fleet.registry().market) {
         lines[0] = Line::from(format!(
             "Propose this menu to the {} market? Its supervisor adopts it next round.",
             market.id
         ));
-        for (i, it) in menu.items.iter().enumerate() {
+        for (i, it) in p.menu.items.iter().enumerate() {
             lines.push(Line::from(format!(
                 "  type {}: quality {:.2} for reward {:.2}",
                 i + 1,
@@ -768,17 +763,12 @@ fn draw_dialog(frame: &mut Frame, app: &App) {
                 it.r
             )));
         }
-        if let Ok(a) = crate::market::audit(&market.state, &menu) {
-            lines.push(Line::from(format!(
-                "  {}",
-                crate::agent::market::audit_text(&a)
-            )));
-        }
+        lines.push(Line::from(format!("  {}", p.audit)));
         lines.push(Line::from(""));
     }
     for a in &outcome.actions {
         // A menu's payload is the menu above; a device's is short.
-        let payload = if a.device.starts_with("market:") {
+        let payload = if crate::agent::market::market_of(&a.device).is_some() {
             String::new()
         } else {
             a.payload.clone()
