@@ -211,12 +211,6 @@ fn draft(config: &MarketConfig, source: Source, cheaper: bool) -> Result<Draft, 
 }
 
 fn draft_text(id: &str, d: &Draft) -> String {
-    let items: Vec<String> = d
-        .menu
-        .items
-        .iter()
-        .map(|it| format!("(q {:.2}, R {:.2})", it.q, it.r))
-        .collect();
     format!(
         "draft menu for the {id} market by the {}{}: {}; spends {:.2} per round (optimum {:.2}); {}. Not published: say \"publish {}menu\" and confirm to adopt it.",
         match d.source {
@@ -228,12 +222,20 @@ fn draft_text(id: &str, d: &Draft) -> String {
         } else {
             ""
         },
-        items.join(" "),
+        menu_text(&d.menu),
         d.spend,
         d.optimum_spend,
         audit_text(&d.audit),
         if d.cheaper { "the cheaper " } else { "the " }
     )
+}
+
+/// A menu as operators read it: `type 1: (q 3.25, R 3.25), type 2: ...`.
+pub fn menu_text(menu: &Menu) -> String {
+    let items: Vec<String> = (menu.items.iter().enumerate())
+        .map(|(i, it)| format!("type {}: (q {:.2}, R {:.2})", i + 1, it.q, it.r))
+        .collect();
+    items.join(", ")
 }
 
 /// An audit as operators read it: utility against the optimum and the

@@ -115,26 +115,11 @@ pub fn confirm_timeout(secs: f64) -> Result<Duration> {
     }
 }
 
-/// A menu as `type 1 (q 3.25, R 3.25), ...`.
+/// A proposed menu as its items (its JSON when it is not a menu).
 fn menu_items(menu: &serde_json::Value) -> String {
-    menu["items"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, it)| {
-                    format!(
-                        "type {}: (q {:.2}, R {:.2})",
-                        i + 1,
-                        it["q"].as_f64().unwrap_or(f64::NAN),
-                        it["r"].as_f64().unwrap_or(f64::NAN)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_else(|| menu.to_string())
+    serde_json::from_value(menu.clone())
+        .map(|m| giot::agent::market::menu_text(&m))
+        .unwrap_or_else(|_| menu.to_string())
 }
 
 /// The outcome for a person to read.
