@@ -127,7 +127,10 @@ fn capability_text(c: &Capability) -> String {
         CapabilityType::Number { min, max, .. }
             if *min <= -giot::discovery::UNBOUNDED && *max >= giot::discovery::UNBOUNDED =>
         {
-            format!("number{}", c.unit.as_deref().unwrap_or(""))
+            match c.unit.as_deref() {
+                Some(u) => format!("number ({u})"),
+                None => "number".into(),
+            }
         }
         CapabilityType::Number { min, max, .. } => {
             format!("{min}..{max}{}", c.unit.as_deref().unwrap_or(""))
