@@ -8,10 +8,11 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use giot::agent::PolicyOverrides;
+use giot::agent::AgentDefinition;
 use giot::fleet::Fleet;
 use giot::mqtt::{ConnectOptions, Link, LinkEvent, TopicTree};
 use giot::registry::Registry;
+use giot::session::{Session, SessionConfig};
 use giot::tui::{App, AppEvent};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -21,6 +22,15 @@ const TOPICS: usize = 20_000;
 
 fn topic(i: usize) -> String {
     format!("site/{}/floor{}/dev{}/state", i % 20, (i / 20) % 10, i)
+}
+
+fn new_app() -> App {
+    let session = Session::new(
+        Fleet::new(Registry::default(), 16),
+        AgentDefinition::builtin(),
+        SessionConfig::default(),
+    );
+    App::new(session, "bench".into())
 }
 
 fn rss_mb() -> f64 {
@@ -33,13 +43,10 @@ fn rss_mb() -> f64 {
 }
 
 fn frame_time() {
-    let mut app = App::new(
-        Fleet::new(Registry::default(), 16),
-        PolicyOverrides::default(),
-        "bench".into(),
-    );
+    let mut app = new_app();
     for i in 0..TOPICS {
-        app.fleet
+        app.session
+            .fleet_mut()
             .record(&topic(i), Bytes::from(format!("{{\"v\":{i}}}")), true);
     }
     let mut terminal = Terminal::new(TestBackend::new(200, 50)).unwrap();
@@ -161,11 +168,7 @@ fn memory() {
 /// Frames while 20,000 retained topics pour in: the runtime handles queued
 /// events in batches (at most `giot::tui::MAX_BATCH`) and draws between them.
 fn frames_while_ingesting() {
-    let mut app = App::new(
-        Fleet::new(Registry::default(), 16),
-        PolicyOverrides::default(),
-        "bench".into(),
-    );
+    let mut app = new_app();
     let mut terminal = Terminal::new(TestBackend::new(200, 50)).unwrap();
     app.handle(AppEvent::Key(KeyEvent::new(
         KeyCode::Char('t'),

@@ -1,15 +1,15 @@
-//! Carrying out a plan on the broker: publish each allowed action at QoS 1,
-//! then watch the devices' state topics until each shows the new value, or
-//! the confirmation timeout passes. Shared by `giot run`, `giot eval`, the TUI
-//! and the bridge.
+//! The broker connection a face starts from: [`Live::connect`] connects,
+//! subscribes to every state topic and waits until the retained states (and
+//! discovery announcements) have arrived, so that the first goal is planned
+//! over the fleet as it is. Publishing and confirming are the goal
+//! session's ([`crate::session`]).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::fleet::Fleet;
 use crate::mqtt::{ConnectOptions, Link, LinkEvent};
-use crate::outcome::ActionResult;
 use crate::registry::Registry;
 
 /// A connection to the broker with the fleet's live state.
@@ -22,8 +22,6 @@ pub struct Live {
 pub enum ExecError {
     #[error("cannot reach the broker at {url}: {reason}")]
     Unreachable { url: String, reason: String },
-    #[error("publishing to {topic} failed: {reason}")]
-    Publish { topic: String, reason: String },
 }
 
 impl Live {
@@ -123,42 +121,6 @@ impl Live {
             .devices()
             .iter()
             .all(|d| self.fleet.tree().get(&d.state_topic).is_some())
-    }
-
-    /// Publishes the actions and returns when each is confirmed by its
-    /// device's state or `confirm_timeout` has passed; sets `confirmed`.
-    /// Returns the instant of the last publish.
-    pub async fn execute(
-        &mut self,
-        actions: &mut [ActionResult],
-        confirm_timeout: Duration,
-    ) -> Result<Instant, ExecError> {
-        for a in actions.iter() {
-            self.link
-                .publish(&a.topic, a.payload.clone(), false)
-                .await
-                .map_err(|e| ExecError::Publish {
-                    topic: a.topic.clone(),
-                    reason: e.to_string(),
-                })?;
-        }
-        let published = Instant::now();
-        let deadline = tokio::time::Instant::now() + confirm_timeout;
-        loop {
-            for a in actions.iter_mut() {
-                if a.confirmed != Some(true) {
-                    a.confirmed = Some(self.fleet.shows(a));
-                }
-            }
-            if actions.iter().all(|a| a.confirmed == Some(true)) {
-                break;
-            }
-            match tokio::time::timeout_at(deadline, self.link.recv()).await {
-                Ok(Some(e)) => self.ingest(&e).await,
-                _ => break,
-            }
-        }
-        Ok(published)
     }
 }
 

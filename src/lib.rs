@@ -21,5 +21,6 @@ pub mod paths;
 pub mod planner;
 pub mod policy;
 pub mod registry;
+pub mod session;
 pub mod sim;
 pub mod tui;

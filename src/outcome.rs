@@ -16,6 +16,9 @@ pub enum Status {
     NeedsConfirmation,
     Refused,
     Answered,
+    /// Something outside the plan failed (a publish, a store write): the
+    /// reason says what, and `actions` holds only what was published.
+    Failed,
 }
 
 impl Status {
@@ -25,6 +28,7 @@ impl Status {
             Status::Planned | Status::Executed | Status::Answered => 0,
             Status::NeedsConfirmation => 3,
             Status::Refused => 4,
+            Status::Failed => 1,
         }
     }
 
@@ -35,6 +39,7 @@ impl Status {
             Status::NeedsConfirmation => "needs_confirmation",
             Status::Refused => "refused",
             Status::Answered => "answered",
+            Status::Failed => "failed",
         }
     }
 }
@@ -48,6 +53,19 @@ pub struct ActionResult {
     pub topic: String,
     pub payload: String,
     pub confirmed: Option<bool>,
+}
+
+impl ActionResult {
+    /// The action again, for the policy to check once more.
+    pub fn to_action(&self) -> Action {
+        Action {
+            device: self.device.clone(),
+            capability: self.capability.clone(),
+            value: self.value.clone(),
+            topic: self.topic.clone(),
+            payload: self.payload.clone(),
+        }
+    }
 }
 
 impl From<&Action> for ActionResult {
@@ -86,15 +104,20 @@ pub struct Outcome {
     pub answer: Option<String>,
     pub reason: Option<String>,
     pub timing_ms: Timing,
+    /// Set when the actions were published but the ledger could not record them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger_error: Option<String>,
 }
 
 /// Why a plan waits for a person, with a proposed menu's audit (the
 /// figures the person should weigh before saying yes).
-fn confirmation_reason(registry: &Registry, actions: &[Action], devices: &[String]) -> String {
-    let mut reason = format!(
-        "{} need(s) confirmation: run again with --yes",
-        devices.join(", ")
-    );
+fn confirmation_reason(
+    registry: &Registry,
+    actions: &[Action],
+    devices: &[String],
+    hint: &str,
+) -> String {
+    let mut reason = format!("{} need(s) confirmation: {hint}", devices.join(", "));
     let market = registry.market.as_ref();
     for a in actions
         .iter()
@@ -116,7 +139,8 @@ fn confirmation_reason(registry: &Registry, actions: &[Action], devices: &[Strin
 
 /// Decides the status of a plan under the policy, before anything is
 /// published. `Allow`ed actions come back as `Executed` unless `dry_run`;
-/// the caller publishes them and fills in `confirmed`.
+/// the caller publishes them and fills in `confirmed`. `confirm_hint` tells
+/// a person how to give their yes on this face ("run again with --yes").
 pub fn decide(
     goal: &str,
     plan: &Plan,
@@ -124,6 +148,7 @@ pub fn decide(
     overrides: &PolicyOverrides,
     yes: bool,
     dry_run: bool,
+    confirm_hint: &str,
 ) -> Outcome {
     let mut outcome = Outcome {
         goal: goal.to_string(),
@@ -135,6 +160,7 @@ pub fn decide(
             llm: ms(plan.llm_time),
             ..Timing::default()
         },
+        ledger_error: None,
     };
     match &plan.decision {
         Decision::Refuse(reason) => outcome.reason = Some(reason.clone()),
@@ -147,7 +173,12 @@ pub fn decide(
             Verdict::NeedsConfirmation { actions, devices } => {
                 outcome.status = Status::NeedsConfirmation;
                 outcome.actions = actions.iter().map(ActionResult::from).collect();
-                outcome.reason = Some(confirmation_reason(registry, &actions, &devices));
+                outcome.reason = Some(confirmation_reason(
+                    registry,
+                    &actions,
+                    &devices,
+                    confirm_hint,
+                ));
             }
             Verdict::Allow(actions) => {
                 outcome.status = if dry_run {

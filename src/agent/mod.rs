@@ -91,6 +91,14 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan that is only `decision` (a person's approved actions), at no cost.
+    pub fn deciding(decision: Decision) -> Self {
+        Self {
+            decision,
+            ..Self::empty()
+        }
+    }
+
     /// A plan that has decided nothing yet and cost nothing.
     fn empty() -> Self {
         Self {
@@ -185,7 +193,7 @@ impl Agent {
             plan.decision = decision;
             return plan;
         }
-        plan.decision = if understand::is_question(&all_words) {
+        let decision = if understand::is_question(&all_words) {
             let whole = understand::clauses(&normalized.replace(',', " "))
                 .into_iter()
                 .reduce(|mut a, b| {
@@ -198,7 +206,27 @@ impl Agent {
         } else {
             self.act(goal, &clauses, &mut plan)
         };
+        plan.decision = self.allowed(decision);
         plan
+    }
+
+    /// The decision if the agent definition lists the tool it needs
+    /// (`device_action` to act on devices, `state_query` to answer), a
+    /// refusal that names the missing tool otherwise.
+    fn allowed(&self, decision: Decision) -> Decision {
+        let tool = match &decision {
+            Decision::Act(_) => "device_action",
+            Decision::Answer(_) => "state_query",
+            Decision::Refuse(_) => return decision,
+        };
+        if self.definition.tools.iter().any(|t| t == tool) {
+            decision
+        } else {
+            Decision::Refuse(format!(
+                "the agent `{}` has no `{tool}` tool (add it to the agent's tools to allow it)",
+                self.definition.name
+            ))
+        }
     }
 
     fn act(&mut self, goal: &str, clauses: &[Clause], plan: &mut Plan) -> Decision {

@@ -1,20 +1,24 @@
 //! The MQTT bridge daemon: goals in on `giot/<agent>/goals`, results out on
-//! `giot/<agent>/results/<id>`, through the same agent core and policy as
-//! `giot run`.
+//! `giot/<agent>/results/<id>`, through the same goal session and driver as
+//! `giot run` ([`crate::session`]).
 //!
 //! It runs unattended, so it is built to lose nothing and repeat nothing:
 //! goals arrive at QoS 1 on a persistent session; every goal is recorded in
-//! the store ([`store`]) before it is worked on and its result after; a goal
-//! id seen before is answered from the record, never executed again; after a
-//! crash, accepted goals are planned again and goals caught mid-execution are
-//! only verified. A bounded queue turns a flood into `rejected: overloaded`
-//! answers instead of silent drops.
+//! the store ([`store`]) before it is worked on, again just before its
+//! commands are published (the driver's `before_publish`), and its result
+//! after; a goal id seen before is answered from the record, never executed
+//! again; after a crash, accepted goals are planned again and goals caught
+//! mid-execution are only verified. Goals are worked on concurrently (the
+//! session keeps goals on the same device in order); at most `queue` are in
+//! flight, and a flood beyond that gets `rejected: overloaded` answers
+//! instead of silent drops.
 
 pub mod message;
 pub mod store;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,15 +26,18 @@ use anyhow::{Context, Result};
 use rumqttc::{AsyncClient, QoS};
 use serde::Serialize;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 
-use crate::agent::{Action, Agent, AgentDefinition};
+use crate::agent::AgentDefinition;
+use crate::exec::Live;
 use crate::fleet::Fleet;
 use crate::llm::Scorer;
 use crate::mqtt::{ConnectOptions, Link, LinkEvent};
-use crate::outcome::{self, ActionResult, Outcome, Status};
-use crate::policy::{self, Verdict};
+use crate::outcome::Status;
 use crate::registry::Registry;
+use crate::session::driver::{BeforePublish, Driver, DriverConfig};
+use crate::session::{GoalRequest, Intent, Origin, Session, SessionConfig};
 use message::{Incoming, Rejection};
 use store::{Record, Stage, Store, Token, now_ms};
 
@@ -84,15 +91,16 @@ struct Metrics {
     latencies: Vec<f64>,
 }
 
-/// Shared between the MQTT loop and the worker.
+/// Shared between the MQTT loop and the goal tasks.
 struct Shared {
     config: BridgeConfig,
     topics: Topics,
-    store: Store,
-    fleet: Mutex<Fleet>,
-    changed: Notify,
+    store: Arc<Store>,
     metrics: Mutex<Metrics>,
     client: AsyncClient,
+    driver: Driver,
+    /// Goals accepted and not yet answered.
+    in_flight: AtomicUsize,
 }
 
 enum Job {
@@ -109,7 +117,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
     let topics = Topics::new(&config.agent);
-    let store = Store::open(&config.store).context("opening the bridge's store")?;
+    let store = Arc::new(Store::open(&config.store).context("opening the bridge's store")?);
     let pruned = store.prune(config.keep.as_millis() as u64)?;
     if pruned > 0 {
         tracing::info!(
@@ -124,47 +132,71 @@ pub async fn run(
     let fleet = Fleet::new(config.registry.clone(), 8);
     let mut filters = vec![topics.goals.clone()];
     filters.extend(fleet.state_filters());
-    let mut link = Link::start(&options, filters)?;
-    let mut agent = Agent::new(
-        config.registry.clone(),
-        config.definition.clone(),
+    let link = Link::start(&options, filters)?;
+    let client = link.client();
+
+    // The store records a goal as executing before its commands go out: a
+    // crash after this point verifies the goal, never publishes it again.
+    let before_publish: BeforePublish = {
+        let store = store.clone();
+        Arc::new(move |id: &str, actions: &[crate::outcome::ActionResult]| {
+            let mut record = store
+                .get(id)
+                .map_err(|e| format!("the bridge cannot record the goal: {e}"))?
+                .ok_or_else(|| format!("the bridge has no record of goal {id}"))?;
+            record.stage = Stage::Executing;
+            record.actions = actions.to_vec();
+            record.executions += 1;
+            store
+                .put(id, &record)
+                .map_err(|e| format!("the bridge cannot record the goal: {e}"))
+        })
+    };
+    let (events, mut link_events) = mpsc::unbounded_channel();
+    let definition = config.definition.clone();
+    let session_config = SessionConfig {
+        confirm_timeout: config.confirm_timeout,
+        ..SessionConfig::default()
+    };
+    let (driver, driver_task) = Driver::start(
+        Live { link, fleet },
+        move |fleet| Session::new(fleet, definition, session_config),
         Some(scorer),
+        false,
+        DriverConfig {
+            ledger: config.ledger.clone(),
+            before_publish: Some(before_publish),
+            warm: true,
+            forward: vec![topics.goals.clone()],
+            events: Some(events),
+        },
     );
-    agent.warm();
     let shared = Arc::new(Shared {
         topics,
         store,
-        fleet: Mutex::new(fleet),
-        changed: Notify::new(),
         metrics: Mutex::new(Metrics::default()),
-        client: link.client(),
+        client,
+        driver,
+        in_flight: AtomicUsize::new(0),
         config,
     });
 
     // Work found unfinished in the store comes first.
-    let (jobs, queue_rx) = mpsc::channel::<Job>(shared.config.queue.max(1));
-    let mut recovered = Vec::new();
+    let mut tasks = JoinSet::new();
+    let mut recovered = 0;
     for (id, record) in shared.store.all()? {
-        match record.stage {
-            Stage::Accepted => recovered.push(Job::Run(id)),
-            Stage::Executing => recovered.push(Job::Verify(id)),
-            Stage::Done => {}
-        }
+        let job = match record.stage {
+            Stage::Accepted => Job::Run(id),
+            Stage::Executing => Job::Verify(id),
+            Stage::Done => continue,
+        };
+        recovered += 1;
+        shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        tasks.spawn(handle(shared.clone(), job));
     }
-    if !recovered.is_empty() {
-        tracing::info!(
-            "resuming {} goals recorded before the last stop",
-            recovered.len()
-        );
+    if recovered > 0 {
+        tracing::info!("resuming {recovered} goals recorded before the last stop");
     }
-    let (stop_worker, worker_stop) = watch::channel(false);
-    let worker = tokio::spawn(work(
-        shared.clone(),
-        agent,
-        recovered,
-        queue_rx,
-        worker_stop,
-    ));
 
     let started = Instant::now();
     let mut connected_once = false;
@@ -172,8 +204,9 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = shutdown.changed() => if *shutdown.borrow() { break },
-            _ = metrics_tick.tick() => publish_metrics(&shared, &jobs, started).await,
-            event = link.recv() => {
+            _ = metrics_tick.tick() => publish_metrics(&shared, started).await,
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            event = link_events.recv() => {
                 let Some(event) = event else { break };
                 match &event {
                     LinkEvent::Connected => {
@@ -184,45 +217,34 @@ pub async fn run(
                         tracing::info!("connected; taking goals on {}", shared.topics.goals);
                         let _ = shared.client.publish(&shared.topics.status, QoS::AtLeastOnce, true, "online").await;
                     }
-                    LinkEvent::Disconnected { error, retry_in } => {
-                        tracing::warn!("broker connection lost ({error}); retrying in {retry_in:?}");
+                    LinkEvent::Disconnected { .. } => {}
+                    LinkEvent::Message { payload, .. } => {
+                        if let Some(job) = incoming(&shared, payload).await {
+                            tasks.spawn(handle(shared.clone(), job));
+                        }
                     }
-                    LinkEvent::Message { topic, payload, .. } if *topic == shared.topics.goals => {
-                        incoming(&shared, &jobs, payload).await;
-                        continue;
-                    }
-                    LinkEvent::Message { .. } => {}
                 }
-                let new_filters = {
-                    let mut fleet = shared.fleet.lock().expect("fleet");
-                    fleet.apply(&event);
-                    fleet.take_new_filters()
-                };
-                if let Err(e) = link.subscribe(new_filters).await {
-                    tracing::warn!("cannot subscribe to discovered state topics: {e}");
-                }
-                shared.changed.notify_waiters();
             }
         }
     }
-    // Stop taking goals; the one being worked on finishes, queued ones stay
-    // recorded as accepted and are resumed at the next start.
-    tracing::info!("stopping: finishing the goal in flight");
-    let _ = stop_worker.send(true);
-    drop(jobs);
-    let _ = worker.await;
+    // Stop taking goals; the goals in flight finish (each is bounded by the
+    // model and the confirmation timeout), goals not yet taken stay queued
+    // on the broker's persistent session for the next start.
+    tracing::info!("stopping: finishing the {} goals in flight", tasks.len());
+    while tasks.join_next().await.is_some() {}
     let _ = shared
         .client
         .publish(&shared.topics.status, QoS::AtLeastOnce, true, "offline")
         .await;
-    link.shutdown().await;
+    drop(shared);
+    let _ = driver_task.await;
     Ok(())
 }
 
-async fn publish_metrics(shared: &Shared, jobs: &mpsc::Sender<Job>, started: Instant) {
+async fn publish_metrics(shared: &Shared, started: Instant) {
     let text = {
         let mut m = shared.metrics.lock().expect("metrics");
-        m.queue = jobs.max_capacity() - jobs.capacity();
+        m.queue = shared.in_flight.load(Ordering::Relaxed);
         m.uptime_s = started.elapsed().as_secs();
         let lat: Vec<u64> = m.latencies.iter().map(|&x| (x * 1000.0) as u64).collect();
         for (name, p) in [("p50", 50.0), ("p95", 95.0)] {
@@ -263,15 +285,15 @@ fn count(shared: &Shared, status: &str) {
         .or_default() += 1;
 }
 
-/// A message on the goals topic.
-async fn incoming(shared: &Shared, jobs: &mpsc::Sender<Job>, payload: &[u8]) {
+/// A message on the goals topic: the job to run, if it is to be run.
+async fn incoming(shared: &Shared, payload: &[u8]) -> Option<Job> {
     let parsed = message::parse(payload, shared.config.goal_key.as_deref());
     let (id, goal, dry_run, confirm) = match parsed {
         Err(Rejection { id: None, reason }) => {
             let shown = String::from_utf8_lossy(&payload[..payload.len().min(120)]).into_owned();
             tracing::warn!("dropped a goal message ({reason}): {shown}");
             count(shared, "rejected");
-            return;
+            return None;
         }
         Err(Rejection {
             id: Some(id),
@@ -284,10 +306,10 @@ async fn incoming(shared: &Shared, jobs: &mpsc::Sender<Job>, payload: &[u8]) {
                 if let Some(result) = record.result {
                     publish_result(shared, &id, &result).await;
                 }
-                return;
+                return None;
             }
             publish_result(shared, &id, &rejected(&id, None, &reason)).await;
-            return;
+            return None;
         }
         Ok(Incoming::Goal { id, goal, dry_run }) => (id, goal, dry_run, None),
         Ok(Incoming::Confirm { id, token }) => (id, String::new(), false, Some(token)),
@@ -299,7 +321,7 @@ async fn incoming(shared: &Shared, jobs: &mpsc::Sender<Job>, payload: &[u8]) {
                 tracing::info!("goal {id} seen before: answering from the record");
                 publish_result(shared, &id, &result).await;
             }
-            return;
+            return None;
         }
         Ok(None) => {}
         Err(e) => {
@@ -310,13 +332,13 @@ async fn incoming(shared: &Shared, jobs: &mpsc::Sender<Job>, payload: &[u8]) {
                 &rejected(&id, Some(&goal), "the bridge cannot record goals"),
             )
             .await;
-            return;
+            return None;
         }
     }
-    if jobs.capacity() == 0 {
+    if shared.in_flight.load(Ordering::Relaxed) >= shared.config.queue {
         count(shared, "rejected");
         publish_result(shared, &id, &rejected(&id, Some(&goal), "overloaded")).await;
-        return;
+        return None;
     }
     let record = Record {
         goal,
@@ -337,140 +359,146 @@ async fn incoming(shared: &Shared, jobs: &mpsc::Sender<Job>, payload: &[u8]) {
             &rejected(&id, Some(&record.goal), "the bridge cannot record goals"),
         )
         .await;
-        return;
+        return None;
     }
-    if jobs.try_send(Job::Run(id)).is_err() {
-        // Cannot happen (capacity was checked and only this loop sends);
-        // the goal stays accepted in the store and runs at the next start.
-        tracing::error!("queue full after the capacity check");
-    }
+    shared.in_flight.fetch_add(1, Ordering::Relaxed);
+    Some(Job::Run(id))
 }
 
-/// The worker: one goal at a time, in arrival order.
-async fn work(
-    shared: Arc<Shared>,
-    agent: Agent,
-    recovered: Vec<Job>,
-    mut queue: mpsc::Receiver<Job>,
-    stop: watch::Receiver<bool>,
-) {
-    let agent = Arc::new(Mutex::new(agent));
-    for job in recovered {
-        handle(&shared, &agent, job).await;
-    }
-    while let Some(job) = queue.recv().await {
-        if *stop.borrow() {
-            break;
-        }
-        handle(&shared, &agent, job).await;
-    }
+fn origin(shared: &Shared, person: &str) -> Origin {
+    Origin::new(
+        "bridge",
+        person,
+        &format!(
+            "to go ahead, publish {{\"id\": \"<new id>\", \"confirm\": \"<confirm_token>\"}} to {}",
+            shared.topics.goals
+        ),
+    )
 }
 
-async fn handle(shared: &Arc<Shared>, agent: &Arc<Mutex<Agent>>, job: Job) {
+/// One goal, from its record to its published result.
+async fn handle(shared: Arc<Shared>, job: Job) {
     let (id, verify_only) = match job {
         Job::Run(id) => (id, false),
         Job::Verify(id) => (id, true),
     };
-    let Ok(Some(mut record)) = shared.store.get(&id) else {
-        return;
-    };
     let t0 = Instant::now();
-    let mut result = if verify_only {
-        let mut actions = record.actions.clone();
-        wait_confirmed(shared, &mut actions).await;
-        let outcome = Outcome {
-            goal: record.goal.clone(),
-            status: Status::Executed,
-            actions,
-            answer: None,
-            reason: Some("the bridge restarted while executing this goal: its commands were not published again; confirmed shows what the devices report".into()),
-            timing_ms: Default::default(),
-        };
-        serde_json::to_value(&outcome).unwrap_or_default()
-    } else if let Some(token) = record.confirm.clone() {
-        redeem(shared, &id, &mut record, &token).await
-    } else {
-        plan_and_run(shared, agent, &id, &mut record).await
+    let result = match shared.store.get(&id) {
+        Ok(Some(record)) => Some(work(&shared, &id, &record, verify_only).await),
+        Ok(None) => None,
+        Err(e) => Some(rejected(
+            &id,
+            None,
+            &format!("the bridge cannot read its record: {e}"),
+        )),
     };
-    if let Value::Object(map) = &mut result {
-        map.insert("id".into(), Value::from(id.clone()));
-        if let Some(timing) = map.get_mut("timing_ms").and_then(Value::as_object_mut) {
-            timing.insert("total".into(), Value::from(outcome::ms(t0.elapsed())));
+    if let Some(mut result) = result {
+        if let Value::Object(map) = &mut result {
+            map.insert("id".into(), Value::from(id.clone()));
         }
-    }
-    let status = result["status"].as_str().unwrap_or("unknown").to_string();
-    {
-        let mut m = shared.metrics.lock().expect("metrics");
-        m.latencies.push(t0.elapsed().as_secs_f64() * 1000.0);
-        if m.latencies.len() > 1000 {
-            m.latencies.remove(0);
+        let status = result["status"].as_str().unwrap_or("unknown").to_string();
+        {
+            let mut m = shared.metrics.lock().expect("metrics");
+            m.latencies.push(t0.elapsed().as_secs_f64() * 1000.0);
+            if m.latencies.len() > 1000 {
+                m.latencies.remove(0);
+            }
         }
+        count(&shared, &status);
+        // The record as it is now (the driver may have marked it executing).
+        let mut record = match shared.store.get(&id) {
+            Ok(Some(r)) => r,
+            _ => Record {
+                goal: result["goal"].as_str().unwrap_or_default().to_string(),
+                dry_run: false,
+                confirm: None,
+                stage: Stage::Done,
+                actions: Vec::new(),
+                result: None,
+                executions: 0,
+                received_ms: now_ms(),
+                response_topic: None,
+            },
+        };
+        record.stage = Stage::Done;
+        record.result = Some(result.clone());
+        if let Err(e) = shared.store.put(&id, &record) {
+            tracing::error!("{e}");
+        }
+        publish_result(&shared, &id, &result).await;
     }
-    count(shared, &status);
-    record.stage = Stage::Done;
-    record.result = Some(result.clone());
-    if let Err(e) = shared.store.put(&id, &record) {
-        tracing::error!("{e}");
-    }
-    publish_result(shared, &id, &result).await;
+    shared.in_flight.fetch_sub(1, Ordering::Relaxed);
 }
 
-async fn plan_and_run(
-    shared: &Arc<Shared>,
-    agent: &Arc<Mutex<Agent>>,
-    id: &str,
-    record: &mut Record,
-) -> Value {
-    let goal = record.goal.clone();
-    // The live registry: devices.yaml plus the devices discovered so far.
-    let (snapshot, registry) = {
-        let fleet = shared.fleet.lock().expect("fleet");
-        (fleet.snapshot(), fleet.registry().clone())
-    };
-    let plan = tokio::task::block_in_place(|| {
-        let mut agent = agent.lock().expect("agent");
-        agent.set_registry(registry.clone());
-        agent.plan(&goal, &|d| snapshot.get(d).cloned())
-    });
-    let policy = &shared.config.definition.policy;
-    let mut decided = outcome::decide(&goal, &plan, &registry, policy, false, record.dry_run);
-    match decided.status {
-        Status::Executed => {
-            execute(shared, id, record, &mut decided.actions).await;
-            record_in_ledger(shared, &goal, &decided.actions, "policy (bridge)").await;
-            serde_json::to_value(&decided).unwrap_or_default()
+async fn work(shared: &Shared, id: &str, record: &Record, verify_only: bool) -> Value {
+    let mut request = GoalRequest::words(0, record.goal.clone(), origin(shared, "bridge"));
+    let mut confirms = None;
+    if verify_only {
+        request.intent = Intent::Verify(record.actions.clone());
+    } else if let Some(token) = &record.confirm {
+        match redeem(shared, id, token) {
+            Ok(spent) => {
+                request.text = spent.goal.clone();
+                request.origin = origin(
+                    shared,
+                    &format!("confirmation {id} of goal {}", spent.goal_id),
+                );
+                request.intent = Intent::Actions(
+                    spent
+                        .actions
+                        .iter()
+                        .map(crate::outcome::ActionResult::to_action)
+                        .collect(),
+                );
+                request.yes = true;
+                confirms = Some(spent.goal_id);
+            }
+            Err(rejection) => return rejection,
         }
-        Status::NeedsConfirmation => {
-            let token = hex::encode(rand::random::<[u8; 16]>());
-            let ttl = shared.config.token_ttl;
-            let saved = shared.store.put_token(
-                &token,
-                &Token {
-                    goal_id: id.to_string(),
-                    goal: goal.clone(),
-                    actions: decided.actions.clone(),
-                    expires_ms: now_ms() + ttl.as_millis() as u64,
-                    used: false,
-                },
-            );
-            let mut value = serde_json::to_value(&decided).unwrap_or_default();
-            if saved.is_ok() {
+    } else {
+        request.dry_run = record.dry_run;
+    }
+    let report = match shared.driver.run(request, id).await {
+        Ok(report) => report,
+        Err(e) => return rejected(id, Some(&record.goal), &e.to_string()),
+    };
+    let decided = report.outcome;
+    let mut value = serde_json::to_value(&decided).unwrap_or_default();
+    if let Some(goal_id) = confirms {
+        value["confirms"] = Value::from(goal_id);
+    }
+    if decided.status == Status::NeedsConfirmation {
+        let token = hex::encode(rand::random::<[u8; 16]>());
+        let ttl = shared.config.token_ttl;
+        let saved = shared.store.put_token(
+            &token,
+            &Token {
+                goal_id: id.to_string(),
+                goal: decided.goal.clone(),
+                actions: decided.actions.clone(),
+                expires_ms: now_ms() + ttl.as_millis() as u64,
+                used: false,
+            },
+        );
+        match saved {
+            Ok(()) => {
                 value["confirm_token"] = Value::from(token);
                 value["confirm_expires_s"] = Value::from(ttl.as_secs());
+            }
+            Err(e) => {
+                tracing::error!("{e}");
                 value["reason"] = Value::from(format!(
-                    "{} To go ahead, publish {{\"id\": \"<new id>\", \"confirm\": \"<confirm_token>\"}} to {}.",
-                    decided.reason.clone().unwrap_or_default(),
-                    shared.topics.goals
+                    "{}; but the bridge cannot record a confirmation token, so it cannot be confirmed",
+                    decided.reason.clone().unwrap_or_default()
                 ));
             }
-            value
         }
-        _ => serde_json::to_value(&decided).unwrap_or_default(),
     }
+    value
 }
 
-/// A confirmation: the token's plan, checked by the policy again, executed once.
-async fn redeem(shared: &Arc<Shared>, id: &str, record: &mut Record, token: &str) -> Value {
+/// Spends a confirmation token: the plan it stands for, or the rejection.
+fn redeem(shared: &Shared, id: &str, token: &str) -> Result<Token, Value> {
     let found = shared.store.token(token).ok().flatten();
     let reason = match &found {
         None => Some("unknown confirmation token"),
@@ -479,120 +507,18 @@ async fn redeem(shared: &Arc<Shared>, id: &str, record: &mut Record, token: &str
         Some(_) => None,
     };
     if let Some(reason) = reason {
-        return rejected(id, None, reason);
+        return Err(rejected(id, None, reason));
     }
     let mut spent = found.expect("checked above");
     spent.used = true;
     if shared.store.put_token(token, &spent).is_err() {
-        return rejected(
+        return Err(rejected(
             id,
             Some(&spent.goal),
             "the bridge cannot record the confirmation",
-        );
+        ));
     }
-    record.goal = spent.goal.clone();
-    let registry = shared.fleet.lock().expect("fleet").registry().clone();
-    // The policy rebuilds topics and payloads (and refuses what no longer
-    // exists), so the stored plan is handed to it as it was.
-    let wanted: Vec<Action> = spent
-        .actions
-        .iter()
-        .map(|a| Action {
-            device: a.device.clone(),
-            capability: a.capability.clone(),
-            value: a.value.clone(),
-            topic: a.topic.clone(),
-            payload: a.payload.clone(),
-        })
-        .collect();
-    let mut decided = Outcome {
-        goal: spent.goal.clone(),
-        status: Status::Refused,
-        actions: Vec::new(),
-        answer: None,
-        reason: None,
-        timing_ms: Default::default(),
-    };
-    match policy::check(&registry, &shared.config.definition.policy, &wanted, true) {
-        Verdict::Allow(actions) => {
-            decided.status = Status::Executed;
-            decided.actions = actions.iter().map(ActionResult::from).collect();
-            execute(shared, id, record, &mut decided.actions).await;
-            let who = format!("confirmation {id} of goal {}", spent.goal_id);
-            record_in_ledger(shared, &spent.goal, &decided.actions, &who).await;
-        }
-        Verdict::Refuse(reason) => decided.reason = Some(reason),
-        Verdict::NeedsConfirmation { .. } => {
-            decided.reason = Some("confirmation did not apply".into())
-        }
-    }
-    let mut value = serde_json::to_value(&decided).unwrap_or_default();
-    value["confirms"] = Value::from(spent.goal_id);
-    value
-}
-
-/// Records that the actions are being published, publishes them, waits for
-/// the devices to show them.
-async fn execute(
-    shared: &Arc<Shared>,
-    id: &str,
-    record: &mut Record,
-    actions: &mut [ActionResult],
-) {
-    record.stage = Stage::Executing;
-    record.actions = actions.to_vec();
-    record.executions += 1;
-    if let Err(e) = shared.store.put(id, record) {
-        tracing::error!("not publishing {id}: {e}");
-        return;
-    }
-    for a in actions.iter() {
-        if let Err(e) = shared
-            .client
-            .publish(&a.topic, QoS::AtLeastOnce, false, a.payload.clone())
-            .await
-        {
-            tracing::warn!("publishing to {} failed: {e}", a.topic);
-        }
-    }
-    wait_confirmed(shared, actions).await;
-}
-
-/// Appends the executed actions to the ledger, off the async threads.
-async fn record_in_ledger(shared: &Shared, goal: &str, actions: &[ActionResult], who: &str) {
-    let Some(path) = shared.config.ledger.clone() else {
-        return;
-    };
-    let (goal, actions, who) = (goal.to_string(), actions.to_vec(), who.to_string());
-    let recorded = tokio::task::spawn_blocking(move || {
-        crate::ledger::record_action(&path, &goal, &actions, &who)
-    })
-    .await;
-    match recorded {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::error!("the ledger could not record executed actions: {e}"),
-        Err(e) => tracing::error!("the ledger writer failed: {e}"),
-    }
-}
-
-async fn wait_confirmed(shared: &Shared, actions: &mut [ActionResult]) {
-    let deadline = tokio::time::Instant::now() + shared.config.confirm_timeout;
-    loop {
-        // Register interest before looking, so no change slips between.
-        let changed = shared.changed.notified();
-        {
-            let fleet = shared.fleet.lock().expect("fleet");
-            for a in actions.iter_mut() {
-                a.confirmed = Some(fleet.shows(a));
-            }
-        }
-        if actions.iter().all(|a| a.confirmed == Some(true)) {
-            return;
-        }
-        if tokio::time::timeout_at(deadline, changed).await.is_err() {
-            return;
-        }
-    }
+    Ok(spent)
 }
 
 /// `giot bridge status`: the daemon's retained status and metrics.

@@ -11,6 +11,8 @@ use giot::cli::EvalArgs;
 use giot::eval::{self, Case, Tally};
 use giot::exec::Live;
 use giot::outcome::{self, Status};
+use giot::session::driver::{Driver, DriverConfig};
+use giot::session::{GoalRequest, Origin, Session, SessionConfig};
 use serde_json::json;
 
 use super::ConfigError;
@@ -26,63 +28,68 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let rt = super::runtime()?;
     let (llm, load_time) = giot::llm::spawn(args.model.config())?;
     let model_name = giot::llm::Scorer::name(&llm);
-    let mut live = rt.block_on(Live::connect(
+    let live = rt.block_on(Live::connect(
         &options,
         registry.clone(),
         Duration::from_secs(5),
         Duration::from_secs(2),
     ))?;
-    let mut agent = Agent::new(registry.clone(), definition.clone(), Some(Box::new(llm)));
-    let load_time = load_time + agent.warm();
-
+    // Every goal through the same session and driver as `giot run`, warm
+    // (the priors of every device name computed before the first goal).
+    let warm_started = Instant::now();
+    let (driver, task) = rt.block_on(async {
+        Driver::start(
+            live,
+            |fleet| {
+                Session::new(
+                    fleet,
+                    definition.clone(),
+                    SessionConfig {
+                        confirm_timeout,
+                        ..SessionConfig::default()
+                    },
+                )
+            },
+            Some(Box::new(llm)),
+            false,
+            DriverConfig {
+                warm: true,
+                ..DriverConfig::default()
+            },
+        )
+    });
+    rt.block_on(driver.warmed())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let load_time = load_time + warm_started.elapsed();
+    let origin = Origin::new("eval", "operator (eval)", "run again with --yes");
     let mut passed = Vec::new();
     let mut latencies = Vec::new();
     let mut llm_ms = Vec::new();
     let mut tokens = Vec::new();
     let mut failures = Vec::new();
     let mut unconfirmed = 0;
-    let mut proposed_invalid = 0;
     let mut used_model = 0;
     let mut decode_total = Duration::ZERO;
     let mut latency_total = Duration::ZERO;
     for case in &cases {
-        let t0 = Instant::now();
-        let fleet = &live.fleet;
-        let plan = agent.plan(&case.goal, &|id| fleet.state(id));
-        let mut o = outcome::decide(
-            &case.goal,
-            &plan,
-            &registry,
-            &definition.policy,
-            false,
-            false,
-        );
-        let mut end = Instant::now();
+        let report = rt
+            .block_on(driver.run(GoalRequest::words(0, &case.goal, origin.clone()), "eval"))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let o = report.outcome;
         if o.status == Status::Executed {
-            end = rt.block_on(live.execute(&mut o.actions, confirm_timeout))?;
             unconfirmed += o
                 .actions
                 .iter()
                 .filter(|a| a.confirmed != Some(true))
                 .count();
         }
-        if let Decision::Act(actions) = &plan.decision {
-            proposed_invalid += actions
-                .iter()
-                .filter(|a| {
-                    registry
-                        .get(&a.device)
-                        .and_then(|d| d.capability(&a.capability))
-                        .is_none_or(|c| c.check_write(&a.value).is_err())
-                })
-                .count();
-        }
-        latencies.push(end.duration_since(t0).as_micros() as u64);
-        latency_total += end.duration_since(t0);
-        decode_total += plan.llm_decode_time;
-        llm_ms.push(plan.llm_time.as_micros() as u64);
-        tokens.push(plan.tokens_evaluated as u64);
-        used_model += usize::from(plan.used_model);
+        let took = Duration::from_secs_f64(o.timing_ms.total / 1000.0);
+        latencies.push(took.as_micros() as u64);
+        latency_total += took;
+        decode_total += report.stats.decode_time;
+        llm_ms.push((o.timing_ms.llm * 1000.0) as u64);
+        tokens.push(report.stats.tokens_evaluated as u64);
+        used_model += usize::from(report.stats.used_model);
         let ok = eval::passes(case, &o);
         if !ok {
             failures.push(json!({"goal": case.goal, "category": case.category, "want": {"status": case.status, "actions": case.actions},
@@ -90,20 +97,45 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         }
         passed.push(ok);
     }
+    // What the model proposed that the policy refused: the words-only and
+    // model plans are checked against the live registry without publishing.
+    let (registry, snapshot) = rt
+        .block_on(driver.read(|fleet| (fleet.registry().clone(), fleet.snapshot())))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    drop(driver);
+    rt.block_on(task)?;
+    let mut agent = Agent::new(registry.clone(), definition.clone(), None);
+    let proposed_invalid: usize = cases
+        .iter()
+        .map(|case| {
+            match agent
+                .plan(&case.goal, &|id| snapshot.get(id).cloned())
+                .decision
+            {
+                Decision::Act(actions) => actions
+                    .iter()
+                    .filter(|a| {
+                        registry
+                            .get(&a.device)
+                            .and_then(|d| d.capability(&a.capability))
+                            .is_none_or(|c| c.check_write(&a.value).is_err())
+                    })
+                    .count(),
+                _ => 0,
+            }
+        })
+        .sum();
     let (all, by) = eval::tally(&cases, &passed);
 
     let baseline = if args.no_baseline {
         None
     } else {
-        agent.set_scorer(None);
-        let fleet = &live.fleet;
         let results: Vec<bool> = cases
             .iter()
-            .map(|case| baseline_passes(&mut agent, case, fleet, &registry, &definition))
+            .map(|case| baseline_passes(&mut agent, case, &snapshot, &registry, &definition))
             .collect();
         Some(eval::tally(&cases, &results))
     };
-    rt.block_on(live.link.shutdown());
 
     let p50 = eval::percentile(&latencies, 50.0);
     let p95 = eval::percentile(&latencies, 95.0);
@@ -190,14 +222,16 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether the words alone (no model) plan the case right, against the
+/// fleet's state at the end of the run.
 fn baseline_passes(
     agent: &mut Agent,
     case: &Case,
-    fleet: &giot::fleet::Fleet,
+    snapshot: &std::collections::HashMap<String, serde_json::Map<String, serde_json::Value>>,
     registry: &giot::registry::Registry,
     definition: &AgentDefinition,
 ) -> bool {
-    let plan = agent.plan(&case.goal, &|id| fleet.state(id));
+    let plan = agent.plan(&case.goal, &|id| snapshot.get(id).cloned());
     let o = outcome::decide(
         &case.goal,
         &plan,
@@ -205,6 +239,7 @@ fn baseline_passes(
         &definition.policy,
         false,
         false,
+        "",
     );
     eval::passes(case, &o)
 }

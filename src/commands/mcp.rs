@@ -28,7 +28,6 @@ pub fn run(args: McpArgs) -> Result<ExitCode> {
         return Err(LlmError::Missing(c.model.clone()).into());
     }
     let config = McpConfig {
-        registry: registry.clone(),
         definition,
         confirm_timeout: super::run::confirm_timeout(args.agent.confirm_timeout)?,
         ledger: args.agent.ledger_path(),

@@ -6,10 +6,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use giot::agent::{Agent, AgentDefinition};
+use giot::agent::AgentDefinition;
 use giot::cli::RunArgs;
 use giot::exec::Live;
 use giot::outcome::{self, Outcome, Status};
+use giot::session::driver::{Driver, DriverConfig};
+use giot::session::{GoalRequest, Origin, Session, SessionConfig};
 
 use super::ConfigError;
 
@@ -30,7 +32,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let loader = std::thread::spawn(move || giot::llm::spawn(config));
     let rt = super::runtime()?;
     let started = Instant::now();
-    let mut live = rt.block_on(Live::connect(
+    let live = rt.block_on(Live::connect(
         &options,
         registry.clone(),
         Duration::from_secs(3),
@@ -41,52 +43,58 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .join()
         .map_err(|_| anyhow::anyhow!("the model loader panicked"))??;
 
-    // The registry as the broker showed it: devices.yaml plus the devices
-    // discovered while connecting.
-    let registry = live.fleet.registry().clone();
-    let mut agent = Agent::new(registry.clone(), definition.clone(), Some(Box::new(llm)));
-    // No warming here: a one-shot run would pay ~4 s for the priors of every
-    // device name, while most goals never ask the model. A goal that does
-    // computes the priors of its few candidates, inside its own timing.
-    let t0 = Instant::now();
-    let fleet = &live.fleet;
-    let plan = agent.plan(&goal, &|id| fleet.state(id));
-    for step in &plan.trace {
-        tracing::info!("{step}");
+    // One goal through the session and its driver, over the registry as the
+    // broker showed it: devices.yaml plus the devices discovered while
+    // connecting. No warming here: a one-shot run would pay ~4 s for the
+    // priors of every device name, while most goals never ask the model. A
+    // goal that does computes the priors of its few candidates, inside its
+    // own timing.
+    let ledger = args.agent.ledger_path();
+    let (driver, task) = rt.block_on(async {
+        Driver::start(
+            live,
+            |fleet| {
+                Session::new(
+                    fleet,
+                    definition,
+                    SessionConfig {
+                        confirm_timeout,
+                        ..SessionConfig::default()
+                    },
+                )
+            },
+            Some(Box::new(llm)),
+            false,
+            DriverConfig {
+                ledger,
+                ..DriverConfig::default()
+            },
+        )
+    });
+    let mut request = GoalRequest::words(
+        0,
+        &goal,
+        Origin::new("run", "operator (--yes)", "run again with --yes"),
+    );
+    request.origin.policy = "policy".into();
+    request.yes = args.yes;
+    request.dry_run = args.dry_run;
+    let report = rt
+        .block_on(driver.run(request, "run"))
+        .context("running the goal")?;
+    drop(driver);
+    rt.block_on(task).context("the agent's driver failed")?;
+    for step in &report.trace {
         if step.starts_with("model unavailable") {
             eprintln!("giot: {step}");
         }
     }
-    let mut outcome = outcome::decide(
-        &goal,
-        &plan,
-        &registry,
-        &definition.policy,
-        args.yes,
-        args.dry_run,
-    );
-    let mut end = Instant::now();
-    if outcome.status == Status::Executed {
-        end = rt
-            .block_on(live.execute(&mut outcome.actions, confirm_timeout))
-            .context("executing the plan")?;
-        if let Some(path) = args.agent.ledger_path() {
-            let who = if args.yes {
-                "operator (--yes)"
-            } else {
-                "policy"
-            };
-            if let Err(e) = giot::ledger::record_action(&path, &goal, &outcome.actions, who) {
-                eprintln!(
-                    "giot: the actions were published but the ledger could not record them: {e:#}"
-                );
-            }
-        }
+    let mut outcome = report.outcome;
+    if let Some(e) = &outcome.ledger_error {
+        eprintln!("giot: the actions were published but the ledger could not record them: {e}");
     }
-    outcome.timing_ms.total = outcome::ms(end.duration_since(t0));
     outcome.timing_ms.load = Some(outcome::ms(load_time));
     outcome.timing_ms.connect = Some(outcome::ms(connect_time));
-    rt.block_on(live.link.shutdown());
 
     let code = outcome.status.exit_code();
     if args.json {
@@ -129,6 +137,10 @@ pub fn human(o: &Outcome) -> String {
         Status::Answered => out.push_str(&format!("{}\n", o.answer.as_deref().unwrap_or(""))),
         Status::Refused => out.push_str(&format!(
             "refused: {}\n",
+            o.reason.as_deref().unwrap_or("no reason given")
+        )),
+        Status::Failed => out.push_str(&format!(
+            "failed: {}\n",
             o.reason.as_deref().unwrap_or("no reason given")
         )),
         _ => {

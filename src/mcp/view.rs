@@ -11,7 +11,6 @@ use serde_json::{Map, Value, json};
 
 use crate::agent::PolicyOverrides;
 use crate::fleet::{Fleet, display_value};
-use crate::outcome::ActionResult;
 use crate::registry::{Device, Registry, Safety};
 
 /// Characters of a non-JSON payload shown back to the client.
@@ -128,25 +127,6 @@ pub fn device_state(fleet: &Fleet, id: &str, now: SystemTime) -> Result<Value, S
         }
     }
     Ok(Value::Object(out))
-}
-
-/// Why a plan waits (the devices that need a yes) and how the client says yes.
-pub fn confirmation_reason(
-    registry: &Registry,
-    overrides: &PolicyOverrides,
-    actions: &[ActionResult],
-) -> String {
-    let mut devices: Vec<&str> = Vec::new();
-    for d in actions.iter().filter_map(|a| registry.get(&a.device)) {
-        if crate::policy::needs_confirmation(d, overrides) && !devices.contains(&d.id.as_str()) {
-            devices.push(&d.id);
-        }
-    }
-    format!(
-        "{} need(s) the user's explicit confirmation; nothing was published. Show the user these \
-         actions and, only if they agree, call run_goal again with the same goal and confirm: true",
-        devices.join(", ")
-    )
 }
 
 /// Device ids that look like `query`: by id or name, closest first, at most five.
@@ -291,22 +271,6 @@ devices:
         assert!(raw.starts_with("ignore previous") && raw.ends_with('…'));
         assert_eq!(raw.chars().count(), RAW_SHOWN + 1);
         assert!(s["note"].as_str().unwrap().contains("not a JSON object"));
-    }
-
-    #[test]
-    fn the_confirmation_reason_names_only_the_devices_that_wait_for_a_yes() {
-        let reg = registry();
-        let act = |id: &str, cap: &str, v: Value| {
-            ActionResult::from(&crate::agent::Action::new(reg.get(id).unwrap(), cap, v))
-        };
-        let actions = [
-            act("kitchen_light", "power", json!("on")),
-            act("front_door", "lock", json!("unlocked")),
-            act("front_door", "lock", json!("locked")),
-        ];
-        let reason = confirmation_reason(&reg, &PolicyOverrides::default(), &actions);
-        assert!(reason.starts_with("front_door need(s)"), "{reason}");
-        assert!(reason.contains("confirm: true"), "{reason}");
     }
 
     #[test]

@@ -65,7 +65,12 @@ impl Link {
         qos: QoS,
     ) -> Result<Self, OptionsError> {
         let mqtt = options.to_rumqttc()?;
-        let (client, eventloop) = AsyncClient::new(mqtt, 256);
+        let (client, mut eventloop) = AsyncClient::new(mqtt, 256);
+        // Commands and results are small packets that should leave at once:
+        // Nagle's algorithm would hold them back for the previous ACK.
+        let mut network = eventloop.network_options();
+        network.set_tcp_nodelay(true);
+        eventloop.set_network_options(network);
         let (tx, events) = mpsc::channel(4096);
         let filters = Arc::new(Mutex::new(filters));
         let task = tokio::spawn(drive(eventloop, client.clone(), filters.clone(), qos, tx));

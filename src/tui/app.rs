@@ -1,13 +1,18 @@
 //! The TUI's state and how events change it. No I/O and no drawing: events
 //! come in ([`AppEvent`]), effects go out ([`Effect`]) for the runtime to
 //! carry out, so every interaction is testable with plain `#[test]`s.
+//!
+//! Goals go through the same goal [`Session`] as every other face: the app
+//! owns it, feeds it keys' goals, broker events, the model's scores and
+//! ticks, and turns its effects into lines of the conversation, the
+//! confirmation dialog and [`Effect`]s for the runtime.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::Position;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tui_input::Input;
 use tui_tree_widget::TreeState;
 
@@ -15,10 +20,12 @@ use super::keymap::{self, Action, Focus};
 use crate::agent::PolicyOverrides;
 use crate::agent::market::market_of;
 use crate::fleet::Fleet;
+use crate::llm::Prompt;
 use crate::mqtt::LinkEvent;
 use crate::outcome::{ActionResult, Outcome, Status};
 use crate::planner::model::Menu;
 use crate::policy::{self, Verdict};
+use crate::session::{self, GoalId, GoalRequest, Intent, Origin, RequestId, Session};
 
 /// Everything that can happen to the TUI.
 #[derive(Debug)]
@@ -26,7 +33,10 @@ pub enum AppEvent {
     Key(KeyEvent),
     Mouse(MouseEvent),
     Mqtt(LinkEvent),
-    Agent(AgentUpdate),
+    /// An answer for the session: the model's scores, a publish, the ledger.
+    Session(session::Input),
+    /// A step to show in the conversation (the ledger failed, ...).
+    Note(String),
     Model(ModelStatus),
     /// The ledger was checked again (audit tab).
     Audit(Audit),
@@ -42,14 +52,6 @@ pub struct Audit {
     pub lines: Vec<String>,
 }
 
-/// What the agent worker reports while it handles a goal.
-#[derive(Debug, Clone)]
-pub enum AgentUpdate {
-    Step(String),
-    Decided(Outcome),
-    Failed(String),
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelStatus {
     Loading(String),
@@ -57,18 +59,27 @@ pub enum ModelStatus {
     Failed(String),
 }
 
-/// What the runtime must do for the app.
+/// What the runtime must do for the app; each is answered with an
+/// [`AppEvent::Session`] input.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Plan a goal with this snapshot of the devices' state.
-    RunGoal {
-        goal: String,
-        state: HashMap<String, Map<String, Value>>,
+    /// Ask the model (off the render loop) for these scores.
+    Score {
+        request: RequestId,
+        prompt: Prompt,
+        options: Vec<String>,
     },
-    /// Publish these checked actions (and record them, with the goal).
+    /// Publish these checked actions, in order.
     Publish {
-        goal: String,
+        goal: GoalId,
         actions: Vec<ActionResult>,
+    },
+    /// Record published actions in the ledger (off the render loop).
+    Record {
+        goal: GoalId,
+        text: String,
+        actions: Vec<ActionResult>,
+        confirmed_by: String,
     },
     Quit,
 }
@@ -88,13 +99,6 @@ pub struct Said {
     pub text: String,
 }
 
-/// An action published and waiting for its device to show it.
-#[derive(Debug, Clone)]
-pub struct Pending {
-    pub action: ActionResult,
-    pub deadline: Instant,
-}
-
 /// The small form for publishing one value directly.
 #[derive(Debug, Clone)]
 pub struct Form {
@@ -105,7 +109,7 @@ pub struct Form {
 }
 
 pub struct App {
-    pub fleet: Fleet,
+    pub session: Session,
     pub policy: PolicyOverrides,
     pub view: View,
     pub tree: TreeState<String>,
@@ -115,19 +119,21 @@ pub struct App {
     pub goal: Input,
     pub filter: Input,
     pub conversation: Vec<Said>,
-    /// A plan waiting for the operator's yes.
+    /// A plan waiting for the operator's yes, and its goal in the session.
     pub dialog: Option<Outcome>,
+    dialog_goal: Option<GoalId>,
+    /// A goal the operator just said no to (its refusal needs no second line).
+    declined: Option<GoalId>,
+    next_goal: GoalId,
     /// The menu in that plan, audited when the plan arrived (not per frame).
     proposal: Option<Proposal>,
     pub form: Option<Form>,
-    pub pending: Vec<Pending>,
     pub model: ModelStatus,
     pub broker_error: Option<String>,
     pub agent_busy: bool,
     pub last_latency_ms: Option<f64>,
     /// When each topic last changed, for the "just changed" marker.
     pub changed: HashMap<String, Instant>,
-    pub confirm_timeout: Duration,
     pub broker_url: String,
     /// Set when something changed since the last frame.
     pub dirty: bool,
@@ -147,16 +153,17 @@ pub const CHANGED_FOR: Duration = Duration::from_secs(3);
 const CONVERSATION_MAX: usize = 500;
 
 impl App {
-    pub fn new(fleet: Fleet, policy: PolicyOverrides, broker_url: String) -> Self {
+    pub fn new(session: Session, broker_url: String) -> Self {
+        let policy = session.definition().policy.clone();
         let mut tree = TreeState::default();
-        for room in fleet.registry().rooms() {
+        for room in session.fleet().registry().rooms() {
             tree.open(vec![format!("room:{room}")]);
         }
         // Devices without a room (most discovered ones) are shown too.
         tree.open(vec!["room:".to_string()]);
         tree.select_first();
         Self {
-            fleet,
+            session,
             policy,
             view: View::Devices,
             tree,
@@ -166,19 +173,25 @@ impl App {
             filter: Input::default(),
             conversation: Vec::new(),
             dialog: None,
+            dialog_goal: None,
+            declined: None,
+            next_goal: 0,
             proposal: None,
             form: None,
-            pending: Vec::new(),
             model: ModelStatus::Loading("model".into()),
             broker_error: Some("connecting".into()),
             agent_busy: false,
             last_latency_ms: None,
             changed: HashMap::new(),
-            confirm_timeout: Duration::from_secs(3),
             broker_url,
             dirty: true,
             audit: None,
         }
+    }
+
+    /// The fleet as the session sees it: registry, discovered devices, states.
+    pub fn fleet(&self) -> &Fleet {
+        self.session.fleet()
     }
 
     pub fn say(&mut self, who: &'static str, text: impl Into<String>) {
@@ -212,7 +225,7 @@ impl App {
                 .map(String::from),
             View::Devices => {
                 let (dev, _) = self.selected_capability()?;
-                self.fleet
+                self.fleet()
                     .registry()
                     .get(&dev)
                     .map(|d| d.state_topic.clone())
@@ -229,11 +242,12 @@ impl App {
                 self.mouse(mouse);
                 Vec::new()
             }
-            AppEvent::Mqtt(event) => {
-                self.mqtt(event);
+            AppEvent::Mqtt(event) => self.mqtt(event),
+            AppEvent::Session(input) => self.feed(input),
+            AppEvent::Note(text) => {
+                self.say("giot", text);
                 Vec::new()
             }
-            AppEvent::Agent(update) => self.agent(update),
             AppEvent::Model(status) => {
                 match &status {
                     ModelStatus::Ready { name, load_ms } => {
@@ -249,14 +263,11 @@ impl App {
                 self.audit = Some(audit);
                 Vec::new()
             }
-            AppEvent::Tick => {
-                self.tick(Instant::now());
-                Vec::new()
-            }
+            AppEvent::Tick => self.tick(Instant::now()),
         }
     }
 
-    fn mqtt(&mut self, event: LinkEvent) {
+    fn mqtt(&mut self, event: LinkEvent) -> Vec<Effect> {
         match &event {
             LinkEvent::Connected => self.broker_error = None,
             LinkEvent::Disconnected { error, retry_in } => {
@@ -269,7 +280,7 @@ impl App {
                 self.changed.insert(topic.clone(), Instant::now());
                 // Only devices.yaml devices report JSON objects (discovered
                 // ones may report `ON`, `21.5`).
-                if let Some(device) = self.fleet.base_registry().by_state_topic(topic)
+                if let Some(device) = self.fleet().base_registry().by_state_topic(topic)
                     && !payload.is_empty()
                     && !matches!(
                         serde_json::from_slice::<Value>(payload),
@@ -286,87 +297,146 @@ impl App {
                 }
             }
         }
-        self.fleet.apply(&event);
-        self.check_pending();
+        self.feed(session::Input::Link(event))
     }
 
-    /// Marks pending actions confirmed when their device shows the value.
-    fn check_pending(&mut self) {
-        let (done, waiting): (Vec<_>, Vec<_>) = self
-            .pending
-            .drain(..)
-            .partition(|p| self.fleet.shows(&p.action));
-        self.pending = waiting;
-        for p in done {
-            self.say("giot", format!("✓ {} confirmed", label(&p.action)));
-        }
-    }
-
-    fn tick(&mut self, now: Instant) {
-        let (late, waiting): (Vec<_>, Vec<_>) =
-            self.pending.drain(..).partition(|p| now >= p.deadline);
-        self.pending = waiting;
-        for p in late {
-            self.say(
-                "giot",
-                format!("✗ {}: no confirmation from the device", label(&p.action)),
-            );
-        }
+    fn tick(&mut self, now: Instant) -> Vec<Effect> {
         self.changed
             .retain(|_, t| now.duration_since(*t) < CHANGED_FOR);
+        self.feed(session::Input::Tick)
     }
 
-    fn agent(&mut self, update: AgentUpdate) -> Vec<Effect> {
-        match update {
-            AgentUpdate::Step(s) => {
-                self.say("agent", s);
-                Vec::new()
+    /// One input to the session; its effects become conversation lines, the
+    /// dialog, and effects for the runtime.
+    fn feed(&mut self, input: session::Input) -> Vec<Effect> {
+        let ready = matches!(input, session::Input::Model(Some(_)));
+        let mut effects = self.session.handle(input, Instant::now());
+        if ready {
+            // Every device name's prior, before the operator's first goal.
+            effects.extend(self.session.warm());
+        }
+        self.process(effects)
+    }
+
+    fn process(&mut self, effects: Vec<session::Effect>) -> Vec<Effect> {
+        let mut out = Vec::new();
+        for effect in effects {
+            match effect {
+                session::Effect::Score {
+                    request,
+                    prompt,
+                    options,
+                } => out.push(Effect::Score {
+                    request,
+                    prompt,
+                    options,
+                }),
+                session::Effect::Trace { step, .. } => {
+                    if !step.starts_with("plan:") {
+                        self.say("agent", step);
+                    }
+                }
+                session::Effect::AskConfirmation { goal, outcome } => self.ask(goal, outcome),
+                session::Effect::Publish { goal, actions } => {
+                    self.agent_busy = false;
+                    self.say("agent", format!("plan: {}", describe(&actions)));
+                    for a in &actions {
+                        let payload = if market_of(&a.device).is_some() {
+                            "(the menu above)"
+                        } else {
+                            a.payload.as_str()
+                        };
+                        self.say("giot", format!("→ {} {payload}", a.topic));
+                    }
+                    out.push(Effect::Publish { goal, actions });
+                }
+                session::Effect::Subscribe(_) => {
+                    // The TUI already watches `#`.
+                }
+                session::Effect::Record {
+                    goal,
+                    text,
+                    actions,
+                    confirmed_by,
+                } => out.push(Effect::Record {
+                    goal,
+                    text,
+                    actions,
+                    confirmed_by,
+                }),
+                session::Effect::Report { goal, outcome, .. } => self.report(goal, outcome),
             }
-            AgentUpdate::Failed(e) => {
-                self.agent_busy = false;
-                self.say("giot", format!("error: {e}"));
-                Vec::new()
+        }
+        out
+    }
+
+    fn ask(&mut self, goal: GoalId, outcome: Outcome) {
+        self.agent_busy = false;
+        self.last_latency_ms = Some(outcome.timing_ms.total);
+        self.say(
+            "agent",
+            format!(
+                "plan: {} (needs your confirmation)",
+                describe(&outcome.actions)
+            ),
+        );
+        // A menu is judged by its audit: audit it once, and show it behind
+        // the dialog.
+        self.proposal = self.audit_proposal(&outcome);
+        if self.proposal.is_some() {
+            self.view = View::Market;
+        }
+        self.dialog = Some(outcome);
+        self.dialog_goal = Some(goal);
+        self.back = Focus::Tree;
+        self.focus = Focus::Dialog;
+    }
+
+    fn report(&mut self, goal: GoalId, outcome: Outcome) {
+        self.agent_busy = false;
+        if self.dialog_goal == Some(goal) {
+            // The question expired.
+            self.dialog = None;
+            self.dialog_goal = None;
+            if self.focus == Focus::Dialog {
+                self.focus = self.back;
             }
-            AgentUpdate::Decided(outcome) => {
-                self.agent_busy = false;
+        }
+        if self.declined.take() == Some(goal) {
+            return;
+        }
+        if outcome.status != Status::Executed {
+            self.last_latency_ms = Some(outcome.timing_ms.total);
+        }
+        match outcome.status {
+            Status::Answered => self.say("agent", outcome.answer.clone().unwrap_or_default()),
+            Status::Refused | Status::NeedsConfirmation | Status::Failed => self.say(
+                "agent",
+                format!(
+                    "{}: {}",
+                    outcome.status.as_str().replace('_', " "),
+                    outcome.reason.clone().unwrap_or_default()
+                ),
+            ),
+            Status::Planned => {
+                self.say("agent", format!("plan: {}", describe(&outcome.actions)));
+            }
+            Status::Executed => {
                 self.last_latency_ms = Some(outcome.timing_ms.total);
-                match outcome.status {
-                    Status::Answered => {
-                        self.say("agent", outcome.answer.clone().unwrap_or_default());
-                        Vec::new()
-                    }
-                    Status::Refused => {
+                for a in &outcome.actions {
+                    if a.confirmed == Some(true) {
+                        self.say("giot", format!("✓ {} confirmed", label(a)));
+                    } else {
                         self.say(
-                            "agent",
-                            format!("refused: {}", outcome.reason.clone().unwrap_or_default()),
+                            "giot",
+                            format!("✗ {}: no confirmation from the device", label(a)),
                         );
-                        Vec::new()
-                    }
-                    Status::NeedsConfirmation => {
-                        self.say(
-                            "agent",
-                            format!(
-                                "plan: {} (needs your confirmation)",
-                                describe(&outcome.actions)
-                            ),
-                        );
-                        // A menu is judged by its audit: audit it once, and
-                        // show it behind the dialog.
-                        self.proposal = self.audit_proposal(&outcome);
-                        if self.proposal.is_some() {
-                            self.view = View::Market;
-                        }
-                        self.dialog = Some(outcome);
-                        self.back = Focus::Tree;
-                        self.focus = Focus::Dialog;
-                        Vec::new()
-                    }
-                    Status::Executed | Status::Planned => {
-                        self.say("agent", format!("plan: {}", describe(&outcome.actions)));
-                        self.publish(outcome.goal, outcome.actions)
                     }
                 }
             }
+        }
+        if let Some(e) = outcome.ledger_error {
+            self.say("giot", format!("the ledger could not record this: {e}"));
         }
     }
 
@@ -382,7 +452,7 @@ impl App {
             .iter()
             .find(|a| market_of(&a.device).is_some())?;
         let menu: Menu = serde_json::from_value(a.value.clone()).ok()?;
-        let market = self.fleet.registry().market.as_ref()?;
+        let market = self.fleet().registry().market.as_ref()?;
         let audit = match crate::market::audit(&market.state, &menu) {
             Ok(a) => crate::agent::market::audit_text(&a),
             Err(e) => format!("not a valid menu: {e}"),
@@ -390,21 +460,16 @@ impl App {
         Some(Proposal { menu, audit })
     }
 
-    fn publish(&mut self, goal: String, actions: Vec<ActionResult>) -> Vec<Effect> {
-        let deadline = Instant::now() + self.confirm_timeout;
-        for a in &actions {
-            let payload = if market_of(&a.device).is_some() {
-                "(the menu above)"
-            } else {
-                a.payload.as_str()
-            };
-            self.say("giot", format!("→ {} {payload}", a.topic));
-            self.pending.push(Pending {
-                action: a.clone(),
-                deadline,
-            });
-        }
-        vec![Effect::Publish { goal, actions }]
+    fn next_goal(&mut self, text: String, intent: Intent) -> GoalRequest {
+        self.next_goal += 1;
+        let mut request = GoalRequest::words(
+            self.next_goal,
+            text,
+            Origin::new("tui", "operator (tui)", "answer y in the dialog"),
+        );
+        request.intent = intent;
+        request.ask = true;
+        request
     }
 
     fn key(&mut self, key: KeyEvent) -> Vec<Effect> {
@@ -418,10 +483,11 @@ impl App {
             (Focus::Help, _) => Vec::new(),
             (Focus::Dialog, Some(Action::Confirm)) => {
                 self.focus = self.back;
-                match self.dialog.take() {
-                    Some(outcome) => {
+                self.dialog = None;
+                match self.dialog_goal.take() {
+                    Some(goal) => {
                         self.say("you", "yes");
-                        self.publish(outcome.goal, outcome.actions)
+                        self.feed(session::Input::Confirm { goal, yes: true })
                     }
                     None => Vec::new(),
                 }
@@ -430,7 +496,13 @@ impl App {
                 self.focus = self.back;
                 self.dialog = None;
                 self.say("you", "no: nothing published");
-                Vec::new()
+                match self.dialog_goal.take() {
+                    Some(goal) => {
+                        self.declined = Some(goal);
+                        self.feed(session::Input::Confirm { goal, yes: false })
+                    }
+                    None => Vec::new(),
+                }
             }
             (Focus::Dialog, _) => Vec::new(),
             (Focus::Goal, Some(Action::Submit)) => self.submit_goal(),
@@ -512,7 +584,7 @@ impl App {
                 };
                 self.tree = TreeState::default();
                 if self.view == View::Devices {
-                    for room in self.fleet.registry().rooms() {
+                    for room in self.session.fleet().registry().rooms() {
                         self.tree.open(vec![format!("room:{room}")]);
                     }
                     self.tree.open(vec!["room:".to_string()]);
@@ -530,7 +602,7 @@ impl App {
             return;
         };
         let Some(cap) = self
-            .fleet
+            .fleet()
             .registry()
             .get(&device)
             .and_then(|d| d.capability(&capability))
@@ -541,7 +613,7 @@ impl App {
             self.say("giot", format!("{device}.{capability} is read-only"));
             return;
         }
-        let current = self.fleet.value(&device, &capability).map(|v| match v {
+        let current = self.fleet().value(&device, &capability).map(|v| match v {
             Value::String(s) => s,
             other => other.to_string(),
         });
@@ -559,7 +631,7 @@ impl App {
             return Vec::new();
         };
         let text = form.input.value().trim().to_string();
-        let registry = self.fleet.registry();
+        let registry = self.session.fleet().registry();
         let Some(device) = registry.get(&form.device) else {
             return Vec::new();
         };
@@ -577,27 +649,20 @@ impl App {
             _ => Value::String(text.clone()),
         };
         let action = crate::agent::Action::new(device, &form.capability, value);
-        match policy::check(registry, &self.policy, &[action], false) {
-            Verdict::Refuse(reason) => {
-                form.error = Some(reason);
-                Vec::new()
-            }
-            Verdict::NeedsConfirmation { actions, .. } => {
-                self.form = None;
-                let outcome = manual_outcome(actions, Status::NeedsConfirmation);
-                self.dialog = Some(outcome);
-                self.focus = Focus::Dialog;
-                self.back = Focus::Tree;
-                Vec::new()
-            }
-            Verdict::Allow(actions) => {
-                self.form = None;
-                self.focus = Focus::Tree;
-                self.say("you", format!("set {}", describe_actions(&actions)));
-                let goal = format!("set {}", describe_actions(&actions));
-                self.publish(goal, actions.iter().map(ActionResult::from).collect())
-            }
+        // The form shows a refusal where the value was typed; the session
+        // checks the action again and asks for a yes where the policy wants one.
+        if let Verdict::Refuse(reason) =
+            policy::check(registry, &self.policy, &[action.clone()], false)
+        {
+            form.error = Some(reason);
+            return Vec::new();
         }
+        self.form = None;
+        self.focus = Focus::Tree;
+        let goal = format!("set {}", describe_actions(std::slice::from_ref(&action)));
+        self.say("you", goal.clone());
+        let request = self.next_goal(goal, Intent::Actions(vec![action]));
+        self.feed(session::Input::Goal(request))
     }
 
     fn submit_goal(&mut self) -> Vec<Effect> {
@@ -617,8 +682,8 @@ impl App {
         self.goal.reset();
         self.say("you", goal.clone());
         self.agent_busy = true;
-        let state = self.fleet.snapshot();
-        vec![Effect::RunGoal { goal, state }]
+        let request = self.next_goal(goal, Intent::Words);
+        self.feed(session::Input::Goal(request))
     }
 
     fn mouse(&mut self, mouse: MouseEvent) {
@@ -633,17 +698,6 @@ impl App {
             MouseEventKind::ScrollUp => drop(self.tree.scroll_up(1)),
             _ => {}
         }
-    }
-}
-
-fn manual_outcome(actions: Vec<crate::agent::Action>, status: Status) -> Outcome {
-    Outcome {
-        goal: String::new(),
-        status,
-        actions: actions.iter().map(ActionResult::from).collect(),
-        answer: None,
-        reason: None,
-        timing_ms: Default::default(),
     }
 }
 

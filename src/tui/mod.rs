@@ -2,11 +2,13 @@
 //! conversation, a goal line and a status bar.
 //!
 //! One [`AppEvent`] channel feeds the loop: terminal input (from its own
-//! thread), MQTT (from the link), the agent worker (its own thread, which
-//! owns the model handle) and a tick. [`App::handle`] turns events into
-//! state changes and [`Effect`]s; the loop carries the effects out without
-//! awaiting anything slow, and redraws at most every 16 ms. Rendering never
-//! waits on the broker or the model.
+//! thread), MQTT (from the link), the model's thread (which loads the model
+//! and answers score requests) and a tick. [`App::handle`] feeds the goal
+//! [`Session`] and turns events into state changes and [`Effect`]s; the loop
+//! carries the effects out without awaiting anything slow (publishes are
+//! queued with `try_publish`, the ledger's fsync runs on a blocking thread),
+//! and redraws at most every 16 ms. Rendering never waits on the broker or
+//! the model.
 
 pub mod app;
 pub mod keymap;
@@ -15,7 +17,6 @@ pub mod ui;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -24,18 +25,17 @@ use anyhow::Result;
 use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
 use ratatui::crossterm::execute;
 use rumqttc::QoS;
-use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
-use app::{AgentUpdate, ModelStatus};
+use app::ModelStatus;
 pub use app::{App, AppEvent, Effect};
 
-use crate::agent::{Agent, AgentDefinition};
+use crate::agent::AgentDefinition;
 use crate::fleet::Fleet;
-use crate::llm::Backend;
+use crate::llm::{Backend, Prompt};
 use crate::mqtt::{ConnectOptions, Link};
-use crate::outcome;
 use crate::registry::Registry;
+use crate::session::{self, ModelInfo, RequestId, Session, SessionConfig};
 
 /// What the TUI needs to start.
 pub struct TuiConfig {
@@ -50,10 +50,6 @@ pub struct TuiConfig {
     pub ledger: Option<std::path::PathBuf>,
 }
 
-/// A goal, the state it is planned against, and the live registry
-/// (discovered devices included).
-type Goal = (String, HashMap<String, Map<String, Value>>, Registry);
-
 /// Most queued events handled between two frames, so that a flood of MQTT
 /// messages delays a frame by a bounded amount (measured in `scripts/bench`).
 pub const MAX_BATCH: usize = 2_000;
@@ -63,12 +59,17 @@ pub const MAX_BATCH: usize = 2_000;
 pub async fn run(config: TuiConfig) -> Result<()> {
     let (tx, mut rx) = mpsc::channel::<AppEvent>(4096);
     let fleet = Fleet::new(config.registry.clone(), config.history);
-    let mut app = App::new(
+    let mut session = Session::new(
         fleet,
-        config.definition.policy.clone(),
-        config.options.url.clone(),
+        config.definition.clone(),
+        SessionConfig {
+            confirm_timeout: config.confirm_timeout,
+            ..SessionConfig::default()
+        },
     );
-    app.confirm_timeout = config.confirm_timeout;
+    // Goals wait in the session while the model loads.
+    session.expect_model();
+    let mut app = App::new(session, config.options.url.clone());
     app.model = ModelStatus::Loading(config.llm.label());
 
     // Everything on the broker, at QoS 0: a watcher must never make the
@@ -85,18 +86,19 @@ pub async fn run(config: TuiConfig) -> Result<()> {
         link.shutdown().await;
     });
 
-    let goals = spawn_agent(
-        config.registry.clone(),
-        config.definition.clone(),
-        config.llm.clone(),
-        tx.clone(),
-    );
+    let scores = spawn_model(config.llm.clone(), tx.clone());
 
     if let Some(path) = config.ledger.clone() {
         tokio::spawn(audit_ledger(path, tx.clone()));
     }
 
+    // ratatui's hook restores the screen on panic; mouse capture is ours.
     let mut terminal = ratatui::init();
+    let restore = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        restore(info);
+    }));
     let _ = execute!(std::io::stdout(), EnableMouseCapture);
     let stop = Arc::new(AtomicBool::new(false));
     let input = spawn_input(tx.clone(), stop.clone());
@@ -125,53 +127,81 @@ pub async fn run(config: TuiConfig) -> Result<()> {
                     Err(_) => break,
                 }
             }
-            // The TUI already watches `#`: discovered state topics need no
-            // subscription of their own.
-            let _ = app.fleet.take_new_filters();
             for event in batch {
-                for effect in app.handle(event) {
-                    match effect {
-                        Effect::Quit => break 'outer,
-                        Effect::RunGoal { goal, state } => {
-                            let registry = app.fleet.registry().clone();
-                            if goals.send((goal, state, registry)).is_err() {
-                                app.say("giot", "the agent has stopped");
-                                app.agent_busy = false;
-                            }
-                        }
-                        Effect::Publish { goal, actions } => {
-                            for a in &actions {
-                                if let Err(e) = client.try_publish(
-                                    &a.topic,
-                                    QoS::AtLeastOnce,
-                                    false,
-                                    a.payload.clone(),
-                                ) {
-                                    app.say(
-                                        "giot",
-                                        format!("publishing to {} failed: {e}", a.topic),
+                let mut effects = app.handle(event);
+                while !effects.is_empty() {
+                    let mut answers = Vec::new();
+                    for effect in effects {
+                        match effect {
+                            Effect::Quit => break 'outer,
+                            Effect::Score {
+                                request,
+                                prompt,
+                                options,
+                            } => {
+                                if scores.send((request, prompt, options)).is_err() {
+                                    answers.push(
+                                        app.handle(AppEvent::Note("the model has stopped".into())),
                                     );
                                 }
                             }
-                            if let Some(path) = config.ledger.clone() {
-                                // fsync happens off the render loop.
-                                let tx = tx.clone();
-                                tokio::task::spawn_blocking(move || {
-                                    if let Err(e) = crate::ledger::record_action(
-                                        &path,
-                                        &goal,
-                                        &actions,
-                                        "operator (tui)",
+                            Effect::Publish { goal, actions } => {
+                                // Never waits: the client queues the publish.
+                                let mut published = 0;
+                                let mut error = None;
+                                for a in &actions {
+                                    match client.try_publish(
+                                        &a.topic,
+                                        QoS::AtLeastOnce,
+                                        false,
+                                        a.payload.clone(),
                                     ) {
-                                        let _ =
-                                            tx.blocking_send(AppEvent::Agent(AgentUpdate::Step(
-                                                format!("the ledger could not record this: {e}"),
-                                            )));
+                                        Ok(()) => published += 1,
+                                        Err(e) => {
+                                            error = Some(format!(
+                                                "publishing to {} failed: {e}",
+                                                a.topic
+                                            ));
+                                            break;
+                                        }
                                     }
+                                }
+                                answers.push(app.handle(AppEvent::Session(
+                                    session::Input::Published {
+                                        goal,
+                                        published,
+                                        error,
+                                    },
+                                )));
+                            }
+                            Effect::Record {
+                                goal,
+                                text,
+                                actions,
+                                confirmed_by,
+                            } => {
+                                let path = config.ledger.clone();
+                                let tx = tx.clone();
+                                // fsync happens off the render loop.
+                                tokio::task::spawn_blocking(move || {
+                                    let error = path.and_then(|path| {
+                                        crate::ledger::record_action(
+                                            &path,
+                                            &text,
+                                            &actions,
+                                            &confirmed_by,
+                                        )
+                                        .err()
+                                        .map(|e| e.to_string())
+                                    });
+                                    let _ = tx.blocking_send(AppEvent::Session(
+                                        session::Input::Recorded { goal, error },
+                                    ));
                                 });
                             }
                         }
                     }
+                    effects = answers.into_iter().flatten().collect();
                 }
             }
         }
@@ -183,8 +213,16 @@ pub async fn run(config: TuiConfig) -> Result<()> {
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     let _ = input.join();
+    // DISCONNECT goes out before the MQTT task ends: the link's event loop
+    // sends it, then the task sees the link close and finishes.
     let _ = client.try_disconnect();
-    mqtt_task.abort();
+    drop(rx);
+    if tokio::time::timeout(Duration::from_secs(2), mqtt_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the MQTT task did not end within 2 s of DISCONNECT");
+    }
     result
 }
 
@@ -261,55 +299,50 @@ fn spawn_input(tx: mpsc::Sender<AppEvent>, stop: Arc<AtomicBool>) -> std::thread
     })
 }
 
-/// The agent worker: loads the model, then plans goals one at a time.
-fn spawn_agent(
-    registry: Registry,
-    definition: AgentDefinition,
-    llm: Backend,
-    tx: mpsc::Sender<AppEvent>,
-) -> std::sync::mpsc::Sender<Goal> {
-    let (goal_tx, goal_rx) = std::sync::mpsc::channel::<Goal>();
+/// A model request from the session: its id, the prompt and the options.
+type ScoreRequest = (RequestId, Prompt, Vec<String>);
+
+/// The model's thread: loads the model, then answers the session's score
+/// requests one at a time, off the render loop.
+fn spawn_model(llm: Backend, tx: mpsc::Sender<AppEvent>) -> std::sync::mpsc::Sender<ScoreRequest> {
+    let (requests, incoming) = std::sync::mpsc::channel::<ScoreRequest>();
     std::thread::Builder::new()
-        .name("giot-agent".into())
+        .name("giot-model".into())
         .spawn(move || {
             let started = Instant::now();
-            let scorer = match crate::llm::spawn(llm) {
-                Ok((handle, _)) => Some(handle),
+            let mut scorer = match crate::llm::spawn(llm) {
+                Ok((handle, _)) => handle,
                 Err(e) => {
                     let _ = tx.blocking_send(AppEvent::Model(ModelStatus::Failed(e.to_string())));
-                    None
+                    let _ = tx.blocking_send(AppEvent::Session(session::Input::Model(None)));
+                    return;
                 }
             };
-            let Some(scorer) = scorer else { return };
             let name = crate::llm::Scorer::name(&scorer);
-            let policy = definition.policy.clone();
-            let mut agent = Agent::new(registry.clone(), definition, Some(Box::new(scorer)));
-            agent.warm();
+            let info = ModelInfo::of(&scorer);
             let load_ms = started.elapsed().as_millis() as u64;
             if tx
                 .blocking_send(AppEvent::Model(ModelStatus::Ready { name, load_ms }))
                 .is_err()
+                || tx
+                    .blocking_send(AppEvent::Session(session::Input::Model(Some(info))))
+                    .is_err()
             {
                 return;
             }
-            while let Ok((goal, state, live)) = goal_rx.recv() {
-                agent.set_registry(live);
-                let registry = agent.registry().clone();
+            while let Ok((request, prompt, options)) = incoming.recv() {
                 let t0 = Instant::now();
-                let plan = agent.plan(&goal, &|id| state.get(id).cloned());
-                for step in plan.trace.iter().filter(|s| !s.starts_with("plan:")) {
-                    let _ = tx.blocking_send(AppEvent::Agent(AgentUpdate::Step(step.clone())));
-                }
-                let mut decided = outcome::decide(&goal, &plan, &registry, &policy, false, false);
-                decided.timing_ms.total = outcome::ms(t0.elapsed());
-                if tx
-                    .blocking_send(AppEvent::Agent(AgentUpdate::Decided(decided)))
-                    .is_err()
-                {
+                let result = crate::llm::Scorer::score(&mut scorer, &prompt, &options);
+                let scored = session::Input::Scored {
+                    request,
+                    result,
+                    took: t0.elapsed(),
+                };
+                if tx.blocking_send(AppEvent::Session(scored)).is_err() {
                     break;
                 }
             }
         })
-        .expect("starting the agent thread");
-    goal_tx
+        .expect("starting the model thread");
+    requests
 }

@@ -9,13 +9,14 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::json;
 
-use super::app::{AgentUpdate, App, AppEvent, Effect, ModelStatus, View};
+use super::app::{App, AppEvent, Effect, ModelStatus, View};
 use super::keymap::Focus;
 use super::ui;
-use crate::agent::PolicyOverrides;
+use crate::agent::{Action, AgentDefinition};
 use crate::fleet::Fleet;
 use crate::mqtt::LinkEvent;
-use crate::outcome::{ActionResult, Outcome, Status, Timing};
+use crate::registry::Registry;
+use crate::session::{self, GoalRequest, Intent, Origin, Session, SessionConfig};
 
 const FLEET: &str = r#"
 devices:
@@ -27,13 +28,23 @@ devices:
      capabilities: [{name: humidity, type: number, min: 0, max: 100, unit: "%", readonly: true}]}
 "#;
 
+/// An app over `registry` whose session plans without a model and gives
+/// devices no time to echo (ticks decide at once).
+fn app_over(registry: Registry) -> App {
+    let session = Session::new(
+        Fleet::new(registry, 16),
+        AgentDefinition::builtin(),
+        SessionConfig {
+            confirm_timeout: Duration::ZERO,
+            ..SessionConfig::default()
+        },
+    );
+    App::new(session, "mqtt://127.0.0.1:1883".into())
+}
+
 fn app() -> App {
     let registry = crate::registry::parse_str(FLEET, std::path::Path::new("t.yaml")).unwrap();
-    let mut app = App::new(
-        Fleet::new(registry, 16),
-        PolicyOverrides::default(),
-        "mqtt://127.0.0.1:1883".into(),
-    );
+    let mut app = app_over(registry);
     app.handle(AppEvent::Model(ModelStatus::Ready {
         name: "SmolLM2".into(),
         load_ms: 1,
@@ -77,7 +88,28 @@ fn screen(app: &mut App) -> String {
     terminal.draw(|f| ui::draw(f, app)).unwrap();
     // Ages are relative to now: scrub them.
     let text = terminal.backend().to_string().replace('\u{0}', " ");
-    text.lines().map(scrub_age).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(scrub_age)
+        .map(|l| scrub_latency(&l))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The last goal's latency is measured: scrub it (keeping the width).
+fn scrub_latency(line: &str) -> String {
+    let Some(start) = line.find("last goal ") else {
+        return line.to_string();
+    };
+    let rest = &line[start + 10..];
+    let Some(end) = rest.find(" ms") else {
+        return line.to_string();
+    };
+    format!(
+        "{}last goal N{}{}",
+        &line[..start],
+        &rest[end..],
+        " ".repeat(end.saturating_sub(1))
+    )
 }
 
 fn scrub_age(line: &str) -> String {
@@ -90,22 +122,31 @@ fn scrub_age(line: &str) -> String {
     }
 }
 
-fn confirm_outcome() -> Outcome {
-    Outcome {
-        goal: "unlock the front door".into(),
-        status: Status::NeedsConfirmation,
-        actions: vec![ActionResult {
-            device: "front_door".into(),
-            capability: "lock".into(),
-            value: json!("unlocked"),
-            topic: "home/door/set".into(),
-            payload: r#"{"lock":"unlocked"}"#.into(),
-            confirmed: None,
-        }],
-        answer: None,
-        reason: None,
-        timing_ms: Timing::default(),
-    }
+/// Hands the session actions chosen by hand (as the set form does), with
+/// the operator there to be asked.
+fn propose(app: &mut App, id: u64, action: Action) -> Vec<Effect> {
+    let mut request = GoalRequest::words(id, "by hand", Origin::new("test", "operator", "say y"));
+    request.intent = Intent::Actions(vec![action]);
+    request.ask = true;
+    app.handle(AppEvent::Session(session::Input::Goal(request)))
+}
+
+fn unlock(app: &mut App, id: u64) -> Vec<Effect> {
+    let door = app.fleet().registry().get("front_door").unwrap().clone();
+    propose(app, id, Action::new(&door, "lock", json!("unlocked")))
+}
+
+/// The runtime's answers to a publish and a ledger record.
+fn published_and_recorded(app: &mut App, goal: u64) {
+    app.handle(AppEvent::Session(session::Input::Published {
+        goal,
+        published: 1,
+        error: None,
+    }));
+    app.handle(AppEvent::Session(session::Input::Recorded {
+        goal,
+        error: None,
+    }));
 }
 
 #[test]
@@ -135,7 +176,7 @@ fn the_detail_pane_of_a_numeric_capability_shows_its_history() {
 #[test]
 fn the_confirmation_dialog_shows_topics_and_payloads() {
     let mut app = app();
-    app.handle(AppEvent::Agent(AgentUpdate::Decided(confirm_outcome())));
+    unlock(&mut app, 1);
     assert_eq!(app.focus, Focus::Dialog);
     insta::assert_snapshot!(screen(&mut app));
 }
@@ -193,17 +234,19 @@ fn keys_move_the_selection_and_the_filter_narrows_the_tree() {
 #[test]
 fn a_confirmation_is_answered_with_y_or_n() {
     let mut app = app();
-    app.handle(AppEvent::Agent(AgentUpdate::Decided(confirm_outcome())));
+    unlock(&mut app, 1);
     let effects = key(&mut app, KeyCode::Char('n'));
     assert!(effects.is_empty());
     assert_eq!(app.focus, Focus::Tree);
     assert!(app.dialog.is_none());
 
-    app.handle(AppEvent::Agent(AgentUpdate::Decided(confirm_outcome())));
+    unlock(&mut app, 2);
     let effects = key(&mut app, KeyCode::Char('y'));
     assert!(
-        matches!(&effects[..], [Effect::Publish { actions: a, .. }] if a[0].payload == r#"{"lock":"unlocked"}"#)
+        matches!(&effects[..], [Effect::Publish { actions: a, .. }] if a[0].payload == r#"{"lock":"unlocked"}"#),
+        "{effects:?}"
     );
+    published_and_recorded(&mut app, 2);
     // The device's state confirms it: a tick in the conversation.
     message(&mut app, "home/door/state", json!({"lock": "unlocked"}));
     assert!(
@@ -213,7 +256,7 @@ fn a_confirmation_is_answered_with_y_or_n() {
         "{:?}",
         app.conversation
     );
-    assert!(app.pending.is_empty());
+    assert_eq!(app.session.in_flight(), 0);
 }
 
 #[test]
@@ -222,44 +265,31 @@ fn a_goal_typed_on_the_goal_line_runs_and_its_plan_shows_in_the_conversation() {
     key(&mut app, KeyCode::Char(':'));
     type_text(&mut app, "dim the hall light to 10%");
     let effects = key(&mut app, KeyCode::Enter);
-    match &effects[..] {
-        [Effect::RunGoal { goal, state }] => {
-            assert_eq!(goal, "dim the hall light to 10%");
-            assert_eq!(state["hall_light"]["brightness"], 40);
+    // Planned from the words (no model needed), checked, handed out to publish.
+    let goal = match &effects[..] {
+        [Effect::Publish { goal, actions }] => {
+            assert_eq!(actions[0].payload, r#"{"brightness":10}"#);
+            *goal
         }
         other => panic!("{other:?}"),
-    }
-    assert!(app.agent_busy);
-    app.handle(AppEvent::Agent(AgentUpdate::Step(
-        "\"dim the hall light\": hall_light".into(),
-    )));
-    let mut outcome = confirm_outcome();
-    outcome.status = Status::Executed;
-    outcome.actions[0] = ActionResult {
-        device: "hall_light".into(),
-        capability: "brightness".into(),
-        value: json!(10),
-        topic: "home/hall/set".into(),
-        payload: r#"{"brightness":10}"#.into(),
-        confirmed: None,
     };
-    let effects = app.handle(AppEvent::Agent(AgentUpdate::Decided(outcome)));
-    assert!(matches!(&effects[..], [Effect::Publish { .. }]));
     assert!(!app.agent_busy);
     let said: Vec<&str> = app.conversation.iter().map(|s| s.text.as_str()).collect();
     assert!(
         said.contains(&"plan: hall_light.brightness = 10"),
         "{said:?}"
     );
+    published_and_recorded(&mut app, goal);
     // No echo before the deadline: a cross.
-    app.pending[0].deadline = std::time::Instant::now();
     app.handle(AppEvent::Tick);
     assert!(
         app.conversation
             .last()
             .unwrap()
             .text
-            .starts_with("✗ hall_light.brightness")
+            .starts_with("✗ hall_light.brightness"),
+        "{:?}",
+        app.conversation
     );
 }
 
@@ -276,7 +306,7 @@ fn a_malformed_state_payload_is_shown_and_skipped() {
             .iter()
             .any(|s| s.text.contains("malformed state from hall_light"))
     );
-    assert!(app.fleet.state("hall_light").is_none());
+    assert!(app.fleet().state("hall_light").is_none());
     screen(&mut app);
 }
 
@@ -322,11 +352,7 @@ fn the_market_tab_shows_the_last_round_and_the_audit_tab_the_ledger() {
         "{FLEET}  - {{id: car_1, name: Car, kind: vehicle, state_topic: v/1, capabilities: [{{name: speed, type: number, min: 0, max: 200, readonly: true}}]}}\nmarket:\n  id: traffic\n  theta: [1, 2, 3]\n  rho: [0.3333333333, 0.3333333333, 0.3333333334]\n  c: 1\n  omega: 10\n"
     );
     let registry = crate::registry::parse_str(&yaml, std::path::Path::new("t.yaml")).unwrap();
-    let mut app = App::new(
-        Fleet::new(registry, 16),
-        PolicyOverrides::default(),
-        "mqtt://127.0.0.1:1883".into(),
-    );
+    let mut app = app_over(registry);
     for (round, utility) in [(1, 70.0), (2, 82.29)] {
         message(
             &mut app,
@@ -349,17 +375,16 @@ fn the_market_tab_shows_the_last_round_and_the_audit_tab_the_ledger() {
     insta::assert_snapshot!("market_tab", s);
 
     // A proposed menu waits for a yes, with its audit beside the current one.
-    let mut proposal = confirm_outcome();
-    proposal.goal = "publish the cheaper menu".into();
     let menu = serde_json::from_value(
         json!({"items": [{"q": 4.0, "r": 4.0}, {"q": 14.0, "r": 9.0}, {"q": 29.0, "r": 0.5}]}),
     )
     .unwrap();
-    proposal.actions = vec![ActionResult::from(&crate::agent::market::menu_action(
-        "traffic", &menu,
-    ))];
     key(&mut app, KeyCode::Char('t'));
-    app.handle(AppEvent::Agent(AgentUpdate::Decided(proposal)));
+    propose(
+        &mut app,
+        1,
+        crate::agent::market::menu_action("traffic", &menu),
+    );
     assert_eq!(app.view, View::Market);
     let s = screen(&mut app);
     assert!(
@@ -412,5 +437,5 @@ fn a_device_discovered_while_watching_joins_the_tree_with_its_plain_state() {
             .iter()
             .any(|l| format!("{l:?}").contains("malformed"))
     );
-    assert_eq!(app.fleet.value("ha_pump", "power"), Some(json!("on")));
+    assert_eq!(app.fleet().value("ha_pump", "power"), Some(json!("on")));
 }

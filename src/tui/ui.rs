@@ -85,7 +85,7 @@ fn age(t: SystemTime) -> String {
 }
 
 fn device_items(app: &App) -> Vec<TreeItem<'static, String>> {
-    let registry = app.fleet.registry();
+    let registry = app.fleet().registry();
     let filter = app.filter.value().to_lowercase();
     let mut rooms: Vec<Option<&str>> = registry.rooms().into_iter().map(Some).collect();
     rooms.push(None);
@@ -108,7 +108,7 @@ fn device_items(app: &App) -> Vec<TreeItem<'static, String>> {
             if !filter.is_empty() && !hay.contains(&filter) {
                 continue;
             }
-            let state = app.fleet.state(&d.id);
+            let state = app.fleet().state(&d.id);
             let changed = app.changed.contains_key(&d.state_topic);
             let caps: Vec<TreeItem<'static, String>> = d
                 .capabilities
@@ -163,7 +163,7 @@ fn topic_items(app: &App) -> Vec<TreeItem<'static, String>> {
         .collect();
     let filter = app.filter.value().to_lowercase();
     let topics: Vec<(&String, &crate::mqtt::tree::TopicEntry)> = app
-        .fleet
+        .fleet()
         .tree()
         .iter()
         .filter(|(t, _)| filter.is_empty() || t.to_lowercase().contains(&filter))
@@ -239,7 +239,7 @@ fn draw_market(frame: &mut Frame, app: &App, area: Rect) {
     let block = Block::bordered().title(" Market ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(market) = app.fleet.registry().market.as_ref() else {
+    let Some(market) = app.fleet().registry().market.as_ref() else {
         frame.render_widget(
             Paragraph::new("No market: devices.yaml has no market: section.").dim(),
             inner,
@@ -248,7 +248,7 @@ fn draw_market(frame: &mut Frame, app: &App, area: Rect) {
     };
     let proposed = app.proposal();
     let topic = format!("giot/market/{}/status", market.id);
-    let status = app.fleet.tree().json_object(&topic).map(Value::Object);
+    let status = app.fleet().tree().json_object(&topic).map(Value::Object);
     let mut lines = Vec::new();
     let mut chart = Vec::new();
     match &status {
@@ -414,8 +414,8 @@ fn draw_tree(frame: &mut Frame, app: &mut App, area: Rect) {
         _ => topic_items(app),
     };
     let title = match (app.view, app.filter.value()) {
-        (View::Devices, "") => format!(" Devices ({}) ", app.fleet.registry().len()),
-        (_, "") => format!(" Topics ({}) ", app.fleet.tree().len()),
+        (View::Devices, "") => format!(" Devices ({}) ", app.fleet().registry().len()),
+        (_, "") => format!(" Topics ({}) ", app.fleet().tree().len()),
         (_, f) => format!(" filter: {f} "),
     };
     let block = focused(
@@ -436,7 +436,7 @@ fn draw_tree(frame: &mut Frame, app: &mut App, area: Rect) {
 }
 
 fn history(app: &App, topic: &str, capability: Option<&str>) -> Vec<u64> {
-    let Some(entry) = app.fleet.tree().get(topic) else {
+    let Some(entry) = app.fleet().tree().get(topic) else {
         return Vec::new();
     };
     let number = |payload: &[u8]| -> Option<f64> {
@@ -476,7 +476,7 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(block, area);
     let mut lines: Vec<Line> = Vec::new();
     let mut spark: Option<(String, Option<String>)> = None;
-    let registry = app.fleet.registry();
+    let registry = app.fleet().registry();
     if let (View::Devices, Some((dev, cap))) = (app.view, app.selected_capability())
         && let Some(d) = registry.get(&dev)
     {
@@ -489,7 +489,7 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect) {
             "command: {}",
             d.command_topic.as_deref().unwrap_or("– (read-only)")
         )));
-        let entry = app.fleet.tree().get(&d.state_topic);
+        let entry = app.fleet().tree().get(&d.state_topic);
         if let Some(e) = entry {
             lines.push(Line::from(format!(
                 "updated {} · {} messages",
@@ -497,7 +497,7 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect) {
                 e.count
             )));
         }
-        let state = app.fleet.state(&d.id);
+        let state = app.fleet().state(&d.id);
         let rows: Vec<Row> = d
             .capabilities
             .iter()
@@ -581,7 +581,7 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect) {
         return;
     }
     if let Some(topic) = app.selected_topic()
-        && let Some(e) = app.fleet.tree().get(&topic)
+        && let Some(e) = app.fleet().tree().get(&topic)
     {
         let text = vec![
             Line::from(Span::styled(topic.clone(), Style::new().bold())),
@@ -710,7 +710,7 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         model,
         Span::raw(" │ "),
         Span::raw(latency),
-        Span::raw(format!(" │ {} topics", app.fleet.tree().len())),
+        Span::raw(format!(" │ {} topics", app.fleet().tree().len())),
     ]);
     frame.render_widget(
         Paragraph::new(line).style(Style::new().bg(Color::Black)),
@@ -750,7 +750,7 @@ fn draw_dialog(frame: &mut Frame, app: &App) {
         Line::from("These devices need your confirmation. giot will publish:"),
         Line::from(""),
     ];
-    if let (Some(p), Some(market)) = (app.proposal(), &app.fleet.registry().market) {
+    if let (Some(p), Some(market)) = (app.proposal(), &app.fleet().registry().market) {
         lines[0] = Line::from(format!(
             "Propose this menu to the {} market? Its supervisor adopts it next round.",
             market.id
@@ -804,7 +804,7 @@ fn draw_dialog(frame: &mut Frame, app: &App) {
 fn draw_form(frame: &mut Frame, app: &App) {
     let Some(form) = &app.form else { return };
     let range = app
-        .fleet
+        .fleet()
         .registry()
         .get(&form.device)
         .and_then(|d| d.capability(&form.capability))

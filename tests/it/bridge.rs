@@ -15,7 +15,7 @@ use super::llm::model_path;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn start_bridge(url: &str, store: &Path, extra: &[&str]) -> Child {
+pub(super) fn start_bridge(url: &str, store: &Path, extra: &[&str]) -> Child {
     giot()
         .args([
             "bridge",
@@ -39,14 +39,14 @@ fn start_bridge(url: &str, store: &Path, extra: &[&str]) -> Child {
 }
 
 /// A client of the bridge: sends goals, collects results by id.
-struct Client {
+pub(super) struct Client {
     link: Link,
-    results: HashMap<String, Vec<Value>>,
+    pub(super) results: HashMap<String, Vec<Value>>,
     online: bool,
 }
 
 impl Client {
-    async fn start(url: &str) -> Self {
+    pub(super) async fn start(url: &str) -> Self {
         let mut link = Link::start(
             &ConnectOptions::new(url, "client"),
             vec![
@@ -63,7 +63,7 @@ impl Client {
         }
     }
 
-    async fn send(&self, payload: &Value) {
+    pub(super) async fn send(&self, payload: &Value) {
         self.link
             .publish("giot/operator/goals", payload.to_string(), false)
             .await
@@ -78,7 +78,11 @@ impl Client {
     }
 
     /// Takes events until `done` holds or `timeout` passes.
-    async fn pump_until(&mut self, timeout: Duration, done: impl Fn(&Self) -> bool) -> bool {
+    pub(super) async fn pump_until(
+        &mut self,
+        timeout: Duration,
+        done: impl Fn(&Self) -> bool,
+    ) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         while !done(self) {
             match tokio::time::timeout_at(deadline, self.link.recv()).await {
@@ -97,7 +101,7 @@ impl Client {
         true
     }
 
-    async fn wait_online(&mut self) {
+    pub(super) async fn wait_online(&mut self) {
         self.online = false;
         assert!(
             self.pump_until(Duration::from_secs(60), |c| c.online).await,

@@ -5,6 +5,7 @@
 mod bridge;
 mod cli;
 mod discovery;
+mod faces;
 mod harness;
 mod http_llm;
 mod ledger;

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::harness::{Mosquitto, Watcher, demo_devices, demo_registry, free_port, giot, spawn_sim};
 use super::llm::model_path;
 
-type Client = RunningService<RoleClient, ()>;
+pub(super) type Client = RunningService<RoleClient, ()>;
 
 /// Waits until the simulator's retained states are on the broker.
 fn wait_for_sim(broker: &Mosquitto) {
@@ -30,7 +30,7 @@ fn wait_for_sim(broker: &Mosquitto) {
 }
 
 /// `giot mcp` on the broker, its stderr (the logs) going to `log`.
-async fn start(broker: &Mosquitto, ledger: &Path, log: &Path) -> Client {
+pub(super) async fn start(broker: &Mosquitto, ledger: &Path, log: &Path) -> Client {
     let mut command = giot();
     command
         .args(["mcp", "--broker", &broker.url(), "--devices"])
@@ -59,7 +59,7 @@ async fn call(client: &Client, tool: &str, args: Value) -> Result<CallToolResult
 }
 
 /// A successful call's structured result.
-async fn ok(client: &Client, tool: &str, args: Value) -> Value {
+pub(super) async fn ok(client: &Client, tool: &str, args: Value) -> Value {
     let result = call(client, tool, args.clone()).await.unwrap();
     assert_eq!(result.is_error, Some(false), "{tool} {args}: {result:?}");
     let value = result

@@ -36,7 +36,7 @@ fn run(broker: &Mosquitto, args: &[&str]) -> (Output, Value) {
 }
 
 /// `giot run --json` against the broker at `url`.
-fn run_at(url: &str, args: &[&str]) -> (Output, Value) {
+pub(super) fn run_at(url: &str, args: &[&str]) -> (Output, Value) {
     let out = giot()
         .args(["run", "--json", "--broker", url, "--devices"])
         .arg(demo_devices())

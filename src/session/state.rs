@@ -1,0 +1,614 @@
+//! [`Session`]: the goals in flight and what each waits for.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::agent::{Agent, AgentDefinition, Decision};
+use crate::fleet::Fleet;
+use crate::mqtt::LinkEvent;
+use crate::outcome::{self, ActionResult, Outcome, Status};
+
+use super::replay::{Replay, ReplayScorer};
+use super::{
+    Effect, GoalId, GoalRequest, Input, Intent, ModelInfo, Now, PlanStats, RequestId, SessionConfig,
+};
+
+/// The pseudo-goal that warms the model's priors.
+const WARMING: GoalId = GoalId::MAX;
+
+#[derive(Debug)]
+enum Model {
+    /// No model: ties are broken by registry order (the words-only baseline).
+    Absent,
+    /// Loading: goals wait for it.
+    Loading,
+    Ready,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stage {
+    /// Waiting for the model to load.
+    WaitingForModel,
+    /// Waiting for the answer to this score request.
+    Scoring(RequestId),
+    /// Waiting for a person's yes, until the deadline.
+    Asking(Now),
+    /// Allowed; waiting for earlier goals on the same devices to finish.
+    Queued,
+    /// Handed to the driver to publish.
+    Publishing,
+    /// Published; waiting for echoes (until the deadline) and the ledger.
+    Confirming { deadline: Now, recorded: bool },
+}
+
+#[derive(Debug)]
+struct Goal {
+    request: GoalRequest,
+    received: Now,
+    stage: Stage,
+    replay: Replay,
+    /// Time the model spent on this goal.
+    llm: Duration,
+    /// The decided outcome, once there is one.
+    outcome: Option<Outcome>,
+    /// Whether a person's yes allowed the actions.
+    by_person: bool,
+    stats: PlanStats,
+}
+
+/// The agent core: goals in, effects out. See the [module docs](super).
+pub struct Session {
+    fleet: Fleet,
+    agent: Agent,
+    generation: u64,
+    model: Model,
+    replay: Arc<Mutex<Replay>>,
+    config: SessionConfig,
+    goals: BTreeMap<GoalId, Goal>,
+    next_request: RequestId,
+    warming: Option<(RequestId, Replay)>,
+}
+
+impl Session {
+    /// A session over `fleet` (the registry and the live state) for the
+    /// agent `definition`. The model is absent until [`Input::Model`] (or
+    /// [`Session::expect_model`]) says otherwise.
+    pub fn new(fleet: Fleet, definition: AgentDefinition, config: SessionConfig) -> Self {
+        let agent = Agent::new(fleet.registry().clone(), definition, None);
+        Self {
+            generation: fleet.generation(),
+            fleet,
+            agent,
+            model: Model::Absent,
+            replay: Arc::new(Mutex::new(Replay::default())),
+            config,
+            goals: BTreeMap::new(),
+            next_request: 0,
+            warming: None,
+        }
+    }
+
+    /// Goals wait for the model, which is loading.
+    pub fn expect_model(&mut self) {
+        self.model = Model::Loading;
+    }
+
+    pub fn fleet(&self) -> &Fleet {
+        &self.fleet
+    }
+
+    /// The fleet, for a face that records what only it shows (the TUI's
+    /// topic view). Device states should come in as [`Input::Link`].
+    pub fn fleet_mut(&mut self) -> &mut Fleet {
+        &mut self.fleet
+    }
+
+    pub fn definition(&self) -> &AgentDefinition {
+        self.agent.definition()
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// Whether the model's priors are still being computed ([`Session::warm`]).
+    pub fn warming(&self) -> bool {
+        self.warming.is_some()
+    }
+
+    /// Goals not yet reported.
+    pub fn in_flight(&self) -> usize {
+        self.goals.len()
+    }
+
+    /// The earliest deadline of any goal, for the driver's next tick.
+    pub fn next_deadline(&self) -> Option<Now> {
+        self.goals
+            .values()
+            .filter_map(|g| match g.stage {
+                Stage::Asking(d) => Some(d),
+                Stage::Confirming { deadline, .. } => Some(deadline),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Takes one input at `now`; returns what should be done.
+    pub fn handle(&mut self, input: Input, now: Now) -> Vec<Effect> {
+        let mut out = Vec::new();
+        match input {
+            Input::Goal(request) => self.start(request, now, &mut out),
+            Input::Model(info) => self.model_ready(info, now, &mut out),
+            Input::Scored {
+                request,
+                result,
+                took,
+            } => self.scored(request, result, took, now, &mut out),
+            Input::Confirm { goal, yes } => self.confirm(goal, yes, now, &mut out),
+            Input::Published {
+                goal,
+                published,
+                error,
+            } => self.published(goal, published, error, now, &mut out),
+            Input::Recorded { goal, error } => {
+                if let Some(g) = self.goals.get_mut(&goal)
+                    && let Stage::Confirming { recorded, .. } = &mut g.stage
+                {
+                    *recorded = true;
+                    if let (Some(error), Some(o)) = (error, g.outcome.as_mut()) {
+                        o.ledger_error = Some(error);
+                    }
+                }
+                self.finish_confirmed(now, &mut out);
+            }
+            Input::Link(event) => {
+                let message = matches!(event, LinkEvent::Message { .. });
+                self.fleet.apply(&event);
+                let filters = self.fleet.take_new_filters();
+                if !filters.is_empty() {
+                    out.push(Effect::Subscribe(filters));
+                }
+                if message {
+                    self.finish_confirmed(now, &mut out);
+                }
+            }
+            Input::Tick => self.expire(now, &mut out),
+        }
+        out
+    }
+
+    /// Computes the model's priors for every device name now, so that no
+    /// goal pays for them; does nothing without a model.
+    pub fn warm(&mut self) -> Vec<Effect> {
+        let mut out = Vec::new();
+        if matches!(self.model, Model::Ready) {
+            self.warm_step(Replay::default(), &mut out);
+        }
+        out
+    }
+
+    fn warm_step(&mut self, replay: Replay, out: &mut Vec<Effect>) {
+        self.refresh_registry();
+        *self.replay.lock().expect("replay") = replay;
+        self.agent.warm();
+        let replay = std::mem::take(&mut *self.replay.lock().expect("replay"));
+        if let Some((prompt, options)) = replay.missing.clone() {
+            let request = self.request_id();
+            self.warming = Some((request, replay));
+            out.push(Effect::Score {
+                request,
+                prompt,
+                options,
+            });
+        }
+    }
+
+    fn request_id(&mut self) -> RequestId {
+        self.next_request += 1;
+        self.next_request
+    }
+
+    fn refresh_registry(&mut self) {
+        if self.fleet.generation() != self.generation {
+            self.generation = self.fleet.generation();
+            self.agent.set_registry(self.fleet.registry().clone());
+        }
+    }
+
+    fn model_ready(&mut self, info: Option<ModelInfo>, now: Now, out: &mut Vec<Effect>) {
+        let scorer = info.map(|model| {
+            Box::new(ReplayScorer {
+                replay: self.replay.clone(),
+                model,
+            }) as Box<dyn crate::llm::Scorer>
+        });
+        self.model = if scorer.is_some() {
+            Model::Ready
+        } else {
+            Model::Absent
+        };
+        self.agent.set_scorer(scorer);
+        let waiting: Vec<GoalId> = self
+            .goals
+            .iter()
+            .filter(|(_, g)| g.stage == Stage::WaitingForModel)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in waiting {
+            self.plan(id, now, out);
+        }
+    }
+
+    fn start(&mut self, request: GoalRequest, now: Now, out: &mut Vec<Effect>) {
+        let id = request.id;
+        if self.goals.contains_key(&id) || id == WARMING {
+            let mut o = blank(&request.text);
+            o.status = Status::Failed;
+            o.reason = Some(format!("goal {id} is already in flight"));
+            out.push(Effect::Report {
+                goal: id,
+                outcome: o,
+                stats: PlanStats::default(),
+            });
+            return;
+        }
+        let intent = request.intent.clone();
+        self.goals.insert(
+            id,
+            Goal {
+                request,
+                received: now,
+                stage: Stage::WaitingForModel,
+                replay: Replay::default(),
+                llm: Duration::ZERO,
+                outcome: None,
+                by_person: false,
+                stats: PlanStats::default(),
+            },
+        );
+        match intent {
+            Intent::Words if matches!(self.model, Model::Loading) => {}
+            Intent::Words => self.plan(id, now, out),
+            Intent::Actions(actions) => {
+                let plan = crate::agent::Plan::deciding(Decision::Act(actions));
+                self.decide(id, plan, now, out);
+            }
+            Intent::Verify(actions) => {
+                let goal = self.goals.get_mut(&id).expect("inserted");
+                let mut o = blank(&goal.request.text);
+                o.status = Status::Executed;
+                o.actions = actions;
+                o.reason = Some(
+                    "restarted while executing this goal: its commands were not published \
+                     again; confirmed shows what the devices report"
+                        .into(),
+                );
+                goal.outcome = Some(o);
+                goal.stage = Stage::Confirming {
+                    deadline: now + self.config.confirm_timeout,
+                    recorded: true,
+                };
+                self.finish_confirmed(now, out);
+            }
+        }
+    }
+
+    /// Plans a goal in words with the answers known so far.
+    fn plan(&mut self, id: GoalId, now: Now, out: &mut Vec<Effect>) {
+        self.refresh_registry();
+        let Some(goal) = self.goals.get_mut(&id) else {
+            return;
+        };
+        goal.replay.missing = None;
+        *self.replay.lock().expect("replay") = std::mem::take(&mut goal.replay);
+        let fleet = &self.fleet;
+        let plan = self
+            .agent
+            .plan(&goal.request.text, &|device| fleet.state(device));
+        goal.replay = std::mem::take(&mut *self.replay.lock().expect("replay"));
+        if let Some((prompt, options)) = goal.replay.missing.clone() {
+            self.next_request += 1;
+            let request = self.next_request;
+            goal.stage = Stage::Scoring(request);
+            out.push(Effect::Score {
+                request,
+                prompt,
+                options,
+            });
+            return;
+        }
+        goal.replay.answers.clear();
+        for step in &plan.trace {
+            out.push(Effect::Trace {
+                goal: id,
+                step: step.clone(),
+            });
+        }
+        self.decide(id, plan, now, out);
+    }
+
+    fn scored(
+        &mut self,
+        request: RequestId,
+        result: Result<crate::llm::Scores, crate::llm::LlmError>,
+        took: Duration,
+        now: Now,
+        out: &mut Vec<Effect>,
+    ) {
+        if let Some((r, mut replay)) = self.warming.take() {
+            if r == request {
+                if let Some(key) = replay.missing.take() {
+                    replay.answers.insert(key, result);
+                }
+                // Warming asks once: whatever failed is asked again per goal.
+                if replay.answers.values().all(Result::is_ok) {
+                    self.warm_step(replay, out);
+                }
+                return;
+            }
+            self.warming = Some((r, replay));
+        }
+        let Some((&id, goal)) = self
+            .goals
+            .iter_mut()
+            .find(|(_, g)| g.stage == Stage::Scoring(request))
+        else {
+            return;
+        };
+        goal.llm += took;
+        if let Some(key) = goal.replay.missing.take() {
+            goal.replay.answers.insert(key, result);
+        }
+        self.plan(id, now, out);
+    }
+
+    /// The policy's verdict on a plan, and what follows from it.
+    fn decide(&mut self, id: GoalId, plan: crate::agent::Plan, now: Now, out: &mut Vec<Effect>) {
+        let registry = self.fleet.registry();
+        let goal = self.goals.get_mut(&id).expect("goal in flight");
+        if plan.used_model || plan.tokens_evaluated > 0 {
+            goal.stats = PlanStats {
+                used_model: plan.used_model,
+                tokens_evaluated: plan.tokens_evaluated,
+                decode_time: plan.llm_decode_time,
+            };
+        }
+        let r = &goal.request;
+        let mut o = outcome::decide(
+            &r.text,
+            &plan,
+            registry,
+            &self.agent.definition().policy,
+            r.yes,
+            r.dry_run,
+            &r.origin.confirm_hint,
+        );
+        goal.by_person = r.yes;
+        match o.status {
+            Status::NeedsConfirmation if r.ask && !r.dry_run => {
+                o.timing_ms.total = outcome::ms(now - goal.received);
+                o.timing_ms.llm = outcome::ms(goal.llm);
+                goal.stage = Stage::Asking(now + self.config.ask_timeout);
+                out.push(Effect::AskConfirmation {
+                    goal: id,
+                    outcome: o.clone(),
+                });
+                goal.outcome = Some(o);
+            }
+            Status::Executed => {
+                goal.outcome = Some(o);
+                goal.stage = Stage::Queued;
+                self.release(out);
+            }
+            _ => {
+                o.timing_ms.total = outcome::ms(now - goal.received);
+                goal.outcome = Some(o);
+                self.report(id, now, out);
+            }
+        }
+    }
+
+    fn confirm(&mut self, id: GoalId, yes: bool, now: Now, out: &mut Vec<Effect>) {
+        let Some(goal) = self.goals.get_mut(&id) else {
+            return;
+        };
+        if !matches!(goal.stage, Stage::Asking(_)) {
+            return;
+        }
+        if !yes {
+            let o = goal.outcome.as_mut().expect("asked with an outcome");
+            o.status = Status::Refused;
+            o.actions.clear();
+            o.reason = Some("the person said no: nothing was published".into());
+            o.timing_ms.total = outcome::ms(now - goal.received);
+            self.report(id, now, out);
+            return;
+        }
+        // The yes is for this plan: the policy checks it again, as it is now.
+        let actions: Vec<crate::agent::Action> = goal
+            .outcome
+            .as_ref()
+            .map(|o| o.actions.iter().map(ActionResult::to_action).collect())
+            .unwrap_or_default();
+        goal.request.yes = true;
+        let mut plan = crate::agent::Plan::deciding(Decision::Act(actions));
+        plan.llm_time = goal.llm;
+        self.decide(id, plan, now, out);
+    }
+
+    /// Hands queued goals to the driver, in order, unless an earlier goal
+    /// still works on one of their devices.
+    fn release(&mut self, out: &mut Vec<Effect>) {
+        let mut busy: Vec<String> = Vec::new();
+        let mut ready = Vec::new();
+        for (&id, goal) in &self.goals {
+            let devices = goal
+                .outcome
+                .as_ref()
+                .map(|o| {
+                    o.actions
+                        .iter()
+                        .map(|a| a.device.clone())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            match goal.stage {
+                Stage::Queued => {
+                    if !devices.iter().any(|d| busy.contains(d)) {
+                        ready.push(id);
+                    }
+                    busy.extend(devices);
+                }
+                Stage::Publishing | Stage::Confirming { .. } => busy.extend(devices),
+                _ => {}
+            }
+        }
+        for id in ready {
+            let goal = self.goals.get_mut(&id).expect("listed");
+            goal.stage = Stage::Publishing;
+            let o = goal.outcome.as_ref().expect("queued with an outcome");
+            out.push(Effect::Publish {
+                goal: id,
+                actions: o.actions.clone(),
+            });
+        }
+    }
+
+    fn published(
+        &mut self,
+        id: GoalId,
+        published: usize,
+        error: Option<String>,
+        now: Now,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(goal) = self.goals.get_mut(&id) else {
+            return;
+        };
+        if goal.stage != Stage::Publishing {
+            return;
+        }
+        let o = goal.outcome.as_mut().expect("publishing an outcome");
+        o.timing_ms.total = outcome::ms(now - goal.received);
+        o.timing_ms.llm = outcome::ms(goal.llm);
+        let all = o.actions.len();
+        let published = published.min(all);
+        let confirmed_by = if goal.by_person {
+            goal.request.origin.person.clone()
+        } else {
+            goal.request.origin.policy.clone()
+        };
+        if let Some(error) = error {
+            // What was published is recorded; what was not is not claimed.
+            o.status = Status::Failed;
+            o.reason = Some(if published == 0 {
+                format!("nothing was published: {error}")
+            } else {
+                format!("only {published} of {all} actions were published: {error}")
+            });
+            o.actions.truncate(published);
+            if published == 0 {
+                self.report(id, now, out);
+                return;
+            }
+        }
+        let o = goal.outcome.as_ref().expect("publishing an outcome");
+        out.push(Effect::Record {
+            goal: id,
+            text: goal.request.text.clone(),
+            actions: o.actions.clone(),
+            confirmed_by,
+        });
+        goal.stage = Stage::Confirming {
+            deadline: now + self.config.confirm_timeout,
+            recorded: false,
+        };
+        self.finish_confirmed(now, out);
+    }
+
+    /// Marks what the devices show; reports goals whose every action is
+    /// confirmed and recorded.
+    fn finish_confirmed(&mut self, now: Now, out: &mut Vec<Effect>) {
+        let mut done = Vec::new();
+        for (&id, goal) in self.goals.iter_mut() {
+            let Stage::Confirming { recorded, .. } = goal.stage else {
+                continue;
+            };
+            let o = goal.outcome.as_mut().expect("confirming an outcome");
+            for a in o.actions.iter_mut() {
+                if a.confirmed != Some(true) {
+                    a.confirmed = Some(self.fleet.shows(a));
+                }
+            }
+            if recorded && o.actions.iter().all(|a| a.confirmed == Some(true)) {
+                done.push(id);
+            }
+        }
+        for id in done {
+            self.report(id, now, out);
+        }
+    }
+
+    /// Deadlines: unanswered questions and unconfirmed actions.
+    fn expire(&mut self, now: Now, out: &mut Vec<Effect>) {
+        let mut done = Vec::new();
+        for (&id, goal) in self.goals.iter_mut() {
+            match goal.stage {
+                Stage::Asking(deadline) if now >= deadline => {
+                    let o = goal.outcome.as_mut().expect("asked with an outcome");
+                    o.reason = Some(format!(
+                        "{} (no answer before the question expired: nothing was published)",
+                        o.reason.clone().unwrap_or_default()
+                    ));
+                    done.push(id);
+                }
+                Stage::Confirming { deadline, recorded } if now >= deadline && recorded => {
+                    done.push(id);
+                }
+                _ => {}
+            }
+        }
+        for id in done {
+            self.report(id, now, out);
+        }
+    }
+
+    fn report(&mut self, id: GoalId, now: Now, out: &mut Vec<Effect>) {
+        let Some(goal) = self.goals.remove(&id) else {
+            return;
+        };
+        let mut o = goal.outcome.unwrap_or_else(|| {
+            let mut o = blank(&goal.request.text);
+            o.timing_ms.total = outcome::ms(now - goal.received);
+            o
+        });
+        o.timing_ms.llm = outcome::ms(goal.llm);
+        if !goal.request.dry_run {
+            for a in o.actions.iter_mut() {
+                if o.status == Status::Executed || o.status == Status::Failed {
+                    a.confirmed.get_or_insert(false);
+                }
+            }
+        }
+        out.push(Effect::Report {
+            goal: id,
+            outcome: o,
+            stats: goal.stats,
+        });
+        // A finished goal may free devices for queued ones.
+        self.release(out);
+    }
+}
+
+fn blank(goal: &str) -> Outcome {
+    Outcome {
+        goal: goal.to_string(),
+        status: Status::Refused,
+        actions: Vec::new(),
+        answer: None,
+        reason: None,
+        timing_ms: Default::default(),
+        ledger_error: None,
+    }
+}

@@ -1,0 +1,352 @@
+//! The session fed by hand: inputs in, effects asserted, time by ticks.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::*;
+use crate::agent::AgentDefinition;
+use crate::fleet::Fleet;
+use crate::llm::Scorer;
+use crate::llm::fake::FakeScorer;
+use crate::outcome::Status;
+
+const FLEET: &str = r#"
+devices:
+  - {id: desk_lamp, name: Desk lamp, room: study, kind: light, state_topic: s/desk, command_topic: c/desk,
+     capabilities: [{name: power, type: enum, values: ["on", "off"]}, {name: brightness, type: number, min: 0, max: 100, unit: "%"}]}
+  - {id: bedside_lamp, name: Bedside lamp, room: bedroom, kind: light, state_topic: s/bed, command_topic: c/bed,
+     capabilities: [{name: power, type: enum, values: ["on", "off"]}]}
+  - {id: front_door, name: Front door lock, room: hallway, kind: lock, safety: confirm, state_topic: s/door, command_topic: c/door,
+     capabilities: [{name: lock, type: enum, values: ["locked", "unlocked"]}]}
+"#;
+
+fn session_with(definition: AgentDefinition) -> Session {
+    let registry = crate::registry::parse_str(FLEET, Path::new("t.yaml")).unwrap();
+    Session::new(
+        Fleet::new(registry, 4),
+        definition,
+        SessionConfig {
+            confirm_timeout: Duration::from_secs(3),
+            ask_timeout: Duration::from_secs(60),
+        },
+    )
+}
+
+fn session() -> Session {
+    session_with(AgentDefinition::builtin())
+}
+
+fn origin() -> Origin {
+    Origin::new("test", "operator (test)", "say yes")
+}
+
+fn goal(id: GoalId, text: &str) -> Input {
+    Input::Goal(GoalRequest::words(id, text, origin()))
+}
+
+fn state(topic: &str, payload: serde_json::Value) -> Input {
+    Input::Link(crate::mqtt::LinkEvent::Message {
+        topic: topic.into(),
+        payload: payload.to_string().into(),
+        retain: true,
+    })
+}
+
+fn reports(effects: &[Effect]) -> Vec<&Outcome> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Report { outcome, .. } => Some(outcome),
+            _ => None,
+        })
+        .collect()
+}
+
+fn published(effects: &[Effect]) -> Vec<(GoalId, Vec<(String, String)>)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Publish { goal, actions } => Some((
+                *goal,
+                actions
+                    .iter()
+                    .map(|a| (a.topic.clone(), a.payload.clone()))
+                    .collect(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_plain_goal_publishes_records_and_reports_when_the_device_echoes() {
+    let mut s = session();
+    let t0 = Instant::now();
+    let fx = s.handle(goal(1, "turn on the desk lamp"), t0);
+    assert_eq!(
+        published(&fx),
+        [(1, vec![("c/desk".into(), r#"{"power":"on"}"#.into())])]
+    );
+    assert!(
+        reports(&fx).is_empty(),
+        "nothing reported before the publish"
+    );
+    let fx = s.handle(
+        Input::Published {
+            goal: 1,
+            published: 1,
+            error: None,
+        },
+        t0 + Duration::from_millis(2),
+    );
+    assert!(
+        matches!(&fx[..], [Effect::Record { actions, confirmed_by, .. }] if actions.len() == 1 && confirmed_by == "policy (test)"),
+        "{fx:?}"
+    );
+    let fx = s.handle(
+        Input::Recorded {
+            goal: 1,
+            error: None,
+        },
+        t0,
+    );
+    assert!(reports(&fx).is_empty(), "waits for the echo");
+    let fx = s.handle(state("s/desk", json!({"power": "on"})), t0);
+    let out = reports(&fx);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].status, Status::Executed);
+    assert_eq!(out[0].actions[0].confirmed, Some(true));
+    assert_eq!(out[0].timing_ms.total, 2.0);
+    assert_eq!(s.in_flight(), 0);
+}
+
+#[test]
+fn an_action_without_echo_is_reported_unconfirmed_when_a_tick_passes_the_deadline() {
+    let mut s = session();
+    let t0 = Instant::now();
+    s.handle(goal(7, "switch off the bedside lamp"), t0);
+    s.handle(
+        Input::Published {
+            goal: 7,
+            published: 1,
+            error: None,
+        },
+        t0,
+    );
+    s.handle(
+        Input::Recorded {
+            goal: 7,
+            error: None,
+        },
+        t0,
+    );
+    assert_eq!(s.next_deadline(), Some(t0 + Duration::from_secs(3)));
+    assert!(reports(&s.handle(Input::Tick, t0 + Duration::from_secs(2))).is_empty());
+    let fx = s.handle(Input::Tick, t0 + Duration::from_secs(3));
+    let out = reports(&fx);
+    assert_eq!(out[0].status, Status::Executed);
+    assert_eq!(out[0].actions[0].confirmed, Some(false));
+}
+
+#[test]
+fn a_failed_publish_is_a_failure_and_nothing_is_recorded() {
+    let mut s = session();
+    let t0 = Instant::now();
+    s.handle(goal(1, "turn on the desk lamp"), t0);
+    let fx = s.handle(
+        Input::Published {
+            goal: 1,
+            published: 0,
+            error: Some("the client is gone".into()),
+        },
+        t0,
+    );
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Record { .. })));
+    let out = reports(&fx);
+    assert_eq!(out[0].status, Status::Failed);
+    assert!(out[0].actions.is_empty());
+    assert!(
+        out[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("the client is gone")
+    );
+}
+
+#[test]
+fn a_confirm_device_waits_for_a_yes_where_a_person_can_be_asked() {
+    let mut s = session();
+    let t0 = Instant::now();
+    // Nobody to ask: reported, nothing published.
+    let fx = s.handle(goal(1, "unlock the front door"), t0);
+    assert!(published(&fx).is_empty());
+    let out = reports(&fx);
+    assert_eq!(out[0].status, Status::NeedsConfirmation);
+    assert!(out[0].reason.as_deref().unwrap().ends_with("say yes"));
+    // A person to ask: the question, then the yes publishes.
+    let mut request = GoalRequest::words(2, "unlock the front door", origin());
+    request.ask = true;
+    let fx = s.handle(Input::Goal(request.clone()), t0);
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::AskConfirmation { goal: 2, .. })),
+        "{fx:?}"
+    );
+    assert!(published(&fx).is_empty() && reports(&fx).is_empty());
+    let fx = s.handle(Input::Confirm { goal: 2, yes: true }, t0);
+    assert_eq!(
+        published(&fx),
+        [(2, vec![("c/door".into(), r#"{"lock":"unlocked"}"#.into())])]
+    );
+    let fx = s.handle(
+        Input::Published {
+            goal: 2,
+            published: 1,
+            error: None,
+        },
+        t0,
+    );
+    assert!(
+        matches!(&fx[..], [Effect::Record { confirmed_by, .. }] if confirmed_by == "operator (test)")
+    );
+    // A no publishes nothing; silence expires.
+    request.id = 3;
+    s.handle(Input::Goal(request.clone()), t0);
+    let fx = s.handle(
+        Input::Confirm {
+            goal: 3,
+            yes: false,
+        },
+        t0,
+    );
+    assert!(published(&fx).is_empty());
+    assert_eq!(reports(&fx)[0].status, Status::Refused);
+    request.id = 4;
+    s.handle(Input::Goal(request), t0);
+    let fx = s.handle(Input::Tick, t0 + Duration::from_secs(61));
+    assert_eq!(reports(&fx)[0].status, Status::NeedsConfirmation);
+}
+
+#[test]
+fn goals_on_the_same_device_stay_in_order_and_others_do_not_wait() {
+    let mut s = session();
+    let t0 = Instant::now();
+    let fx = s.handle(goal(1, "turn on the desk lamp"), t0);
+    assert_eq!(published(&fx).len(), 1);
+    let fx = s.handle(goal(2, "turn off the desk lamp"), t0);
+    assert!(published(&fx).is_empty(), "waits for goal 1: {fx:?}");
+    let fx = s.handle(goal(3, "turn on the bedside lamp"), t0);
+    assert_eq!(published(&fx).len(), 1, "another device does not wait");
+    s.handle(
+        Input::Published {
+            goal: 1,
+            published: 1,
+            error: None,
+        },
+        t0,
+    );
+    s.handle(
+        Input::Recorded {
+            goal: 1,
+            error: None,
+        },
+        t0,
+    );
+    let fx = s.handle(state("s/desk", json!({"power": "on"})), t0);
+    assert_eq!(reports(&fx).len(), 1);
+    assert_eq!(
+        published(&fx),
+        [(2, vec![("c/desk".into(), r#"{"power":"off"}"#.into())])]
+    );
+}
+
+#[test]
+fn questions_dry_runs_and_refusals_publish_nothing() {
+    let mut s = session();
+    let t0 = Instant::now();
+    s.handle(
+        state("s/desk", json!({"power": "on", "brightness": 40})),
+        t0,
+    );
+    let fx = s.handle(goal(1, "is the desk lamp on?"), t0);
+    assert_eq!(reports(&fx)[0].status, Status::Answered);
+    let mut dry = GoalRequest::words(2, "dim the desk lamp to 10%", origin());
+    dry.dry_run = true;
+    let fx = s.handle(Input::Goal(dry), t0);
+    assert_eq!(reports(&fx)[0].status, Status::Planned);
+    let fx = s.handle(goal(3, "turn on the sauna"), t0);
+    assert_eq!(reports(&fx)[0].status, Status::Refused);
+    for fx in [&fx] {
+        assert!(published(fx).is_empty());
+    }
+}
+
+#[test]
+fn an_agent_without_the_tool_cannot_publish_or_answer() {
+    let mut definition = AgentDefinition::builtin();
+    definition.tools = vec!["state_query".into()];
+    let mut s = session_with(definition.clone());
+    let fx = s.handle(goal(1, "turn on the desk lamp"), Instant::now());
+    assert!(published(&fx).is_empty());
+    let out = reports(&fx);
+    assert_eq!(out[0].status, Status::Refused);
+    assert!(out[0].reason.as_deref().unwrap().contains("device_action"));
+    definition.tools = vec!["device_action".into()];
+    let mut s = session_with(definition);
+    let fx = s.handle(goal(1, "is the desk lamp on?"), Instant::now());
+    assert!(
+        reports(&fx)[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("state_query")
+    );
+}
+
+#[test]
+fn a_tie_asks_the_model_through_effects_and_acts_on_its_answer() {
+    let mut s = session();
+    let mut model = FakeScorer::default().prefer("lamp", " bedside lamp");
+    let t0 = Instant::now();
+    s.handle(Input::Model(Some(ModelInfo::of(&model))), t0);
+    let mut fx = s.handle(goal(1, "turn on the lamp"), t0);
+    let mut asked = 0;
+    // Answer every score request the way a driver would.
+    while let Some((request, prompt, options)) = fx.iter().find_map(|e| match e {
+        Effect::Score {
+            request,
+            prompt,
+            options,
+        } => Some((*request, prompt.clone(), options.clone())),
+        _ => None,
+    }) {
+        asked += 1;
+        assert!(asked < 5, "the session keeps asking");
+        fx = s.handle(
+            Input::Scored {
+                request,
+                result: model.score(&prompt, &options),
+                took: Duration::from_millis(10),
+            },
+            t0,
+        );
+    }
+    assert!(asked >= 1);
+    assert_eq!(
+        published(&fx),
+        [(1, vec![("c/bed".into(), r#"{"power":"on"}"#.into())])]
+    );
+}
+
+#[test]
+fn goals_wait_while_the_model_loads() {
+    let mut s = session();
+    s.expect_model();
+    let t0 = Instant::now();
+    assert!(s.handle(goal(1, "turn on the desk lamp"), t0).is_empty());
+    let fx = s.handle(Input::Model(None), t0);
+    assert_eq!(published(&fx).len(), 1);
+}
