@@ -3,7 +3,10 @@
 //! through `giot bridge` with the default model and with a scripted fake
 //! model (which shows the bridge's own overhead), with p50/p95 latency from
 //! publishing a goal to receiving its result. The simulated fleet runs on
-//! the same broker so that executed goals are confirmed.
+//! the same broker so that executed goals are confirmed. Every goal is
+//! unique and changes a device's state (a brightness each light has not
+//! had just before), spread over every dimmable light of the fleet, so the
+//! bridge waits for real echoes and cannot answer from satisfied state.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -58,17 +61,22 @@ async fn measure(port: u16, name: &str, scorer: Box<dyn Scorer>) {
             break;
         }
     }
-    let goals = [
-        "dim the hall light to 20%",
-        "turn off the kitchen light",
-        "is the front door locked?",
-        "set the bedroom fan to high",
-    ];
+    let lights: Vec<String> = Registry::load(&PathBuf::from("devices.yaml"))
+        .unwrap()
+        .devices()
+        .iter()
+        .filter(|d| d.kind == "light" && d.capability("brightness").is_some())
+        .map(|d| d.name.to_lowercase())
+        .collect();
     let mut sent = HashMap::new();
     let started = Instant::now();
     for i in 0..GOALS {
         let id = format!("{}-{i}", name.replace(' ', "_"));
-        let payload = serde_json::json!({"id": id, "goal": goals[i % goals.len()]}).to_string();
+        let (light, round) = (&lights[i % lights.len()], i / lights.len());
+        // 10..=97 in steps of 3: consecutive goals on a light always differ.
+        let value = 10 + (round * 3) % 88;
+        let goal = format!("set the {light} brightness to {value}%");
+        let payload = serde_json::json!({"id": id, "goal": goal}).to_string();
         sent.insert(id, Instant::now());
         link.publish(&format!("giot/{agent}/goals"), payload, false)
             .await

@@ -73,13 +73,19 @@ pub mod kind {
 
 /// Records actions the agent executed: opens the ledger with this node's
 /// key, appends one `action` entry, and closes it. Blocking (fsync): call it
-/// off any render loop.
+/// off any render loop. Calls within one process take turns, so that goals
+/// finishing together neither race to create the node's key nor append
+/// concurrently.
 pub fn record_action(
     path: &Path,
     goal: &str,
     actions: &[crate::outcome::ActionResult],
     confirmed_by: &str,
 ) -> Result<Entry, Error> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = TURN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let key = NodeKey::load_or_create(&default_key_dir())?;
     let mut ledger = Ledger::open(path, &key)?;
     ledger.append(

@@ -298,7 +298,11 @@ impl Task {
                     // Nobody to ask on these faces (requests say ask: false).
                     let _ = self.inputs.send(Input::Confirm { goal, yes: false });
                 }
-                Effect::Publish { goal, actions } => self.publish(goal, actions),
+                Effect::Publish {
+                    goal,
+                    actions,
+                    retransmit,
+                } => self.publish(goal, actions, retransmit),
                 Effect::Subscribe(filters) => self.subscribe.extend(filters),
                 Effect::Record {
                     goal,
@@ -351,7 +355,9 @@ impl Task {
         });
     }
 
-    fn publish(&self, goal: u64, actions: Vec<ActionResult>) {
+    /// Publishes off the driver's task; the face's `before_publish` runs
+    /// first, except for a retransmission (the same execution again).
+    fn publish(&self, goal: u64, actions: Vec<ActionResult>, retransmit: bool) {
         let tag = self
             .waiting
             .get(&goal)
@@ -360,7 +366,7 @@ impl Task {
         let (client, inputs, hook) = (
             self.client.clone(),
             self.inputs.clone(),
-            self.config.before_publish.clone(),
+            self.config.before_publish.clone().filter(|_| !retransmit),
         );
         tokio::spawn(async move {
             if let Some(hook) = hook {

@@ -174,10 +174,15 @@ pub enum Effect {
     /// answer with [`Input::Confirm`].
     AskConfirmation { goal: GoalId, outcome: Outcome },
     /// Publish each action (QoS 1, not retained) in order; answer with
-    /// [`Input::Published`].
+    /// [`Input::Published`]. `retransmit` marks actions published before
+    /// and sent again after the broker connection came back while they were
+    /// unconfirmed (a broker that crashed may have acknowledged and lost
+    /// them); every command is an absolute value, so sending it twice sets
+    /// the same state.
     Publish {
         goal: GoalId,
         actions: Vec<ActionResult>,
+        retransmit: bool,
     },
     /// Subscribe to these topic filters (state topics of discovered devices).
     Subscribe(Vec<String>),

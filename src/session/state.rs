@@ -164,6 +164,9 @@ impl Session {
             }
             Input::Link(event) => {
                 let message = matches!(event, LinkEvent::Message { .. });
+                if matches!(event, LinkEvent::Connected) {
+                    self.retransmit(now, &mut out);
+                }
                 self.fleet.apply(&event);
                 let filters = self.fleet.take_new_filters();
                 if !filters.is_empty() {
@@ -471,6 +474,7 @@ impl Session {
             out.push(Effect::Publish {
                 goal: id,
                 actions: o.actions.clone(),
+                retransmit: false,
             });
         }
     }
@@ -525,6 +529,37 @@ impl Session {
             recorded: false,
         };
         self.finish_confirmed(now, out);
+    }
+
+    /// After a reconnection: the unconfirmed actions of goals waiting for
+    /// their echo go out again, with a fresh deadline (see
+    /// [`Effect::Publish`]).
+    fn retransmit(&mut self, now: Now, out: &mut Vec<Effect>) {
+        for (&id, goal) in self.goals.iter_mut() {
+            let Stage::Confirming { recorded, .. } = goal.stage else {
+                continue;
+            };
+            let o = goal.outcome.as_ref().expect("confirming an outcome");
+            let unconfirmed: Vec<ActionResult> = o
+                .actions
+                .iter()
+                .filter(|a| a.confirmed != Some(true))
+                .cloned()
+                .collect();
+            // Verified goals were published before a restart: never again.
+            if unconfirmed.is_empty() || matches!(goal.request.intent, Intent::Verify(_)) {
+                continue;
+            }
+            goal.stage = Stage::Confirming {
+                deadline: now + self.config.confirm_timeout,
+                recorded,
+            };
+            out.push(Effect::Publish {
+                goal: id,
+                actions: unconfirmed,
+                retransmit: true,
+            });
+        }
     }
 
     /// Marks what the devices show; reports goals whose every action is

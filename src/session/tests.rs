@@ -68,7 +68,7 @@ fn published(effects: &[Effect]) -> Vec<(GoalId, Vec<(String, String)>)> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Publish { goal, actions } => Some((
+            Effect::Publish { goal, actions, .. } => Some((
                 *goal,
                 actions
                     .iter()
@@ -349,4 +349,43 @@ fn goals_wait_while_the_model_loads() {
     assert!(s.handle(goal(1, "turn on the desk lamp"), t0).is_empty());
     let fx = s.handle(Input::Model(None), t0);
     assert_eq!(published(&fx).len(), 1);
+}
+
+#[test]
+fn unconfirmed_actions_go_out_again_after_a_reconnection_and_verified_ones_never() {
+    let mut s = session();
+    let t0 = Instant::now();
+    s.handle(goal(1, "turn on the desk lamp"), t0);
+    s.handle(
+        Input::Published {
+            goal: 1,
+            published: 1,
+            error: None,
+        },
+        t0,
+    );
+    let mut verify = GoalRequest::words(2, "turn on the bedside lamp", origin());
+    verify.intent = Intent::Verify(vec![crate::outcome::ActionResult {
+        device: "bedside_lamp".into(),
+        capability: "power".into(),
+        value: json!("on"),
+        topic: "c/bed".into(),
+        payload: r#"{"power":"on"}"#.into(),
+        confirmed: None,
+    }]);
+    s.handle(Input::Goal(verify), t0);
+    let later = t0 + Duration::from_secs(2);
+    let fx = s.handle(Input::Link(crate::mqtt::LinkEvent::Connected), later);
+    assert_eq!(
+        published(&fx),
+        [(1, vec![("c/desk".into(), r#"{"power":"on"}"#.into())])]
+    );
+    assert!(matches!(
+        &fx[..],
+        [Effect::Publish {
+            retransmit: true,
+            ..
+        }]
+    ));
+    assert_eq!(s.next_deadline(), Some(t0 + Duration::from_secs(3)));
 }

@@ -337,7 +337,7 @@ impl App {
                     }
                 }
                 session::Effect::AskConfirmation { goal, outcome } => self.ask(goal, outcome),
-                session::Effect::Publish { goal, actions } => {
+                session::Effect::Publish { goal, actions, .. } => {
                     self.agent_busy = false;
                     self.say("agent", format!("plan: {}", describe(&actions)));
                     for a in &actions {

@@ -286,6 +286,10 @@ async fn a_broker_killed_mid_run_loses_no_goal_and_repeats_none() {
     s.broker.restart();
     s.client.wait_online().await;
     until_all_answered(&mut s.client, &goals).await;
+    for (id, ..) in &goals {
+        let result = &s.client.results[id][0];
+        assert!(result.get("ledger_error").is_none(), "{result}");
+    }
     assert_devices_show(&s.broker.url(), &goals).await;
     stop(bridge).await;
     let record = executions(&s.store);
