@@ -499,26 +499,18 @@ async fn work(shared: &Shared, id: &str, record: &Record, verify_only: bool) -> 
 
 /// Spends a confirmation token: the plan it stands for, or the rejection.
 fn redeem(shared: &Shared, id: &str, token: &str) -> Result<Token, Value> {
-    let found = shared.store.token(token).ok().flatten();
-    let reason = match &found {
-        None => Some("unknown confirmation token"),
-        Some(t) if t.used => Some("duplicate confirmation: the token was already used"),
-        Some(t) if t.expires_ms < now_ms() => Some("the confirmation token has expired"),
-        Some(_) => None,
-    };
-    if let Some(reason) = reason {
-        return Err(rejected(id, None, reason));
+    match shared.store.spend_token(token, now_ms()) {
+        Ok(Ok(spent)) => Ok(spent),
+        Ok(Err(reason)) => Err(rejected(id, None, reason)),
+        Err(e) => {
+            tracing::error!("{e}");
+            Err(rejected(
+                id,
+                None,
+                "the bridge cannot record the confirmation",
+            ))
+        }
     }
-    let mut spent = found.expect("checked above");
-    spent.used = true;
-    if shared.store.put_token(token, &spent).is_err() {
-        return Err(rejected(
-            id,
-            Some(&spent.goal),
-            "the bridge cannot record the confirmation",
-        ));
-    }
-    Ok(spent)
 }
 
 /// `giot bridge status`: the daemon's retained status and metrics.

@@ -129,12 +129,39 @@ impl Store {
         self.put_json(GOALS, id, record)
     }
 
-    pub fn token(&self, token: &str) -> Result<Option<Token>, StoreError> {
-        self.get_json(TOKENS, token)
-    }
-
     pub fn put_token(&self, token: &str, value: &Token) -> Result<(), StoreError> {
         self.put_json(TOKENS, token, value)
+    }
+
+    /// Spends a confirmation token in one write transaction, so that two
+    /// confirmations handled at once cannot both spend it. `Ok(Err(why))`
+    /// when the token is unknown, used or expired at `now_ms`.
+    pub fn spend_token(
+        &self,
+        token: &str,
+        now_ms: u64,
+    ) -> Result<Result<Token, &'static str>, StoreError> {
+        let tx = self.db.begin_write().map_err(err)?;
+        let spent = {
+            let mut t = tx.open_table(TOKENS).map_err(err)?;
+            let found: Option<Token> = match t.get(token).map_err(err)? {
+                Some(v) => Some(serde_json::from_slice(v.value()).map_err(err)?),
+                None => None,
+            };
+            match found {
+                None => Err("unknown confirmation token"),
+                Some(t) if t.used => Err("duplicate confirmation: the token was already used"),
+                Some(t) if t.expires_ms < now_ms => Err("the confirmation token has expired"),
+                Some(mut found) => {
+                    found.used = true;
+                    let bytes = serde_json::to_vec(&found).map_err(err)?;
+                    t.insert(token, bytes.as_slice()).map_err(err)?;
+                    Ok(found)
+                }
+            }
+        };
+        tx.commit().map_err(err)?;
+        Ok(spent)
     }
 
     /// Every goal, for recovery and statistics.
@@ -208,6 +235,43 @@ mod tests {
         assert_eq!(store.get("g1").unwrap().unwrap().stage, Stage::Executing);
         assert!(store.get("g2").unwrap().is_none());
         assert_eq!(store.all().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_token_is_spent_once_and_not_after_it_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("b.redb")).unwrap();
+        let token = Token {
+            goal_id: "g".into(),
+            goal: "unlock the front door".into(),
+            actions: Vec::new(),
+            expires_ms: 1_000,
+            used: false,
+        };
+        store.put_token("t", &token).unwrap();
+        store.put_token("late", &token).unwrap();
+        assert_eq!(store.spend_token("t", 500).unwrap().unwrap().goal_id, "g");
+        assert!(
+            store
+                .spend_token("t", 500)
+                .unwrap()
+                .unwrap_err()
+                .contains("already used")
+        );
+        assert!(
+            store
+                .spend_token("late", 2_000)
+                .unwrap()
+                .unwrap_err()
+                .contains("expired")
+        );
+        assert!(
+            store
+                .spend_token("none", 0)
+                .unwrap()
+                .unwrap_err()
+                .contains("unknown")
+        );
     }
 
     #[test]

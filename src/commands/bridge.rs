@@ -4,7 +4,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use giot::agent::AgentDefinition;
 use giot::bridge::{self, BridgeConfig};
 use giot::cli::{BridgeAction, BridgeArgs};
 
@@ -67,8 +66,7 @@ pub fn run(args: BridgeArgs) -> Result<ExitCode> {
         None => None,
     };
     let registry = super::load_registry(&args.devices.path())?;
-    let definition =
-        AgentDefinition::load(&args.agent.agent).map_err(|e| ConfigError(e.to_string()))?;
+    let definition = super::load_agent(&args.agent.agent)?;
     let store = args.store.clone().unwrap_or_else(|| {
         giot::paths::data_dir().join(format!("bridge-{}.redb", args.agent.agent))
     });

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use giot::agent::AgentDefinition;
 use giot::cli::DemoArgs;
 use giot::market::RunOptions;
 use giot::mqtt::ConnectOptions;
@@ -18,8 +17,7 @@ use super::ConfigError;
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
     args.model.check().map_err(ConfigError)?;
     let registry = super::load_registry(&args.devices.path())?;
-    let definition =
-        AgentDefinition::load(&args.agent.agent).map_err(|e| ConfigError(e.to_string()))?;
+    let definition = super::load_agent(&args.agent.agent)?;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     giot::broker::start(addr)?;
     let url = format!("mqtt://{addr}");

@@ -21,8 +21,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     args.model.check().map_err(ConfigError)?;
     let cases = eval::load(&args.file).map_err(|e| ConfigError(format!("{e:#}")))?;
     let registry = super::load_registry(&args.devices.path())?;
-    let definition =
-        AgentDefinition::load(&args.agent.agent).map_err(|e| ConfigError(e.to_string()))?;
+    let definition = super::load_agent(&args.agent.agent)?;
     let confirm_timeout = super::run::confirm_timeout(args.agent.confirm_timeout)?;
     let options = args.conn.options("eval")?;
     let rt = super::runtime()?;

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use giot::agent::AgentDefinition;
 use giot::cli::McpArgs;
 use giot::exec::Live;
 use giot::llm::{Backend, LlmError, Scorer};
@@ -18,8 +17,7 @@ use super::ConfigError;
 pub fn run(args: McpArgs) -> Result<ExitCode> {
     args.model.check().map_err(ConfigError)?;
     let registry = super::load_registry(&args.devices.path())?;
-    let definition =
-        AgentDefinition::load(&args.agent.agent).map_err(|e| ConfigError(e.to_string()))?;
+    let definition = super::load_agent(&args.agent.agent)?;
     let options = args.conn.options("mcp")?;
     let model = args.model.config();
     if let Backend::Llama(c) = &model

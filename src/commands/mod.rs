@@ -59,6 +59,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         c.downcast_ref::<ConfigError>().is_some()
             || c.downcast_ref::<LoadError>().is_some()
             || c.downcast_ref::<giot::mqtt::OptionsError>().is_some()
+            || c.downcast_ref::<giot::agent::DefinitionError>().is_some()
     });
     if config { 2 } else { 1 }
 }
@@ -66,6 +67,12 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 /// Loads the registry; a missing or invalid file is a configuration error.
 pub fn load_registry(path: &Path) -> Result<Registry> {
     Ok(Registry::load(path)?)
+}
+
+/// Loads an agent definition; its errors are configuration errors (exit 2)
+/// that keep their cause ("cannot read agents/x.yaml: Permission denied").
+pub fn load_agent(name: &str) -> Result<giot::agent::AgentDefinition> {
+    Ok(giot::agent::AgentDefinition::load(name)?)
 }
 
 /// A multi-threaded tokio runtime for commands that do network I/O.

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use giot::agent::AgentDefinition;
 use giot::cli::RunArgs;
 use giot::exec::Live;
 use giot::outcome::{self, Outcome, Status};
@@ -23,8 +22,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let confirm_timeout = confirm_timeout(args.agent.confirm_timeout)?;
     let registry = super::load_registry(&args.devices.path())?;
-    let definition =
-        AgentDefinition::load(&args.agent.agent).map_err(|e| ConfigError(e.to_string()))?;
+    let definition = super::load_agent(&args.agent.agent)?;
     let options = args.conn.options("run")?;
 
     // Load the model while connecting.

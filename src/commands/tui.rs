@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use giot::agent::AgentDefinition;
 use giot::cli::TuiArgs;
 use giot::tui::{self, TuiConfig};
 
@@ -12,8 +11,7 @@ use super::ConfigError;
 pub fn run(args: TuiArgs) -> Result<ExitCode> {
     args.model.check().map_err(ConfigError)?;
     let registry = super::load_registry(&args.devices.path())?;
-    let definition =
-        AgentDefinition::load(&args.agent.agent).map_err(|e| ConfigError(e.to_string()))?;
+    let definition = super::load_agent(&args.agent.agent)?;
     let config = TuiConfig {
         registry,
         definition,
