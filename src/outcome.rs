@@ -1,14 +1,14 @@
 //! The result of one goal, in the `run --json` shape of DESIGN §3, shared by
 //! `giot run`, `giot eval`, the TUI and the bridge.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::agent::{Action, Decision, Plan, PolicyOverrides};
 use crate::policy::{self, Verdict};
 use crate::registry::Registry;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Planned,
@@ -19,6 +19,9 @@ pub enum Status {
     /// Something outside the plan failed (a publish, a store write): the
     /// reason says what, and `actions` holds only what was published.
     Failed,
+    /// The bridge would not run the goal (malformed, bad signature,
+    /// overloaded, a spent confirmation token); `reason` says which.
+    Rejected,
 }
 
 impl Status {
@@ -29,6 +32,7 @@ impl Status {
             Status::NeedsConfirmation => 3,
             Status::Refused => 4,
             Status::Failed => 1,
+            Status::Rejected => 2,
         }
     }
 
@@ -40,6 +44,7 @@ impl Status {
             Status::Refused => "refused",
             Status::Answered => "answered",
             Status::Failed => "failed",
+            Status::Rejected => "rejected",
         }
     }
 }
@@ -81,9 +86,10 @@ impl From<&Action> for ActionResult {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
     pub total: f64,
+    #[serde(default)]
     pub llm: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub load: Option<f64>,
@@ -96,8 +102,10 @@ pub fn ms(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
+    /// The goal's words (empty when a rejected message had none readable).
+    #[serde(default, deserialize_with = "text_or_null")]
     pub goal: String,
     pub status: Status,
     pub actions: Vec<ActionResult>,
@@ -105,8 +113,28 @@ pub struct Outcome {
     pub reason: Option<String>,
     pub timing_ms: Timing,
     /// Set when the actions were published but the ledger could not record them.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger_error: Option<String>,
+}
+
+impl Outcome {
+    /// An outcome with this status and reason, and nothing else.
+    pub fn with_reason(goal: &str, status: Status, reason: &str) -> Self {
+        Self {
+            goal: goal.to_string(),
+            status,
+            actions: Vec::new(),
+            answer: None,
+            reason: Some(reason.to_string()),
+            timing_ms: Timing::default(),
+            ledger_error: None,
+        }
+    }
+}
+
+/// A string that older records may have written as `null`.
+fn text_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Why a plan waits for a person, with a proposed menu's audit (the

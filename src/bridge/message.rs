@@ -3,8 +3,11 @@
 //! signature. Everything here is data from the network, never instructions.
 
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::Sha256;
+
+use crate::outcome::{Outcome, Status};
 
 /// Largest goal message accepted.
 pub const MAX_MESSAGE: usize = 16 * 1024;
@@ -22,6 +25,45 @@ pub enum Incoming {
         id: String,
         token: String,
     },
+}
+
+/// What the bridge publishes on `giot/<agent>/results/<id>` (and keeps in
+/// its store): the `run --json` object plus the goal's id and, around a
+/// confirmation, the token fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoalResult {
+    pub id: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// For `needs_confirmation`: publish `{"id": "<new id>", "confirm": <this>}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_token: Option<String>,
+    /// Seconds the token stays valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_expires_s: Option<u64>,
+    /// For a confirmation: the id of the goal it confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirms: Option<String>,
+}
+
+impl GoalResult {
+    pub fn new(id: &str, outcome: Outcome) -> Self {
+        Self {
+            id: id.to_string(),
+            outcome,
+            confirm_token: None,
+            confirm_expires_s: None,
+            confirms: None,
+        }
+    }
+
+    /// A goal the bridge will not run, and why.
+    pub fn rejected(id: &str, goal: Option<&str>, reason: &str) -> Self {
+        Self::new(
+            id,
+            Outcome::with_reason(goal.unwrap_or_default(), Status::Rejected, reason),
+        )
+    }
 }
 
 /// Why a message is not run; `id` is set when it could be read, so that the
@@ -137,6 +179,23 @@ pub fn parse(payload: &[u8], key: Option<&[u8]>) -> Result<Incoming, Rejection> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_result_round_trips_through_json_in_the_run_json_shape() {
+        let mut result = GoalResult::rejected("g1", None, "overloaded");
+        result.confirms = Some("g0".into());
+        let text = serde_json::to_string(&result).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["status"], "rejected");
+        assert_eq!(v["id"], "g1");
+        assert_eq!(v["timing_ms"]["total"], 0.0);
+        assert!(v.get("confirm_token").is_none());
+        assert_eq!(serde_json::from_str::<GoalResult>(&text).unwrap(), result);
+        // Records written before results were typed had `"goal": null`.
+        let old = r#"{"id":"g2","goal":null,"status":"rejected","actions":[],"answer":null,"reason":"bad signature","timing_ms":{"total":0.0,"llm":0.0}}"#;
+        let old: GoalResult = serde_json::from_str(old).unwrap();
+        assert_eq!(old.outcome.goal, "");
+    }
 
     #[test]
     fn goals_and_confirmations_are_read() {

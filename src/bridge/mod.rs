@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use rumqttc::{AsyncClient, QoS};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -38,7 +38,7 @@ use crate::outcome::Status;
 use crate::registry::Registry;
 use crate::session::driver::{BeforePublish, Driver, DriverConfig};
 use crate::session::{GoalRequest, Intent, Origin, Session, SessionConfig};
-use message::{Incoming, Rejection};
+use message::{GoalResult, Incoming, Rejection};
 use store::{Record, Stage, Store, Token, now_ms};
 
 /// Everything the daemon needs.
@@ -215,7 +215,7 @@ pub async fn run(
                         }
                         connected_once = true;
                         tracing::info!("connected; taking goals on {}", shared.topics.goals);
-                        let _ = shared.client.publish(&shared.topics.status, QoS::AtLeastOnce, true, "online").await;
+                        let _ = shared.client.try_publish(&shared.topics.status, QoS::AtLeastOnce, true, "online");
                     }
                     LinkEvent::Disconnected { .. } => {}
                     LinkEvent::Message { payload, .. } => {
@@ -230,14 +230,28 @@ pub async fn run(
     // Stop taking goals; the goals in flight finish (each is bounded by the
     // model and the confirmation timeout), goals not yet taken stay queued
     // on the broker's persistent session for the next start.
+    // Bounded: with the broker gone, a result may never be handed over; the
+    // goal then stays recorded and is verified or rerun at the next start.
     tracing::info!("stopping: finishing the {} goals in flight", tasks.len());
-    while tasks.join_next().await.is_some() {}
+    let grace = shared.config.confirm_timeout + Duration::from_secs(10);
+    if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
+        .await
+        .is_err()
+    {
+        tracing::warn!("{} goals did not finish within {grace:?}", tasks.len());
+        tasks.abort_all();
+    }
+    // Never waits on a dead broker: the last will says offline then.
     let _ = shared
         .client
-        .publish(&shared.topics.status, QoS::AtLeastOnce, true, "offline")
-        .await;
+        .try_publish(&shared.topics.status, QoS::AtLeastOnce, true, "offline");
     drop(shared);
-    let _ = driver_task.await;
+    if tokio::time::timeout(Duration::from_secs(5), driver_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the driver did not stop within 5 s");
+    }
     Ok(())
 }
 
@@ -253,22 +267,28 @@ async fn publish_metrics(shared: &Shared, started: Instant) {
         }
         serde_json::to_string(&*m).unwrap_or_default()
     };
+    // Never blocks the loop: with the broker away, metrics are dropped.
     let _ = shared
         .client
-        .publish(&shared.topics.metrics, QoS::AtMostOnce, true, text)
-        .await;
+        .try_publish(&shared.topics.metrics, QoS::AtMostOnce, true, text);
 }
 
-fn rejected(id: &str, goal: Option<&str>, reason: &str) -> Value {
-    json!({"id": id, "goal": goal, "status": "rejected", "actions": [], "answer": null, "reason": reason,
-           "timing_ms": {"total": 0.0, "llm": 0.0}})
+fn rejected(id: &str, goal: Option<&str>, reason: &str) -> GoalResult {
+    GoalResult::rejected(id, goal, reason)
 }
 
-async fn publish_result(shared: &Shared, id: &str, result: &Value) {
+async fn publish_result(shared: &Shared, id: &str, result: &GoalResult) {
     let topic = format!("{}/{id}", shared.topics.results);
+    let payload = match serde_json::to_vec(result) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!("cannot encode the result of {id}: {e}");
+            return;
+        }
+    };
     if let Err(e) = shared
         .client
-        .publish(topic, QoS::AtLeastOnce, false, result.to_string())
+        .publish(topic, QoS::AtLeastOnce, false, payload)
         .await
     {
         tracing::warn!("cannot publish the result of {id}: {e}");
@@ -314,7 +334,8 @@ async fn incoming(shared: &Shared, payload: &[u8]) -> Option<Job> {
         Ok(Incoming::Goal { id, goal, dry_run }) => (id, goal, dry_run, None),
         Ok(Incoming::Confirm { id, token }) => (id, String::new(), false, Some(token)),
     };
-    match shared.store.get(&id) {
+    let id_seen = shared.store.get(&id);
+    match id_seen {
         Ok(Some(record)) => {
             // Seen before: answer from the record; never run it again.
             if let Some(result) = record.result {
@@ -340,10 +361,11 @@ async fn incoming(shared: &Shared, payload: &[u8]) -> Option<Job> {
         publish_result(shared, &id, &rejected(&id, Some(&goal), "overloaded")).await;
         return None;
     }
-    let record = Record {
+    let mut record = Record {
         goal,
         dry_run,
-        confirm,
+        confirm: None,
+        confirms: None,
         stage: Stage::Accepted,
         actions: Vec::new(),
         result: None,
@@ -351,6 +373,23 @@ async fn incoming(shared: &Shared, payload: &[u8]) -> Option<Job> {
         received_ms: now_ms(),
         response_topic: None,
     };
+    // A confirmation spends its token now, in arrival order: of two
+    // confirmations with one token, the first one sent runs the plan.
+    if let Some(token) = confirm {
+        match redeem(shared, &token) {
+            Ok(spent) => {
+                record.goal = spent.goal;
+                record.actions = spent.actions;
+                record.confirm = Some(token);
+                record.confirms = Some(spent.goal_id);
+            }
+            Err(reason) => {
+                count(shared, "rejected");
+                publish_result(shared, &id, &rejected(&id, None, reason)).await;
+                return None;
+            }
+        }
+    }
     if let Err(e) = shared.store.put(&id, &record) {
         tracing::error!("{e}");
         publish_result(
@@ -392,11 +431,8 @@ async fn handle(shared: Arc<Shared>, job: Job) {
             &format!("the bridge cannot read its record: {e}"),
         )),
     };
-    if let Some(mut result) = result {
-        if let Value::Object(map) = &mut result {
-            map.insert("id".into(), Value::from(id.clone()));
-        }
-        let status = result["status"].as_str().unwrap_or("unknown").to_string();
+    if let Some(result) = result {
+        let status = result.outcome.status.as_str();
         {
             let mut m = shared.metrics.lock().expect("metrics");
             m.latencies.push(t0.elapsed().as_secs_f64() * 1000.0);
@@ -404,14 +440,15 @@ async fn handle(shared: Arc<Shared>, job: Job) {
                 m.latencies.remove(0);
             }
         }
-        count(&shared, &status);
+        count(&shared, status);
         // The record as it is now (the driver may have marked it executing).
         let mut record = match shared.store.get(&id) {
             Ok(Some(r)) => r,
             _ => Record {
-                goal: result["goal"].as_str().unwrap_or_default().to_string(),
+                goal: result.outcome.goal.clone(),
                 dry_run: false,
                 confirm: None,
+                confirms: None,
                 stage: Stage::Done,
                 actions: Vec::new(),
                 result: None,
@@ -430,31 +467,25 @@ async fn handle(shared: Arc<Shared>, job: Job) {
     shared.in_flight.fetch_sub(1, Ordering::Relaxed);
 }
 
-async fn work(shared: &Shared, id: &str, record: &Record, verify_only: bool) -> Value {
+async fn work(shared: &Shared, id: &str, record: &Record, verify_only: bool) -> GoalResult {
     let mut request = GoalRequest::words(0, record.goal.clone(), origin(shared, "bridge"));
     let mut confirms = None;
     if verify_only {
         request.intent = Intent::Verify(record.actions.clone());
-    } else if let Some(token) = &record.confirm {
-        match redeem(shared, id, token) {
-            Ok(spent) => {
-                request.text = spent.goal.clone();
-                request.origin = origin(
-                    shared,
-                    &format!("confirmation {id} of goal {}", spent.goal_id),
-                );
-                request.intent = Intent::Actions(
-                    spent
-                        .actions
-                        .iter()
-                        .map(crate::outcome::ActionResult::to_action)
-                        .collect(),
-                );
-                request.yes = true;
-                confirms = Some(spent.goal_id);
-            }
-            Err(rejection) => return rejection,
-        }
+    } else if record.confirm.is_some() {
+        // The token was spent when the confirmation arrived; its plan is
+        // checked by the policy again, with the person's yes.
+        let goal_id = record.confirms.clone().unwrap_or_default();
+        request.origin = origin(shared, &format!("confirmation {id} of goal {goal_id}"));
+        request.intent = Intent::Actions(
+            record
+                .actions
+                .iter()
+                .map(crate::outcome::ActionResult::to_action)
+                .collect(),
+        );
+        request.yes = true;
+        confirms = Some(goal_id);
     } else {
         request.dry_run = record.dry_run;
     }
@@ -462,11 +493,9 @@ async fn work(shared: &Shared, id: &str, record: &Record, verify_only: bool) -> 
         Ok(report) => report,
         Err(e) => return rejected(id, Some(&record.goal), &e.to_string()),
     };
-    let decided = report.outcome;
-    let mut value = serde_json::to_value(&decided).unwrap_or_default();
-    if let Some(goal_id) = confirms {
-        value["confirms"] = Value::from(goal_id);
-    }
+    let decided = report.outcome.clone();
+    let mut result = GoalResult::new(id, report.outcome);
+    result.confirms = confirms;
     if decided.status == Status::NeedsConfirmation {
         let token = hex::encode(rand::random::<[u8; 16]>());
         let ttl = shared.config.token_ttl;
@@ -482,33 +511,28 @@ async fn work(shared: &Shared, id: &str, record: &Record, verify_only: bool) -> 
         );
         match saved {
             Ok(()) => {
-                value["confirm_token"] = Value::from(token);
-                value["confirm_expires_s"] = Value::from(ttl.as_secs());
+                result.confirm_token = Some(token);
+                result.confirm_expires_s = Some(ttl.as_secs());
             }
             Err(e) => {
                 tracing::error!("{e}");
-                value["reason"] = Value::from(format!(
+                result.outcome.reason = Some(format!(
                     "{}; but the bridge cannot record a confirmation token, so it cannot be confirmed",
                     decided.reason.clone().unwrap_or_default()
                 ));
             }
         }
     }
-    value
+    result
 }
 
-/// Spends a confirmation token: the plan it stands for, or the rejection.
-fn redeem(shared: &Shared, id: &str, token: &str) -> Result<Token, Value> {
+/// Spends a confirmation token: the plan it stands for, or why not.
+fn redeem(shared: &Shared, token: &str) -> Result<Token, &'static str> {
     match shared.store.spend_token(token, now_ms()) {
-        Ok(Ok(spent)) => Ok(spent),
-        Ok(Err(reason)) => Err(rejected(id, None, reason)),
+        Ok(spent) => spent,
         Err(e) => {
             tracing::error!("{e}");
-            Err(rejected(
-                id,
-                None,
-                "the bridge cannot record the confirmation",
-            ))
+            Err("the bridge cannot record the confirmation")
         }
     }
 }

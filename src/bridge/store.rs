@@ -9,11 +9,10 @@
 
 use std::path::Path;
 
+use super::message::GoalResult;
+use crate::outcome::ActionResult;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use crate::outcome::ActionResult;
 
 const GOALS: TableDefinition<&str, &[u8]> = TableDefinition::new("goals");
 const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
@@ -32,16 +31,20 @@ pub struct Record {
     pub goal: String,
     #[serde(default)]
     pub dry_run: bool,
-    /// The confirmation token this goal redeems, if it is a confirmation.
+    /// The confirmation token this goal redeemed, if it is a confirmation
+    /// (spent when the goal was accepted; `actions` then hold its plan).
     #[serde(default)]
     pub confirm: Option<String>,
+    /// The id of the goal a confirmation confirms.
+    #[serde(default)]
+    pub confirms: Option<String>,
     pub stage: Stage,
     /// The actions being published (stage `executing`).
     #[serde(default)]
     pub actions: Vec<ActionResult>,
     /// The result as published (stage `done`).
     #[serde(default)]
-    pub result: Option<Value>,
+    pub result: Option<GoalResult>,
     /// How many times this goal's commands were published: 0 or 1.
     #[serde(default)]
     pub executions: u32,
@@ -214,6 +217,7 @@ mod tests {
             goal: "turn on the light".into(),
             dry_run: false,
             confirm: None,
+            confirms: None,
             stage,
             actions: Vec::new(),
             result: None,

@@ -66,7 +66,7 @@ type Read = Box<dyn FnOnce(&Fleet) + Send>;
 
 enum Command {
     Goal {
-        request: GoalRequest,
+        request: Box<GoalRequest>,
         tag: String,
         reply: oneshot::Sender<Report>,
     },
@@ -118,7 +118,7 @@ impl Driver {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Command::Goal {
-                request,
+                request: Box::new(request),
                 tag: tag.to_string(),
                 reply,
             })
@@ -216,7 +216,7 @@ async fn drive(
                 None => open = false,
                 Some(Command::Goal { request, tag, reply }) => {
                     task.waiting.insert(request.id, Waiting { tag, trace: Vec::new(), reply });
-                    task.input(Input::Goal(request));
+                    task.input(Input::Goal(*request));
                 }
                 Some(Command::Read(look)) => look(task.session.fleet()),
                 Some(Command::Model(model)) => task.set_model(model),

@@ -410,14 +410,15 @@ impl App {
         }
         match outcome.status {
             Status::Answered => self.say("agent", outcome.answer.clone().unwrap_or_default()),
-            Status::Refused | Status::NeedsConfirmation | Status::Failed => self.say(
-                "agent",
-                format!(
-                    "{}: {}",
-                    outcome.status.as_str().replace('_', " "),
-                    outcome.reason.clone().unwrap_or_default()
+            Status::Refused | Status::NeedsConfirmation | Status::Failed | Status::Rejected => self
+                .say(
+                    "agent",
+                    format!(
+                        "{}: {}",
+                        outcome.status.as_str().replace('_', " "),
+                        outcome.reason.clone().unwrap_or_default()
+                    ),
                 ),
-            ),
             Status::Planned => {
                 self.say("agent", format!("plan: {}", describe(&outcome.actions)));
             }
@@ -652,7 +653,7 @@ impl App {
         // The form shows a refusal where the value was typed; the session
         // checks the action again and asks for a yes where the policy wants one.
         if let Verdict::Refuse(reason) =
-            policy::check(registry, &self.policy, &[action.clone()], false)
+            policy::check(registry, &self.policy, std::slice::from_ref(&action), false)
         {
             form.error = Some(reason);
             return Vec::new();

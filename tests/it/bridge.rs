@@ -195,8 +195,7 @@ fn executions(store: &Path) -> HashMap<String, (Stage, u32, String)> {
             let status = r
                 .result
                 .as_ref()
-                .and_then(|v| v["status"].as_str())
-                .unwrap_or("")
+                .map_or("", |r| r.outcome.status.as_str())
                 .to_string();
             (id, (r.stage, r.executions, status))
         })
