@@ -368,33 +368,31 @@ impl Task {
             self.inputs.clone(),
             self.config.before_publish.clone().filter(|_| !retransmit),
         );
-        tokio::spawn(async move {
-            if let Some(hook) = hook {
-                let checked = {
-                    let actions = actions.clone();
-                    tokio::task::spawn_blocking(move || hook(&tag, &actions)).await
-                };
-                let error = match checked {
-                    Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some(e),
-                    Err(e) => Some(e.to_string()),
-                };
-                if let Some(error) = error {
-                    let _ = inputs.send(Input::Published {
-                        goal,
-                        published: 0,
-                        error: Some(error),
-                    });
-                    return;
-                }
+        // The hook (an fsync) and the publishes run on one blocking thread,
+        // back to back: the moment between "recorded as executing" and
+        // "handed to the MQTT client" is as short as it can be.
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            if let Some(hook) = hook
+                && let Err(error) = hook(&tag, &actions)
+            {
+                let _ = inputs.send(Input::Published {
+                    goal,
+                    published: 0,
+                    error: Some(error),
+                });
+                return;
             }
             let mut published = 0;
             let mut error = None;
             for a in &actions {
-                match client
-                    .publish(&a.topic, QoS::AtLeastOnce, false, a.payload.clone())
-                    .await
-                {
+                let sent = runtime.block_on(client.publish(
+                    &a.topic,
+                    QoS::AtLeastOnce,
+                    false,
+                    a.payload.clone(),
+                ));
+                match sent {
                     Ok(()) => published += 1,
                     Err(e) => {
                         error = Some(format!("publishing to {} failed: {e}", a.topic));
