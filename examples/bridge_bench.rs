@@ -21,7 +21,7 @@ use giot::mqtt::{ConnectOptions, Link, LinkEvent};
 use giot::registry::Registry;
 use giot::sim::{self, SimConfig};
 
-const GOALS: usize = 300;
+const GOALS: usize = 1000;
 
 async fn measure(port: u16, name: &str, scorer: Box<dyn Scorer>) {
     let url = format!("mqtt://127.0.0.1:{port}");

@@ -198,6 +198,11 @@ pub async fn run(
         tracing::info!("resuming {recovered} goals recorded before the last stop");
     }
 
+    // "online" once the model's priors are computed: goals that arrive
+    // before wait on the broker's session, not behind the warming.
+    if shared.driver.warmed().await.is_err() {
+        tracing::error!("the agent's driver stopped while warming");
+    }
     let started = Instant::now();
     let mut connected_once = false;
     let mut metrics_tick = tokio::time::interval(shared.config.metrics_every);
@@ -208,21 +213,29 @@ pub async fn run(
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             event = link_events.recv() => {
                 let Some(event) = event else { break };
-                match &event {
-                    LinkEvent::Connected => {
-                        if connected_once {
-                            shared.metrics.lock().expect("metrics").reconnects += 1;
+                // Group commit: the goals already waiting are accepted in
+                // one store transaction (one fsync), not one each.
+                let mut payloads = Vec::new();
+                let mut next = Some(event);
+                while let Some(event) = next.take() {
+                    match event {
+                        LinkEvent::Message { payload, .. } => payloads.push(payload),
+                        LinkEvent::Connected => {
+                            if connected_once {
+                                shared.metrics.lock().expect("metrics").reconnects += 1;
+                            }
+                            connected_once = true;
+                            tracing::info!("connected; taking goals on {}", shared.topics.goals);
+                            let _ = shared.client.try_publish(&shared.topics.status, QoS::AtLeastOnce, true, "online");
                         }
-                        connected_once = true;
-                        tracing::info!("connected; taking goals on {}", shared.topics.goals);
-                        let _ = shared.client.try_publish(&shared.topics.status, QoS::AtLeastOnce, true, "online");
+                        LinkEvent::Disconnected { .. } => {}
                     }
-                    LinkEvent::Disconnected { .. } => {}
-                    LinkEvent::Message { payload, .. } => {
-                        if let Some(job) = incoming(&shared, payload).await {
-                            tasks.spawn(handle(shared.clone(), job));
-                        }
+                    if payloads.len() < MAX_BATCH {
+                        next = link_events.try_recv().ok();
                     }
+                }
+                for job in accept(&shared, &payloads).await {
+                    tasks.spawn(handle(shared.clone(), job));
                 }
             }
         }
@@ -305,8 +318,40 @@ fn count(shared: &Shared, status: &str) {
         .or_default() += 1;
 }
 
-/// A message on the goals topic: the job to run, if it is to be run.
-async fn incoming(shared: &Shared, payload: &[u8]) -> Option<Job> {
+/// Most goal messages accepted in one store transaction.
+const MAX_BATCH: usize = 256;
+
+/// Messages on the goals topic: records the goals to run (in one store
+/// transaction) and returns their jobs; answers the others.
+async fn accept(shared: &Shared, payloads: &[bytes::Bytes]) -> Vec<Job> {
+    let mut batch: Vec<(String, Record)> = Vec::new();
+    for payload in payloads {
+        if let Some(accepted) = incoming(shared, payload, &batch).await {
+            batch.push(accepted);
+        }
+    }
+    if batch.is_empty() {
+        return Vec::new();
+    }
+    if let Err(e) = shared.store.put_many(&batch) {
+        tracing::error!("{e}");
+        for (id, record) in &batch {
+            let result = rejected(id, Some(&record.goal), "the bridge cannot record goals");
+            publish_result(shared, id, &result).await;
+        }
+        return Vec::new();
+    }
+    shared.in_flight.fetch_add(batch.len(), Ordering::Relaxed);
+    batch.into_iter().map(|(id, _)| Job::Run(id)).collect()
+}
+
+/// One message on the goals topic: the goal to record and run, if it is to
+/// be run. `pending` are the goals accepted with it, not yet recorded.
+async fn incoming(
+    shared: &Shared,
+    payload: &[u8],
+    pending: &[(String, Record)],
+) -> Option<(String, Record)> {
     let parsed = message::parse(payload, shared.config.goal_key.as_deref());
     let (id, goal, dry_run, confirm) = match parsed {
         Err(Rejection { id: None, reason }) => {
@@ -334,6 +379,10 @@ async fn incoming(shared: &Shared, payload: &[u8]) -> Option<Job> {
         Ok(Incoming::Goal { id, goal, dry_run }) => (id, goal, dry_run, None),
         Ok(Incoming::Confirm { id, token }) => (id, String::new(), false, Some(token)),
     };
+    if pending.iter().any(|(p, _)| *p == id) {
+        // The same id twice in one batch: the first one answers.
+        return None;
+    }
     let id_seen = shared.store.get(&id);
     match id_seen {
         Ok(Some(record)) => {
@@ -356,7 +405,7 @@ async fn incoming(shared: &Shared, payload: &[u8]) -> Option<Job> {
             return None;
         }
     }
-    if shared.in_flight.load(Ordering::Relaxed) >= shared.config.queue {
+    if shared.in_flight.load(Ordering::Relaxed) + pending.len() >= shared.config.queue {
         count(shared, "rejected");
         publish_result(shared, &id, &rejected(&id, Some(&goal), "overloaded")).await;
         return None;
@@ -390,18 +439,7 @@ async fn incoming(shared: &Shared, payload: &[u8]) -> Option<Job> {
             }
         }
     }
-    if let Err(e) = shared.store.put(&id, &record) {
-        tracing::error!("{e}");
-        publish_result(
-            shared,
-            &id,
-            &rejected(&id, Some(&record.goal), "the bridge cannot record goals"),
-        )
-        .await;
-        return None;
-    }
-    shared.in_flight.fetch_add(1, Ordering::Relaxed);
-    Some(Job::Run(id))
+    Some((id, record))
 }
 
 fn origin(shared: &Shared, person: &str) -> Origin {

@@ -132,6 +132,20 @@ impl Store {
         self.put_json(GOALS, id, record)
     }
 
+    /// Records several goals in one transaction (one fsync); durable when
+    /// this returns, all of them or none.
+    pub fn put_many(&self, records: &[(String, Record)]) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(err)?;
+        {
+            let mut t = tx.open_table(GOALS).map_err(err)?;
+            for (id, record) in records {
+                let bytes = serde_json::to_vec(record).map_err(err)?;
+                t.insert(id.as_str(), bytes.as_slice()).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
     pub fn put_token(&self, token: &str, value: &Token) -> Result<(), StoreError> {
         self.put_json(TOKENS, token, value)
     }
@@ -239,6 +253,13 @@ mod tests {
         assert_eq!(store.get("g1").unwrap().unwrap().stage, Stage::Executing);
         assert!(store.get("g2").unwrap().is_none());
         assert_eq!(store.all().unwrap().len(), 1);
+        store
+            .put_many(&[
+                ("g2".into(), record(Stage::Accepted)),
+                ("g3".into(), record(Stage::Accepted)),
+            ])
+            .unwrap();
+        assert_eq!(store.all().unwrap().len(), 3);
     }
 
     #[test]
