@@ -3,17 +3,30 @@
 
 use std::net::{SocketAddr, TcpListener};
 
-use anyhow::{Context, Result};
 use serde_json::json;
+
+/// Why the embedded broker did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("cannot listen on {addr} (another broker there? pick a free port with --port)")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("building the embedded broker's configuration")]
+    Config(#[source] serde_json::Error),
+    #[error("starting the embedded broker thread")]
+    Thread(#[source] std::io::Error),
+    #[error("the embedded broker did not start listening on {0}")]
+    NotListening(SocketAddr),
+}
 
 /// Starts rumqttd on `addr` in background threads and returns once it is
 /// about to accept connections. The broker lives as long as the process.
-pub fn start(addr: SocketAddr) -> Result<()> {
+pub fn start(addr: SocketAddr) -> Result<(), BrokerError> {
     // rumqttd binds inside its own thread and only logs a failure there;
     // binding once here first turns "port in use" into a clear error.
-    drop(TcpListener::bind(addr).with_context(|| {
-        format!("cannot listen on {addr} (another broker there? pick a free port with --port)")
-    })?);
+    drop(TcpListener::bind(addr).map_err(|source| BrokerError::Listen { addr, source })?);
     let connections = json!({
         "connection_timeout_ms": 60000,
         "max_payload_size": super::mqtt::MAX_PACKET,
@@ -36,7 +49,7 @@ pub fn start(addr: SocketAddr) -> Result<()> {
             "connections": connections,
         }},
     }))
-    .context("building the embedded broker's configuration")?;
+    .map_err(BrokerError::Config)?;
     let mut broker = rumqttd::Broker::new(config);
     std::thread::Builder::new()
         .name("giot-broker".into())
@@ -45,7 +58,7 @@ pub fn start(addr: SocketAddr) -> Result<()> {
                 tracing::error!("embedded broker stopped: {e}");
             }
         })
-        .context("starting the embedded broker thread")?;
+        .map_err(BrokerError::Thread)?;
     // Wait until the listener is up so that clients connecting right after
     // this returns do not see "connection refused".
     for _ in 0..200 {
@@ -54,5 +67,5 @@ pub fn start(addr: SocketAddr) -> Result<()> {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    anyhow::bail!("the embedded broker did not start listening on {addr}")
+    Err(BrokerError::NotListening(addr))
 }

@@ -23,18 +23,38 @@ fn uncategorised() -> String {
     "all".into()
 }
 
+/// Why an evaluation file cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CasesError {
+    #[error("reading {}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}: not an evaluation case", path.display())]
+    Case {
+        path: std::path::PathBuf,
+        line: usize,
+        source: serde_json::Error,
+    },
+}
+
 /// Reads an evaluation file; errors name the line.
-pub fn load(path: &Path) -> anyhow::Result<Vec<Case>> {
-    use anyhow::Context;
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+pub fn load(path: &Path) -> Result<Vec<Case>, CasesError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CasesError::Io {
+        path: path.into(),
+        source,
+    })?;
     let mut cases = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let case: Case = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: not an evaluation case", path.display(), i + 1))?;
+        let case: Case = serde_json::from_str(line).map_err(|source| CasesError::Case {
+            path: path.into(),
+            line: i + 1,
+            source,
+        })?;
         cases.push(case);
     }
     Ok(cases)

@@ -22,7 +22,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
 use rumqttc::{AsyncClient, QoS};
 use serde::Serialize;
 use serde_json::Value;
@@ -110,14 +109,26 @@ enum Job {
     Verify(String),
 }
 
+/// Why the bridge could not start (once running, it answers every goal and
+/// keeps going).
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    #[error("the bridge's store")]
+    Store(#[from] store::StoreError),
+    #[error("the MQTT connection options")]
+    Options(#[from] crate::mqtt::OptionsError),
+    #[error("cannot reach the broker at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+}
+
 /// Runs the bridge until `shutdown` turns true. `scorer` is the model.
 pub async fn run(
     config: BridgeConfig,
     scorer: Box<dyn Scorer>,
     mut shutdown: watch::Receiver<bool>,
-) -> Result<()> {
+) -> Result<(), BridgeError> {
     let topics = Topics::new(&config.agent);
-    let store = Arc::new(Store::open(&config.store).context("opening the bridge's store")?);
+    let store = Arc::new(Store::open(&config.store)?);
     let pruned = store.prune(config.keep.as_millis() as u64)?;
     if pruned > 0 {
         tracing::info!(
@@ -580,12 +591,15 @@ pub async fn status(
     options: &ConnectOptions,
     agent: &str,
     wait: Duration,
-) -> Result<(Option<String>, Option<Value>)> {
+) -> Result<(Option<String>, Option<Value>), BridgeError> {
     let topics = Topics::new(agent);
     let mut link = Link::start(options, vec![topics.status.clone(), topics.metrics.clone()])?;
     link.wait_connected(Duration::from_secs(3), |_| {})
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach the broker at {}: {e}", options.url))?;
+        .map_err(|reason| BridgeError::Unreachable {
+            url: options.url.clone(),
+            reason,
+        })?;
     let (mut status, mut metrics) = (None, None);
     let deadline = tokio::time::Instant::now() + wait;
     while status.is_none() || metrics.is_none() {

@@ -19,7 +19,8 @@ use super::ConfigError;
 
 pub fn run(args: EvalArgs) -> Result<ExitCode> {
     args.model.check().map_err(ConfigError)?;
-    let cases = eval::load(&args.file).map_err(|e| ConfigError(format!("{e:#}")))?;
+    let cases =
+        eval::load(&args.file).map_err(|e| ConfigError(format!("{:#}", anyhow::Error::new(e))))?;
     let registry = super::load_registry(&args.devices.path())?;
     let definition = super::load_agent(&args.agent.agent)?;
     let confirm_timeout = super::run::confirm_timeout(args.agent.confirm_timeout)?;

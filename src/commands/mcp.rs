@@ -31,7 +31,7 @@ pub fn run(args: McpArgs) -> Result<ExitCode> {
         ledger: args.agent.ledger_path(),
     };
     let load: mcp::Loader = Box::new(move || {
-        let (llm, took) = giot::llm::spawn(model).map_err(|e| e.to_string())?;
+        let (llm, took) = giot::llm::spawn(model)?;
         tracing::info!("model {} loaded in {took:?}", llm.name());
         Ok(Box::new(llm) as Box<dyn Scorer>)
     });
@@ -45,7 +45,8 @@ pub fn run(args: McpArgs) -> Result<ExitCode> {
         )
         .await?;
         tracing::info!("connected to {}; serving MCP on stdin/stdout", options.url);
-        mcp::serve(config, live, load, super::stop_signal()).await
+        mcp::serve(config, live, load, super::stop_signal()).await?;
+        anyhow::Ok(())
     });
     // Do not wait for a model that is still loading when the client leaves.
     rt.shutdown_timeout(Duration::from_secs(1));

@@ -46,7 +46,8 @@ pub fn run(args: SimArgs) -> Result<ExitCode> {
             }
             None => None,
         };
-        sim::run(&registry, &options, config, stop_rx).await
+        sim::run(&registry, &options, config, stop_rx).await?;
+        anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
 }

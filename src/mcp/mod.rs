@@ -25,10 +25,10 @@ use std::time::Duration;
 
 use crate::agent::AgentDefinition;
 use crate::exec::Live;
+use crate::llm::LlmError;
 use crate::llm::Scorer;
-use crate::session::driver::{Driver, DriverConfig};
+use crate::session::driver::{Driver, DriverConfig, Stopped};
 use crate::session::{GoalRequest, Origin, Session, SessionConfig};
-use anyhow::{Context, Result};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
@@ -48,7 +48,22 @@ pub struct McpConfig {
 }
 
 /// Loads the model (blocking); run once, in the background.
-pub type Loader = Box<dyn FnOnce() -> Result<Box<dyn Scorer>, String> + Send>;
+pub type Loader = Box<dyn FnOnce() -> Result<Box<dyn Scorer>, LlmError> + Send>;
+
+/// What ends an MCP session early, or fails one tool call.
+#[derive(Debug, thiserror::Error)]
+pub enum McpError {
+    #[error("starting the MCP session on stdin/stdout")]
+    Start(#[source] Box<rmcp::service::ServerInitializeError>),
+    /// The model could not be loaded (the load error, as text: it was
+    /// logged when it happened).
+    #[error("the model could not be loaded: {0}")]
+    Model(String),
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
+    #[error("cannot encode the result: {0}")]
+    Encode(#[from] serde_json::Error),
+}
 
 struct Inner {
     config: McpConfig,
@@ -188,7 +203,7 @@ goal and confirm: true), or planned (dry_run). A plan is all or nothing.",
         }
         match self.run(goal, args.confirm, args.dry_run).await {
             Ok(outcome) => Ok(CallToolResult::structured(outcome)),
-            Err(e) => Ok(tool_error(format!("{e:#}"))),
+            Err(e) => Ok(tool_error(e.to_string())),
         }
     }
 }
@@ -204,9 +219,9 @@ impl ServerHandler for GiotMcp {
 
 impl GiotMcp {
     /// One goal through the session: plan, policy, publish, confirm, ledger.
-    async fn run(&self, goal: String, confirm: bool, dry_run: bool) -> Result<Value> {
+    async fn run(&self, goal: String, confirm: bool, dry_run: bool) -> Result<Value, McpError> {
         if let Some(e) = self.inner.model_error.lock().expect("model error").clone() {
-            anyhow::bail!("{e}");
+            return Err(McpError::Model(e));
         }
         let mut request = GoalRequest::words(
             0,
@@ -222,7 +237,7 @@ impl GiotMcp {
         request.dry_run = dry_run;
         let report = self.inner.driver.run(request, "mcp").await?;
         if let Some(e) = self.inner.model_error.lock().expect("model error").clone() {
-            anyhow::bail!("{e}");
+            return Err(McpError::Model(e));
         }
         Ok(serde_json::to_value(&report.outcome)?)
     }
@@ -240,7 +255,7 @@ pub async fn serve(
     live: Live,
     load: Loader,
     stop: impl Future<Output = ()> + Send + 'static,
-) -> Result<()> {
+) -> Result<(), McpError> {
     let session_config = SessionConfig {
         confirm_timeout: config.confirm_timeout,
         ..SessionConfig::default()
@@ -263,9 +278,10 @@ pub async fn serve(
     let loader = {
         let (driver, model_error) = (driver.clone(), model_error.clone());
         tokio::spawn(async move {
-            let loaded = tokio::task::spawn_blocking(load)
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()));
+            let loaded = match tokio::task::spawn_blocking(load).await {
+                Ok(loaded) => loaded.map_err(|e| e.to_string()),
+                Err(e) => Err(format!("the model loader failed: {e}")),
+            };
             let model = match loaded {
                 Ok(scorer) => {
                     tracing::info!("model ready");
@@ -288,7 +304,7 @@ pub async fn serve(
     let service = server
         .serve(rmcp::transport::stdio())
         .await
-        .context("starting the MCP session on stdin/stdout")?;
+        .map_err(|e| McpError::Start(Box::new(e)))?;
     let cancel = service.cancellation_token();
     tokio::spawn(async move {
         stop.await;

@@ -11,7 +11,6 @@ pub mod state;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use anyhow::Result;
 use tokio::sync::watch;
 
 use crate::mqtt::{ConnectOptions, Link, LinkEvent};
@@ -41,7 +40,7 @@ pub async fn run(
     options: &ConnectOptions,
     config: SimConfig,
     mut shutdown: watch::Receiver<bool>,
-) -> Result<()> {
+) -> Result<(), crate::mqtt::OptionsError> {
     let mut devices: Vec<SimDevice> = registry
         .devices()
         .iter()

@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
 use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
 use ratatui::crossterm::execute;
 use rumqttc::QoS;
@@ -56,7 +55,16 @@ pub const MAX_BATCH: usize = 2_000;
 
 /// Runs the TUI until the operator quits. The terminal is restored on exit
 /// and on panic.
-pub async fn run(config: TuiConfig) -> Result<()> {
+/// Why the TUI stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    #[error("the MQTT connection options")]
+    Options(#[from] crate::mqtt::OptionsError),
+    #[error("drawing on the terminal")]
+    Terminal(#[from] std::io::Error),
+}
+
+pub async fn run(config: TuiConfig) -> Result<(), TuiError> {
     let (tx, mut rx) = mpsc::channel::<AppEvent>(4096);
     let fleet = Fleet::new(config.registry.clone(), config.history);
     let mut session = Session::new(
@@ -106,7 +114,7 @@ pub async fn run(config: TuiConfig) -> Result<()> {
     let mut ticker = tokio::time::interval(Duration::from_millis(250));
     let frame_every = Duration::from_millis(16);
     let mut last_frame = Instant::now() - frame_every;
-    let result: Result<()> = async {
+    let result: Result<(), TuiError> = async {
         'outer: loop {
             if app.dirty && last_frame.elapsed() >= frame_every {
                 terminal.draw(|f| ui::draw(f, &mut app))?;
