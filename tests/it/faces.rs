@@ -1,9 +1,8 @@
 //! Same goal, same result, everywhere: the goals of each kind the agent
-//! meets go through `giot run --json`, `giot eval`, the bridge and
-//! `giot mcp` against one mosquitto and `giot sim`, and every face reports
-//! the same status and actions and records the same goals in its ledger.
-//! (The TUI drives the same session from its render loop; its unit tests
-//! feed it goals, scores, publishes and echoes.)
+//! meets go through `giot run --json`, `giot eval`, the bridge, `giot mcp`
+//! and `giot tui` (in tmux) against one mosquitto and `giot sim`, and every
+//! face reports the same status and actions and records the same goals in
+//! its ledger.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -41,16 +40,10 @@ fn summary(result: &Value) -> (String, BTreeSet<String>) {
     )
 }
 
-/// The goals recorded as executed actions in a ledger.
+/// The goals recorded as executed actions in a ledger that verifies.
 fn ledger_goals(path: &Path) -> BTreeSet<String> {
     super::harness::assert_ledger_verifies(path);
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| e["kind"] == "action")
-        .filter_map(|e| e["data"]["goal"].as_str().map(String::from))
-        .collect()
+    ledger_goals_unchecked(path)
 }
 
 fn announce_pump(broker: &Mosquitto) {
@@ -166,13 +159,83 @@ async fn the_same_goals_get_the_same_outcomes_and_ledger_entries_on_every_face()
     }
     let _ = mcp.cancel().await;
 
+    // giot tui, typed into as an operator would.
+    let tui_ledger = dir.path().join("tui.ledger");
+    tui_face(&broker, &tui_ledger, &dir.path().join("tui.log"));
+
     // Every face recorded the executed goals, and only those.
     let executed: BTreeSet<String> = GOALS
         .iter()
         .filter(|(_, s)| *s == "executed")
         .map(|(g, _)| g.to_string())
         .collect();
-    for ledger in [&run_ledger, &bridge_ledger, &mcp_ledger] {
+    for ledger in [&run_ledger, &bridge_ledger, &mcp_ledger, &tui_ledger] {
         assert_eq!(ledger_goals(ledger), executed, "{}", ledger.display());
     }
+}
+
+/// The goals typed into `giot tui`: each shows its kind of outcome in the
+/// conversation (a plan that waits for a yes is answered no).
+fn tui_face(broker: &Mosquitto, ledger: &Path, log: &Path) {
+    let tmux = super::tui::Tmux(format!("giot-faces-{}", broker.port));
+    let command = format!(
+        "env XDG_DATA_HOME={} {} tui --broker {} --devices {} --model {} --ledger {} --log-file {}",
+        ledger.parent().unwrap().display(),
+        env!("CARGO_BIN_EXE_giot"),
+        broker.url(),
+        super::harness::demo_devices().display(),
+        super::llm::model_path().display(),
+        ledger.display(),
+        log.display()
+    );
+    let status = std::process::Command::new("tmux")
+        .args(["new-session", "-d", "-s", &tmux.0, "-x", "200", "-y", "50"])
+        .arg(&command)
+        .status()
+        .expect("tmux is installed (scripts/setup)");
+    assert!(status.success());
+    tmux.wait_for("ready", Duration::from_secs(60));
+    let wait = Duration::from_secs(20);
+    for (goal, status) in GOALS {
+        tmux.keys(&[":"]);
+        tmux.keys(&["-l", goal]);
+        tmux.keys(&["Enter"]);
+        match status {
+            "executed" => {
+                let deadline = std::time::Instant::now() + wait;
+                while !ledger_goals_unchecked(ledger).contains(goal) {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "tui: {goal} not recorded; screen:\n{}",
+                        tmux.screen()
+                    );
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            "needs_confirmation" => {
+                tmux.wait_for("needs your confirmation", wait);
+                // The answer returns to the tree.
+                tmux.keys(&["n"]);
+                tmux.wait_for("no: nothing published", wait);
+                continue;
+            }
+            "refused" => drop(tmux.wait_for("refused: ", wait)),
+            "answered" => drop(tmux.wait_for("humidity is", wait)),
+            other => panic!("no TUI check for {other}"),
+        }
+        // Back to the tree (Tab leaves the goal line) for the next goal.
+        tmux.keys(&["Tab"]);
+    }
+    tmux.keys(&["C-c"]);
+}
+
+/// The goals in a ledger, before it is complete.
+fn ledger_goals_unchecked(path: &Path) -> BTreeSet<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["kind"] == "action")
+        .filter_map(|e| e["data"]["goal"].as_str().map(String::from))
+        .collect()
 }

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use super::harness::{demo_devices, free_port};
 use super::llm::model_path;
 
-struct Tmux(String);
+pub(super) struct Tmux(pub(super) String);
 
 impl Tmux {
-    fn keys(&self, keys: &[&str]) {
+    pub(super) fn keys(&self, keys: &[&str]) {
         let status = Command::new("tmux")
             .args(["send-keys", "-t", &self.0])
             .args(keys)
@@ -19,7 +19,7 @@ impl Tmux {
         assert!(status.success());
     }
 
-    fn screen(&self) -> String {
+    pub(super) fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args(["capture-pane", "-p", "-t", &self.0])
             .output()
@@ -27,7 +27,7 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn wait_for(&self, what: &str, timeout: Duration) -> String {
+    pub(super) fn wait_for(&self, what: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             let screen = self.screen();
