@@ -63,7 +63,7 @@ pub struct Token {
     pub used: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("bridge store: {0}")]
 pub struct StoreError(String);
 
@@ -73,6 +73,23 @@ fn err(e: impl std::fmt::Display) -> StoreError {
 
 pub struct Store {
     db: Database,
+    /// Records waiting to be committed together (see [`Store::put`]).
+    group: std::sync::Mutex<Group>,
+    /// Held by the thread that commits a group.
+    leader: std::sync::Mutex<()>,
+}
+
+/// Group commit: every `put` takes a ticket and queues its record; one
+/// thread at a time commits everything queued in one transaction, so goals
+/// finishing together share one fsync.
+#[derive(Default)]
+struct Group {
+    queue: Vec<(u64, String, Vec<u8>)>,
+    next: u64,
+    /// Every ticket up to this one is committed (or failed).
+    done: u64,
+    /// Tickets whose group failed, with the error.
+    failed: std::collections::HashMap<u64, StoreError>,
 }
 
 pub fn now_ms() -> u64 {
@@ -92,7 +109,11 @@ impl Store {
         tx.open_table(GOALS).map_err(err)?;
         tx.open_table(TOKENS).map_err(err)?;
         tx.commit().map_err(err)?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            group: Default::default(),
+            leader: Default::default(),
+        })
     }
 
     fn put_json<T: Serialize>(
@@ -127,9 +148,48 @@ impl Store {
         self.get_json(GOALS, id)
     }
 
-    /// Records a goal's new stage; durable when this returns.
+    /// Records a goal's new stage; durable when this returns. Records put
+    /// at the same time from several threads are committed in one
+    /// transaction (in the order they were put).
     pub fn put(&self, id: &str, record: &Record) -> Result<(), StoreError> {
-        self.put_json(GOALS, id, record)
+        let bytes = serde_json::to_vec(record).map_err(err)?;
+        let ticket = {
+            let mut g = self.group.lock().expect("store group");
+            g.next += 1;
+            let ticket = g.next;
+            g.queue.push((ticket, id.to_string(), bytes));
+            ticket
+        };
+        let _leader = self.leader.lock().expect("store leader");
+        let batch = {
+            let mut g = self.group.lock().expect("store group");
+            if g.done >= ticket {
+                // A thread before us committed our record with its own.
+                return g.failed.remove(&ticket).map_or(Ok(()), Err);
+            }
+            std::mem::take(&mut g.queue)
+        };
+        let last = batch.last().map_or(ticket, |b| b.0);
+        let written = self.write_group(&batch);
+        let mut g = self.group.lock().expect("store group");
+        g.done = last;
+        if let Err(e) = &written {
+            for (t, ..) in batch.iter().filter(|b| b.0 != ticket) {
+                g.failed.insert(*t, e.clone());
+            }
+        }
+        written
+    }
+
+    fn write_group(&self, batch: &[(u64, String, Vec<u8>)]) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(err)?;
+        {
+            let mut t = tx.open_table(GOALS).map_err(err)?;
+            for (_, id, bytes) in batch {
+                t.insert(id.as_str(), bytes.as_slice()).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
     }
 
     /// Records several goals in one transaction (one fsync); durable when
@@ -260,6 +320,37 @@ mod tests {
             ])
             .unwrap();
         assert_eq!(store.all().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn records_put_from_many_threads_at_once_are_all_durable_and_the_last_put_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.redb");
+        {
+            let store = std::sync::Arc::new(Store::open(&path).unwrap());
+            let threads: Vec<_> = (0..8)
+                .map(|t| {
+                    let store = store.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..25 {
+                            store
+                                .put(&format!("g{t}-{i}"), &record(Stage::Executing))
+                                .unwrap();
+                            store
+                                .put(&format!("g{t}-{i}"), &record(Stage::Done))
+                                .unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+        }
+        let store = Store::open(&path).unwrap();
+        let all = store.all().unwrap();
+        assert_eq!(all.len(), 200);
+        assert!(all.iter().all(|(_, r)| r.stage == Stage::Done));
     }
 
     #[test]
