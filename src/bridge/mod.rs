@@ -35,8 +35,8 @@ use crate::llm::Scorer;
 use crate::mqtt::{ConnectOptions, Link, LinkEvent};
 use crate::outcome::Status;
 use crate::registry::Registry;
-use crate::session::driver::{BeforePublish, Driver, DriverConfig};
-use crate::session::{GoalRequest, Intent, Origin, Session, SessionConfig};
+use crate::session::driver::{BeforePublish, Driver, DriverConfig, Model};
+use crate::session::{GoalRequest, Intent, Origin, SessionConfig};
 use message::{GoalResult, Incoming, Rejection};
 use store::{Record, Stage, Store, Token, now_ms};
 
@@ -165,15 +165,12 @@ pub async fn run(
     };
     let (events, mut link_events) = mpsc::unbounded_channel();
     let definition = config.definition.clone();
-    let session_config = SessionConfig {
-        confirm_timeout: config.confirm_timeout,
-        ..SessionConfig::default()
-    };
+    let session_config = SessionConfig::confirming_within(config.confirm_timeout);
     let (driver, driver_task) = Driver::start(
         Live { link, fleet },
-        move |fleet| Session::new(fleet, definition, session_config),
-        Some(scorer),
-        false,
+        definition,
+        session_config,
+        Model::Loaded(scorer),
         DriverConfig {
             ledger: config.ledger.clone(),
             before_publish: Some(before_publish),

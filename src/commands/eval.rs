@@ -11,8 +11,8 @@ use giot::cli::EvalArgs;
 use giot::eval::{self, Case, Tally};
 use giot::exec::Live;
 use giot::outcome::{self, Status};
-use giot::session::driver::{Driver, DriverConfig};
-use giot::session::{GoalRequest, Origin, Session, SessionConfig};
+use giot::session::driver::{Driver, DriverConfig, Model};
+use giot::session::{GoalRequest, Origin, SessionConfig};
 use serde_json::json;
 
 use super::ConfigError;
@@ -40,18 +40,9 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let (driver, task) = rt.block_on(async {
         Driver::start(
             live,
-            |fleet| {
-                Session::new(
-                    fleet,
-                    definition.clone(),
-                    SessionConfig {
-                        confirm_timeout,
-                        ..SessionConfig::default()
-                    },
-                )
-            },
-            Some(Box::new(llm)),
-            false,
+            definition.clone(),
+            SessionConfig::confirming_within(confirm_timeout),
+            Model::Loaded(Box::new(llm)),
             DriverConfig {
                 warm: true,
                 ..DriverConfig::default()

@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use giot::cli::RunArgs;
 use giot::exec::Live;
 use giot::outcome::{self, Outcome, Status};
-use giot::session::driver::{Driver, DriverConfig};
-use giot::session::{GoalRequest, Origin, Session, SessionConfig};
+use giot::session::driver::{Driver, DriverConfig, Model};
+use giot::session::{GoalRequest, Origin, SessionConfig};
 
 use super::ConfigError;
 
@@ -51,18 +51,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let (driver, task) = rt.block_on(async {
         Driver::start(
             live,
-            |fleet| {
-                Session::new(
-                    fleet,
-                    definition,
-                    SessionConfig {
-                        confirm_timeout,
-                        ..SessionConfig::default()
-                    },
-                )
-            },
-            Some(Box::new(llm)),
-            false,
+            definition,
+            SessionConfig::confirming_within(confirm_timeout),
+            Model::Loaded(Box::new(llm)),
             DriverConfig {
                 ledger,
                 ..DriverConfig::default()

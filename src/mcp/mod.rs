@@ -27,8 +27,8 @@ use crate::agent::AgentDefinition;
 use crate::exec::Live;
 use crate::llm::LlmError;
 use crate::llm::Scorer;
-use crate::session::driver::{Driver, DriverConfig, Stopped};
-use crate::session::{GoalRequest, Origin, Session, SessionConfig};
+use crate::session::driver::{Driver, DriverConfig, Model, Stopped};
+use crate::session::{GoalRequest, Origin, SessionConfig};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
@@ -256,16 +256,13 @@ pub async fn serve(
     load: Loader,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), McpError> {
-    let session_config = SessionConfig {
-        confirm_timeout: config.confirm_timeout,
-        ..SessionConfig::default()
-    };
+    let session_config = SessionConfig::confirming_within(config.confirm_timeout);
     let definition = config.definition.clone();
     let (driver, driver_task) = Driver::start(
         live,
-        move |fleet| Session::new(fleet, definition, session_config),
-        None,
-        true,
+        definition,
+        session_config,
+        Model::Later,
         DriverConfig {
             ledger: config.ledger.clone(),
             warm: true,

@@ -170,17 +170,24 @@ async fn drive(
                 let filters = filters.lock().expect("link filters").clone();
                 if !filters.is_empty() {
                     // The request channel is drained by this very loop, so the
-                    // subscription must not be awaited here.
-                    let client = client.clone();
+                    // subscription must not be awaited here. It is queued
+                    // before `Connected` goes out, so that anything the owner
+                    // publishes on hearing it (a simulator's states) reaches
+                    // the broker after the SUBSCRIBE: whoever reacts to those
+                    // messages cannot beat the subscription.
                     let subs: Vec<_> = filters
                         .iter()
                         .map(|f| rumqttc::SubscribeFilter::new(f.clone(), qos))
                         .collect();
-                    tokio::spawn(async move {
-                        if let Err(e) = client.subscribe_many(subs).await {
-                            tracing::warn!("cannot subscribe: {e}");
-                        }
-                    });
+                    if let Err(e) = client.try_subscribe_many(subs.clone()) {
+                        tracing::debug!("request queue full ({e}); subscribing in the background");
+                        let client = client.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = client.subscribe_many(subs).await {
+                                tracing::warn!("cannot subscribe: {e}");
+                            }
+                        });
+                    }
                 }
                 LinkEvent::Connected
             }

@@ -25,13 +25,21 @@ use crate::llm::Scorer;
 use crate::mqtt::{Link, LinkEvent};
 use crate::outcome::{ActionResult, Outcome};
 
-use super::{Effect, GoalRequest, Input, ModelInfo, PlanStats, Session};
+use super::{Effect, GoalRequest, Input, ModelInfo, PlanStats, Session, SessionConfig};
+use crate::agent::AgentDefinition;
 
 /// Runs before a goal's actions are published, with the goal's tag (the
 /// face's own id for it) and the actions; an error stops the publish and
 /// the goal is reported `failed` with it. The bridge records the goal as
 /// executing here, so that a crash cannot publish it twice.
 pub type BeforePublish = Arc<dyn Fn(&str, &[ActionResult]) -> Result<(), String> + Send + Sync>;
+
+/// The model a driver starts with.
+pub enum Model {
+    Loaded(Box<dyn Scorer>),
+    /// Loading: goals wait until [`Driver::set_model`] hands it over.
+    Later,
+}
 
 /// What the driver needs besides the session and the link.
 #[derive(Default)]
@@ -85,21 +93,24 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// Starts the driver over a connected link and the fleet it synced.
-    /// `model` is the model if it is loaded; `loading` says one will come
-    /// through [`Driver::set_model`] (goals wait for it).
+    /// Starts a session for the agent `definition` and its driver over a
+    /// connected link and the fleet it synced.
     pub fn start(
         live: Live,
-        session: impl FnOnce(Fleet) -> Session,
-        model: Option<Box<dyn Scorer>>,
-        loading: bool,
+        definition: AgentDefinition,
+        settings: SessionConfig,
+        model: Model,
         config: DriverConfig,
     ) -> (Self, JoinHandle<()>) {
         let Live { link, fleet } = live;
-        let mut session = session(fleet);
-        if loading && model.is_none() {
-            session.expect_model();
-        }
+        let mut session = Session::new(fleet, definition, settings);
+        let model = match model {
+            Model::Loaded(model) => Some(model),
+            Model::Later => {
+                session.expect_model();
+                None
+            }
+        };
         let (tx, rx) = mpsc::channel(1024);
         let task = tokio::spawn(drive(session, link, model, config, rx));
         (

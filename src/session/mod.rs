@@ -223,6 +223,16 @@ pub struct SessionConfig {
     pub ask_timeout: Duration,
 }
 
+impl SessionConfig {
+    /// The defaults with this confirmation timeout (`--confirm-timeout`).
+    pub fn confirming_within(confirm_timeout: Duration) -> Self {
+        Self {
+            confirm_timeout,
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for SessionConfig {
     fn default() -> Self {
         Self {

@@ -42,6 +42,18 @@ fn origin() -> Origin {
     Origin::new("test", "operator (test)", "say yes")
 }
 
+/// The driver's answer: every action of the goal was handed to the client.
+fn published_ok(s: &mut Session, goal: GoalId, now: Instant) -> Vec<Effect> {
+    s.handle(
+        Input::Published {
+            goal,
+            published: 1,
+            error: None,
+        },
+        now,
+    )
+}
+
 fn goal(id: GoalId, text: &str) -> Input {
     Input::Goal(GoalRequest::words(id, text, origin()))
 }
@@ -93,14 +105,7 @@ fn a_plain_goal_publishes_records_and_reports_when_the_device_echoes() {
         reports(&fx).is_empty(),
         "nothing reported before the publish"
     );
-    let fx = s.handle(
-        Input::Published {
-            goal: 1,
-            published: 1,
-            error: None,
-        },
-        t0 + Duration::from_millis(2),
-    );
+    let fx = published_ok(&mut s, 1, t0 + Duration::from_millis(2));
     assert!(
         matches!(&fx[..], [Effect::Record { actions, confirmed_by, .. }] if actions.len() == 1 && confirmed_by == "policy (test)"),
         "{fx:?}"
@@ -127,14 +132,7 @@ fn an_action_without_echo_is_reported_unconfirmed_when_a_tick_passes_the_deadlin
     let mut s = session();
     let t0 = Instant::now();
     s.handle(goal(7, "switch off the bedside lamp"), t0);
-    s.handle(
-        Input::Published {
-            goal: 7,
-            published: 1,
-            error: None,
-        },
-        t0,
-    );
+    published_ok(&mut s, 7, t0);
     s.handle(
         Input::Recorded {
             goal: 7,
@@ -201,14 +199,7 @@ fn a_confirm_device_waits_for_a_yes_where_a_person_can_be_asked() {
         published(&fx),
         [(2, vec![("c/door".into(), r#"{"lock":"unlocked"}"#.into())])]
     );
-    let fx = s.handle(
-        Input::Published {
-            goal: 2,
-            published: 1,
-            error: None,
-        },
-        t0,
-    );
+    let fx = published_ok(&mut s, 2, t0);
     assert!(
         matches!(&fx[..], [Effect::Record { confirmed_by, .. }] if confirmed_by == "operator (test)")
     );
@@ -240,14 +231,7 @@ fn goals_on_the_same_device_stay_in_order_and_others_do_not_wait() {
     assert!(published(&fx).is_empty(), "waits for goal 1: {fx:?}");
     let fx = s.handle(goal(3, "turn on the bedside lamp"), t0);
     assert_eq!(published(&fx).len(), 1, "another device does not wait");
-    s.handle(
-        Input::Published {
-            goal: 1,
-            published: 1,
-            error: None,
-        },
-        t0,
-    );
+    published_ok(&mut s, 1, t0);
     s.handle(
         Input::Recorded {
             goal: 1,
@@ -356,14 +340,7 @@ fn unconfirmed_actions_go_out_again_after_a_reconnection_and_verified_ones_never
     let mut s = session();
     let t0 = Instant::now();
     s.handle(goal(1, "turn on the desk lamp"), t0);
-    s.handle(
-        Input::Published {
-            goal: 1,
-            published: 1,
-            error: None,
-        },
-        t0,
-    );
+    published_ok(&mut s, 1, t0);
     let mut verify = GoalRequest::words(2, "turn on the bedside lamp", origin());
     verify.intent = Intent::Verify(vec![crate::outcome::ActionResult {
         device: "bedside_lamp".into(),

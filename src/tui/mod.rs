@@ -70,10 +70,7 @@ pub async fn run(config: TuiConfig) -> Result<(), TuiError> {
     let mut session = Session::new(
         fleet,
         config.definition.clone(),
-        SessionConfig {
-            confirm_timeout: config.confirm_timeout,
-            ..SessionConfig::default()
-        },
+        SessionConfig::confirming_within(config.confirm_timeout),
     );
     // Goals wait in the session while the model loads.
     session.expect_model();
