@@ -54,6 +54,11 @@ struct Goal {
     outcome: Option<Outcome>,
     /// Whether a person's yes allowed the actions.
     by_person: bool,
+    /// Set by a reconnection while the goal waited for its echo: its
+    /// unconfirmed actions go out once more when their device reports
+    /// again (after a broker restart the device itself may resubscribe
+    /// only after our first retransmission).
+    resend: bool,
     stats: PlanStats,
 }
 
@@ -164,8 +169,12 @@ impl Session {
             }
             Input::Link(event) => {
                 let message = matches!(event, LinkEvent::Message { .. });
-                if matches!(event, LinkEvent::Connected) {
-                    self.retransmit(now, &mut out);
+                match &event {
+                    LinkEvent::Connected => self.retransmit(now, None, &mut out),
+                    LinkEvent::Message { topic, .. } if self.goals.values().any(|g| g.resend) => {
+                        self.retransmit(now, Some(topic), &mut out);
+                    }
+                    _ => {}
                 }
                 self.fleet.apply(&event);
                 let filters = self.fleet.take_new_filters();
@@ -267,6 +276,7 @@ impl Session {
                 llm: Duration::ZERO,
                 outcome: None,
                 by_person: false,
+                resend: false,
                 stats: PlanStats::default(),
             },
         );
@@ -531,14 +541,33 @@ impl Session {
         self.finish_confirmed(now, out);
     }
 
-    /// After a reconnection: the unconfirmed actions of goals waiting for
-    /// their echo go out again, with a fresh deadline (see
-    /// [`Effect::Publish`]).
-    fn retransmit(&mut self, now: Now, out: &mut Vec<Effect>) {
+    /// After a reconnection (`state_topic` is `None`): the unconfirmed
+    /// actions of goals waiting for their echo go out again, with a fresh
+    /// deadline (see [`Effect::Publish`]); and once more when the device's
+    /// state topic next reports (`Some`), since after a broker restart the
+    /// device may have resubscribed only after the first retransmission.
+    fn retransmit(&mut self, now: Now, state_topic: Option<&str>, out: &mut Vec<Effect>) {
+        let registry = self.fleet.registry();
         for (&id, goal) in self.goals.iter_mut() {
             let Stage::Confirming { recorded, .. } = goal.stage else {
                 continue;
             };
+            if let Some(topic) = state_topic {
+                let reports = goal.outcome.as_ref().is_some_and(|o| {
+                    o.actions.iter().any(|a| {
+                        a.confirmed != Some(true)
+                            && registry
+                                .get(&a.device)
+                                .is_some_and(|d| d.state_topic == topic)
+                    })
+                });
+                if !goal.resend || !reports {
+                    continue;
+                }
+                goal.resend = false;
+            } else {
+                goal.resend = true;
+            }
             let o = goal.outcome.as_ref().expect("confirming an outcome");
             let unconfirmed: Vec<ActionResult> = o
                 .actions

@@ -365,4 +365,9 @@ fn unconfirmed_actions_go_out_again_after_a_reconnection_and_verified_ones_never
         }]
     ));
     assert_eq!(s.next_deadline(), Some(t0 + Duration::from_secs(3)));
+    // The lamp reports (its old state) after the broker came back: once more.
+    let fx = s.handle(state("s/desk", json!({"power": "off"})), later);
+    assert_eq!(published(&fx).len(), 1, "{fx:?}");
+    let fx = s.handle(state("s/desk", json!({"power": "off"})), later);
+    assert!(published(&fx).is_empty(), "{fx:?}");
 }
