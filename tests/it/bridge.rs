@@ -163,22 +163,21 @@ impl Setup {
     }
 
     /// Starts a bridge and waits until it is online.
-    async fn bridge(&mut self, extra: &[&str]) -> Child {
-        let bridge = start_bridge(&self.broker.url(), &self.store, extra);
+    /// A bridge on the setup's broker and store, killed on drop (a test
+    /// that panics leaves no bridge running).
+    async fn bridge(&mut self, extra: &[&str]) -> Process {
+        let bridge = Process(start_bridge(&self.broker.url(), &self.store, extra));
         self.client.wait_online().await;
         bridge
     }
 }
 
-async fn stop(mut bridge: Child) {
-    let pid = bridge.id().to_string();
+async fn stop(mut bridge: Process) {
+    let pid = bridge.0.id().to_string();
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status();
-    let status = tokio::task::spawn_blocking(move || bridge.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = tokio::task::block_in_place(|| bridge.0.wait()).unwrap();
     assert!(
         status.success(),
         "SIGTERM must stop the bridge cleanly: {status}"
@@ -307,8 +306,8 @@ async fn a_bridge_killed_mid_run_and_restarted_loses_no_goal_and_repeats_none() 
     let goals = distinct_goals("r");
     send_missing(&s.client, &goals).await;
     tokio::time::sleep(Duration::from_millis(40)).await;
-    bridge.kill().unwrap(); // SIGKILL
-    bridge.wait().unwrap();
+    bridge.0.kill().unwrap(); // SIGKILL
+    bridge.0.wait().unwrap();
     let bridge = s.bridge(&[]).await;
     until_all_answered(&mut s.client, &goals).await;
     assert_devices_show(&s.broker.url(), &goals).await;
@@ -450,7 +449,7 @@ async fn market_goals_work_over_the_bridge_and_a_menu_needs_a_confirmation_token
             .spawn()
             .unwrap(),
     );
-    let bridge = Process(s.bridge(&[]).await);
+    let bridge = s.bridge(&[]).await;
     let mut status = json!(null);
     for attempt in 0..20 {
         let id = format!("status{attempt}");
