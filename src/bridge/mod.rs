@@ -119,6 +119,10 @@ pub enum BridgeError {
     Options(#[from] crate::mqtt::OptionsError),
     #[error("cannot reach the broker at {url}: {reason}")]
     Unreachable { url: String, reason: String },
+    #[error("the bridge cannot record goal {0} as executing")]
+    Unrecorded(String, #[source] store::StoreError),
+    #[error("the bridge has no record of goal {0}")]
+    NoRecord(String),
 }
 
 /// Runs the bridge until `shutdown` turns true. `scorer` is the model.
@@ -151,16 +155,16 @@ pub async fn run(
     let before_publish: BeforePublish = {
         let store = store.clone();
         Arc::new(move |id: &str, actions: &[crate::outcome::ActionResult]| {
+            let unrecorded = |e| BridgeError::Unrecorded(id.to_string(), e);
             let mut record = store
                 .get(id)
-                .map_err(|e| format!("the bridge cannot record the goal: {e}"))?
-                .ok_or_else(|| format!("the bridge has no record of goal {id}"))?;
+                .map_err(unrecorded)?
+                .ok_or_else(|| BridgeError::NoRecord(id.to_string()))?;
             record.stage = Stage::Executing;
             record.actions = actions.to_vec();
             record.executions += 1;
-            store
-                .put(id, &record)
-                .map_err(|e| format!("the bridge cannot record the goal: {e}"))
+            store.put(id, &record).map_err(unrecorded)?;
+            Ok(())
         })
     };
     let (events, mut link_events) = mpsc::unbounded_channel();

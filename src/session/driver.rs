@@ -32,7 +32,22 @@ use crate::agent::AgentDefinition;
 /// face's own id for it) and the actions; an error stops the publish and
 /// the goal is reported `failed` with it. The bridge records the goal as
 /// executing here, so that a crash cannot publish it twice.
-pub type BeforePublish = Arc<dyn Fn(&str, &[ActionResult]) -> Result<(), String> + Send + Sync>;
+pub type BeforePublish = Arc<
+    dyn Fn(&str, &[ActionResult]) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+        + Send
+        + Sync,
+>;
+
+/// An error and its causes, as one line.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
+}
 
 /// The model a driver starts with.
 pub enum Model {
@@ -390,7 +405,7 @@ impl Task {
                 let _ = inputs.send(Input::Published {
                     goal,
                     published: 0,
-                    error: Some(error),
+                    error: Some(chain(error.as_ref())),
                 });
                 return;
             }
