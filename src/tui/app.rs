@@ -20,12 +20,11 @@ use super::keymap::{self, Action, Focus};
 use crate::agent::PolicyOverrides;
 use crate::agent::market::market_of;
 use crate::fleet::Fleet;
-use crate::llm::Prompt;
 use crate::mqtt::LinkEvent;
 use crate::outcome::{ActionResult, Outcome, Status};
 use crate::planner::model::Menu;
 use crate::policy::{self, Verdict};
-use crate::session::{self, GoalId, GoalRequest, Intent, Origin, RequestId, Session};
+use crate::session::{self, GoalId, GoalRequest, Intent, Origin, Session};
 
 /// Everything that can happen to the TUI.
 #[derive(Debug)]
@@ -59,28 +58,17 @@ pub enum ModelStatus {
     Failed(String),
 }
 
-/// What the runtime must do for the app; each is answered with an
-/// [`AppEvent::Session`] input.
+/// What the runtime must do for the app.
 #[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a few effects per goal, moved once; `Quit` is the rare small one"
+)]
 pub enum Effect {
-    /// Ask the model (off the render loop) for these scores.
-    Score {
-        request: RequestId,
-        prompt: Prompt,
-        options: Vec<String>,
-    },
-    /// Publish these checked actions, in order.
-    Publish {
-        goal: GoalId,
-        actions: Vec<ActionResult>,
-    },
-    /// Record published actions in the ledger (off the render loop).
-    Record {
-        goal: GoalId,
-        text: String,
-        actions: Vec<ActionResult>,
-        confirmed_by: String,
-    },
+    /// A session effect the runtime carries out without blocking the render
+    /// loop ([`session::Effect::Score`], `Publish` or `Record`), answered
+    /// with an [`AppEvent::Session`] input.
+    Session(session::Effect),
     Quit,
 }
 
@@ -322,25 +310,27 @@ impl App {
         let mut out = Vec::new();
         for effect in effects {
             match effect {
-                session::Effect::Score {
-                    request,
-                    prompt,
-                    options,
-                } => out.push(Effect::Score {
-                    request,
-                    prompt,
-                    options,
-                }),
+                session::Effect::Score { .. } | session::Effect::Record { .. } => {
+                    out.push(Effect::Session(effect));
+                }
                 session::Effect::Trace { step, .. } => {
                     if !step.starts_with("plan:") {
                         self.say("agent", step);
                     }
                 }
                 session::Effect::AskConfirmation { goal, outcome } => self.ask(goal, outcome),
-                session::Effect::Publish { goal, actions, .. } => {
+                session::Effect::Publish {
+                    ref actions,
+                    retransmit,
+                    ..
+                } => {
                     self.agent_busy = false;
-                    self.say("agent", format!("plan: {}", describe(&actions)));
-                    for a in &actions {
+                    if retransmit {
+                        self.say("giot", format!("resending {}", describe(actions)));
+                    } else {
+                        self.say("agent", format!("plan: {}", describe(actions)));
+                    }
+                    for a in actions {
                         let payload = if market_of(&a.device).is_some() {
                             "(the menu above)"
                         } else {
@@ -348,22 +338,11 @@ impl App {
                         };
                         self.say("giot", format!("→ {} {payload}", a.topic));
                     }
-                    out.push(Effect::Publish { goal, actions });
+                    out.push(Effect::Session(effect));
                 }
                 session::Effect::Subscribe(_) => {
                     // The TUI already watches `#`.
                 }
-                session::Effect::Record {
-                    goal,
-                    text,
-                    actions,
-                    confirmed_by,
-                } => out.push(Effect::Record {
-                    goal,
-                    text,
-                    actions,
-                    confirmed_by,
-                }),
                 session::Effect::Report { goal, outcome, .. } => self.report(goal, outcome),
             }
         }

@@ -139,18 +139,18 @@ pub async fn run(config: TuiConfig) -> Result<(), TuiError> {
                     for effect in effects {
                         match effect {
                             Effect::Quit => break 'outer,
-                            Effect::Score {
+                            Effect::Session(session::Effect::Score {
                                 request,
                                 prompt,
                                 options,
-                            } => {
+                            }) => {
                                 if scores.send((request, prompt, options)).is_err() {
                                     answers.push(
                                         app.handle(AppEvent::Note("the model has stopped".into())),
                                     );
                                 }
                             }
-                            Effect::Publish { goal, actions } => {
+                            Effect::Session(session::Effect::Publish { goal, actions, .. }) => {
                                 // Never waits: the client queues the publish.
                                 let mut published = 0;
                                 let mut error = None;
@@ -179,12 +179,12 @@ pub async fn run(config: TuiConfig) -> Result<(), TuiError> {
                                     },
                                 )));
                             }
-                            Effect::Record {
+                            Effect::Session(session::Effect::Record {
                                 goal,
                                 text,
                                 actions,
                                 confirmed_by,
-                            } => {
+                            }) => {
                                 let path = config.ledger.clone();
                                 let tx = tx.clone();
                                 // fsync happens off the render loop.
@@ -204,6 +204,8 @@ pub async fn run(config: TuiConfig) -> Result<(), TuiError> {
                                     ));
                                 });
                             }
+                            // The app handles the others itself.
+                            Effect::Session(_) => {}
                         }
                     }
                     effects = answers.into_iter().flatten().collect();

@@ -243,7 +243,7 @@ fn a_confirmation_is_answered_with_y_or_n() {
     unlock(&mut app, 2);
     let effects = key(&mut app, KeyCode::Char('y'));
     assert!(
-        matches!(&effects[..], [Effect::Publish { actions: a, .. }] if a[0].payload == r#"{"lock":"unlocked"}"#),
+        matches!(&effects[..], [Effect::Session(session::Effect::Publish { actions: a, .. })] if a[0].payload == r#"{"lock":"unlocked"}"#),
         "{effects:?}"
     );
     published_and_recorded(&mut app, 2);
@@ -267,7 +267,7 @@ fn a_goal_typed_on_the_goal_line_runs_and_its_plan_shows_in_the_conversation() {
     let effects = key(&mut app, KeyCode::Enter);
     // Planned from the words (no model needed), checked, handed out to publish.
     let goal = match &effects[..] {
-        [Effect::Publish { goal, actions }] => {
+        [Effect::Session(session::Effect::Publish { goal, actions, .. })] => {
             assert_eq!(actions[0].payload, r#"{"brightness":10}"#);
             *goal
         }
@@ -342,7 +342,7 @@ fn the_set_form_validates_against_the_registry() {
     type_text(&mut app, "55");
     let effects = key(&mut app, KeyCode::Enter);
     assert!(
-        matches!(&effects[..], [Effect::Publish { actions: a, .. }] if a[0].payload == r#"{"brightness":55}"#)
+        matches!(&effects[..], [Effect::Session(session::Effect::Publish { actions: a, .. })] if a[0].payload == r#"{"brightness":55}"#)
     );
 }
 
