@@ -118,16 +118,24 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// An outcome with this status and reason, and nothing else.
-    pub fn with_reason(goal: &str, status: Status, reason: &str) -> Self {
+    /// An outcome with this status and nothing else.
+    pub fn new(goal: &str, status: Status) -> Self {
         Self {
             goal: goal.to_string(),
             status,
             actions: Vec::new(),
             answer: None,
-            reason: Some(reason.to_string()),
+            reason: None,
             timing_ms: Timing::default(),
             ledger_error: None,
+        }
+    }
+
+    /// An outcome with this status and reason, and nothing else.
+    pub fn with_reason(goal: &str, status: Status, reason: &str) -> Self {
+        Self {
+            reason: Some(reason.to_string()),
+            ..Self::new(goal, status)
         }
     }
 }
@@ -178,18 +186,8 @@ pub fn decide(
     dry_run: bool,
     confirm_hint: &str,
 ) -> Outcome {
-    let mut outcome = Outcome {
-        goal: goal.to_string(),
-        status: Status::Refused,
-        actions: Vec::new(),
-        answer: None,
-        reason: None,
-        timing_ms: Timing {
-            llm: ms(plan.llm_time),
-            ..Timing::default()
-        },
-        ledger_error: None,
-    };
+    let mut outcome = Outcome::new(goal, Status::Refused);
+    outcome.timing_ms.llm = ms(plan.llm_time);
     match &plan.decision {
         Decision::Refuse(reason) => outcome.reason = Some(reason.clone()),
         Decision::Answer(text) => {

@@ -255,7 +255,7 @@ impl Session {
     fn start(&mut self, request: GoalRequest, now: Now, out: &mut Vec<Effect>) {
         let id = request.id;
         if self.goals.contains_key(&id) || id == WARMING {
-            let mut o = blank(&request.text);
+            let mut o = Outcome::new(&request.text, Status::Refused);
             o.status = Status::Failed;
             o.reason = Some(format!("goal {id} is already in flight"));
             out.push(Effect::Report {
@@ -289,7 +289,7 @@ impl Session {
             }
             Intent::Verify(actions) => {
                 let goal = self.goals.get_mut(&id).expect("inserted");
-                let mut o = blank(&goal.request.text);
+                let mut o = Outcome::new(&goal.request.text, Status::Refused);
                 o.status = Status::Executed;
                 o.actions = actions;
                 o.reason = Some(
@@ -643,7 +643,7 @@ impl Session {
             return;
         };
         let mut o = goal.outcome.unwrap_or_else(|| {
-            let mut o = blank(&goal.request.text);
+            let mut o = Outcome::new(&goal.request.text, Status::Refused);
             o.timing_ms.total = outcome::ms(now - goal.received);
             o
         });
@@ -662,17 +662,5 @@ impl Session {
         });
         // A finished goal may free devices for queued ones.
         self.release(out);
-    }
-}
-
-fn blank(goal: &str) -> Outcome {
-    Outcome {
-        goal: goal.to_string(),
-        status: Status::Refused,
-        actions: Vec::new(),
-        answer: None,
-        reason: None,
-        timing_ms: Default::default(),
-        ledger_error: None,
     }
 }
