@@ -11,6 +11,7 @@ pub mod discovery;
 pub mod eval;
 pub mod exec;
 pub mod fleet;
+pub mod intents;
 pub mod ledger;
 pub mod llm;
 pub mod market;

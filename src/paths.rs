@@ -19,3 +19,16 @@ pub fn config_dir() -> PathBuf {
 pub fn data_dir() -> PathBuf {
     xdg("XDG_DATA_HOME", ".local/share").join("giot")
 }
+
+/// Folders searched for Home Assistant's intent data (`<lang>.json`, put
+/// there by `scripts/fetch-intents`), in order: `$GIOT_INTENTS`, `./intents`,
+/// `$XDG_DATA_HOME/giot/intents`.
+pub fn intents_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(d) = std::env::var_os("GIOT_INTENTS").filter(|v| !v.is_empty()) {
+        dirs.push(PathBuf::from(d));
+    }
+    dirs.push(PathBuf::from("intents"));
+    dirs.push(data_dir().join("intents"));
+    dirs
+}

@@ -8,6 +8,7 @@ mod discovery;
 mod faces;
 mod harness;
 mod http_llm;
+mod intents;
 mod ledger;
 mod llm;
 mod market;
