@@ -16,6 +16,9 @@ pub enum Status {
     NeedsConfirmation,
     Refused,
     Answered,
+    /// The goal fits several devices and nothing decides between them:
+    /// `candidates` lists them, nothing was published.
+    NeedsClarification,
     /// Something outside the plan failed (a publish, a store write): the
     /// reason says what, and `actions` holds only what was published.
     Failed,
@@ -31,6 +34,7 @@ impl Status {
             Status::Planned | Status::Executed | Status::Answered => 0,
             Status::NeedsConfirmation => 3,
             Status::Refused => 4,
+            Status::NeedsClarification => 5,
             Status::Failed => 1,
             Status::Rejected => 2,
         }
@@ -43,6 +47,7 @@ impl Status {
             Status::NeedsConfirmation => "needs_confirmation",
             Status::Refused => "refused",
             Status::Answered => "answered",
+            Status::NeedsClarification => "needs_clarification",
             Status::Failed => "failed",
             Status::Rejected => "rejected",
         }
@@ -115,6 +120,18 @@ pub struct Outcome {
     /// Set when the actions were published but the ledger could not record them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger_error: Option<String>,
+    /// With `needs_clarification`: the devices the goal could mean.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Candidate>,
+}
+
+/// A device a goal could mean, for the person to choose.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub device: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
 }
 
 impl Outcome {
@@ -128,6 +145,7 @@ impl Outcome {
             reason: None,
             timing_ms: Timing::default(),
             ledger_error: None,
+            candidates: Vec::new(),
         }
     }
 
@@ -190,6 +208,24 @@ pub fn decide(
     outcome.timing_ms.llm = ms(plan.llm_time);
     match &plan.decision {
         Decision::Refuse(reason) => outcome.reason = Some(reason.clone()),
+        Decision::Clarify {
+            question,
+            candidates,
+        } => {
+            outcome.status = Status::NeedsClarification;
+            outcome.reason = Some(question.clone());
+            outcome.candidates = candidates
+                .iter()
+                .map(|id| {
+                    let d = registry.get(id);
+                    Candidate {
+                        device: id.clone(),
+                        name: d.map_or_else(|| id.clone(), |d| d.name.clone()),
+                        room: d.and_then(|d| d.room.clone()),
+                    }
+                })
+                .collect();
+        }
         Decision::Answer(text) => {
             outcome.status = Status::Answered;
             outcome.answer = Some(text.clone());

@@ -11,6 +11,8 @@ mod definition;
 mod lexicon;
 pub mod market;
 mod resolve;
+pub mod roles;
+mod templates;
 mod understand;
 
 use std::collections::HashMap;
@@ -20,6 +22,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use definition::{AgentDefinition, DefinitionError, PolicyOverrides};
+pub use templates::GoalContext;
 use resolve::Index;
 use understand::Clause;
 
@@ -74,6 +77,12 @@ pub enum Decision {
     Act(Vec<Action>),
     Answer(String),
     Refuse(String),
+    /// The goal fits several devices and nothing decides between them:
+    /// ask which (`candidates` are device ids), publish nothing.
+    Clarify {
+        question: String,
+        candidates: Vec<String>,
+    },
 }
 
 /// A decision with what it took to reach it.
@@ -126,6 +135,10 @@ pub struct Agent {
     /// log P(option | empty request), per option, for the current stable prompt.
     priors: HashMap<String, f32>,
     stable: Option<String>,
+    /// Home Assistant's intent templates over this registry.
+    templates: templates::Templates,
+    /// Language codes to read goals in, preferred first.
+    languages: Vec<String>,
 }
 
 impl Agent {
@@ -137,6 +150,8 @@ impl Agent {
         scorer: Option<Box<dyn Scorer>>,
     ) -> Self {
         let index = Index::new(&registry);
+        let languages = vec!["en".to_string()];
+        let templates = templates::Templates::new(&languages, &registry);
         Self {
             registry,
             index,
@@ -144,7 +159,23 @@ impl Agent {
             scorer,
             priors: HashMap::new(),
             stable: None,
+            templates,
+            languages,
         }
+    }
+
+    /// Reads goals in `codes` (Home Assistant's language codes: `en`, `de`,
+    /// `fr`, `es`, …), the first preferred; a goal in another of them is
+    /// recognised too. Returns the codes whose templates are missing.
+    pub fn set_languages(&mut self, codes: &[String]) -> Vec<String> {
+        self.languages = codes.to_vec();
+        self.templates = templates::Templates::new(codes, &self.registry);
+        let loaded = self.templates.codes();
+        codes
+            .iter()
+            .filter(|c| !loaded.contains(&c.as_str()))
+            .cloned()
+            .collect()
     }
 
     pub fn registry(&self) -> &Registry {
@@ -163,6 +194,7 @@ impl Agent {
             return;
         }
         self.index = Index::new(&registry);
+        self.templates = templates::Templates::new(&self.languages, &registry);
         self.registry = registry;
         self.priors.clear();
         self.stable = None;
@@ -175,8 +207,17 @@ impl Agent {
         std::mem::replace(&mut self.scorer, scorer)
     }
 
-    /// Decides what to do about `goal`.
+    /// Decides what to do about `goal`, said nowhere in particular.
     pub fn plan(&mut self, goal: &str, state: StateLookup<'_>) -> Plan {
+        self.plan_in(goal, &GoalContext::default(), state)
+    }
+
+    /// Decides what to do about `goal`, said in `context` (a room).
+    ///
+    /// Layers, cheapest first (`../shared/DESIGN.md` §1): the market's
+    /// tools; Home Assistant's intent templates; giot's own resolver, with
+    /// the model breaking ties; a refusal that says why.
+    pub fn plan_in(&mut self, goal: &str, context: &GoalContext, state: StateLookup<'_>) -> Plan {
         let mut plan = Plan::empty();
         let normalized = understand::normalize(goal);
         let clauses = understand::clauses(&normalized);
@@ -191,6 +232,14 @@ impl Agent {
         {
             plan.trace.push("market tool".into());
             plan.decision = decision;
+            return plan;
+        }
+        if let Some((decision, trace)) =
+            self.templates
+                .decide(&self.registry, goal, context, state)
+        {
+            plan.trace.extend(trace);
+            plan.decision = self.allowed(decision);
             return plan;
         }
         let decision = if understand::is_question(&all_words) {
@@ -217,7 +266,7 @@ impl Agent {
         let tool = match &decision {
             Decision::Act(_) => "device_action",
             Decision::Answer(_) => "state_query",
-            Decision::Refuse(_) => return decision,
+            Decision::Refuse(_) | Decision::Clarify { .. } => return decision,
         };
         if self.definition.tools.iter().any(|t| t == tool) {
             decision
@@ -802,12 +851,25 @@ devices:
     }
 
     #[test]
-    fn a_tie_goes_to_the_model_and_without_one_to_registry_order() {
-        // "the lamp" is either lamp; the scripted model prefers the bedside one.
+    fn a_plain_goal_that_fits_several_devices_asks_which() {
         let plan = agent(None).plan("turn on the lamp", &no_state);
+        match plan.decision {
+            Decision::Clarify { candidates, .. } => {
+                assert!(candidates.contains(&"desk_lamp".to_string()), "{candidates:?}");
+                assert!(candidates.contains(&"bedside_lamp".to_string()), "{candidates:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_tie_goes_to_the_model_and_without_one_to_registry_order() {
+        // No template reads "… again": the resolver's tie between the two
+        // lamps goes to the scripted model, which prefers the bedside one.
+        let plan = agent(None).plan("turn on the lamp again", &no_state);
         assert_eq!(acts(&plan)[0].0, "desk_lamp");
         let scorer = FakeScorer::default().prefer("lamp", " bedside lamp");
-        let plan = agent(Some(scorer)).plan("turn on the lamp", &no_state);
+        let plan = agent(Some(scorer)).plan("turn on the lamp again", &no_state);
         assert!(plan.used_model);
         assert_eq!(acts(&plan), [a("bedside_lamp", "power", json!("on"))]);
     }

@@ -95,7 +95,7 @@ struct FileBlock {
 enum FileList {
     Values(Vec<FileValue>),
     Range(FileRange),
-    Wildcard(bool),
+    Wildcard(serde::de::IgnoredAny),
 }
 
 #[derive(Debug, Deserialize)]

@@ -83,6 +83,31 @@ struct RawFile {
     /// Changes to devices discovered on the broker, by id.
     #[serde(default)]
     discovered: Vec<Spanned<RawOverride>>,
+    #[serde(default)]
+    floors: Vec<Spanned<RawFloor>>,
+    #[serde(default)]
+    rooms: Vec<Spanned<RawRoom>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFloor {
+    id: Spanned<String>,
+    name: Option<String>,
+    #[serde(default)]
+    aliases: Vec<String>,
+    level: Option<i32>,
+    #[serde(default)]
+    rooms: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoom {
+    id: Spanned<String>,
+    name: Option<String>,
+    #[serde(default)]
+    aliases: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -328,15 +353,75 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Registry, LoadError> {
             safety,
         });
     }
+    let (floors, rooms) = check_places(&mut checker, &raw.floors, &raw.rooms);
     if checker.problems.is_empty() {
         let mut registry = Registry::from_devices(devices);
         registry.market = market;
         registry.overrides = overrides;
+        registry.floors = floors;
+        registry.declared_rooms = rooms;
         Ok(registry)
     } else {
         checker.problems.sort_by_key(|p| (p.line, p.column));
         Err(invalid(checker.problems))
     }
+}
+
+/// Floors and rooms: ids are identifiers, each declared once, and a room is
+/// on one floor at most.
+fn check_places(
+    c: &mut Checker,
+    raw_floors: &[Spanned<RawFloor>],
+    raw_rooms: &[Spanned<RawRoom>],
+) -> (Vec<super::Floor>, Vec<super::Room>) {
+    let mut floors: Vec<super::Floor> = Vec::new();
+    let mut room_floor: Vec<(String, String)> = Vec::new();
+    for (i, f) in raw_floors.iter().enumerate() {
+        let f = &f.value;
+        let at = format!("floors[{i}]");
+        if !is_identifier(&f.id.value) {
+            c.at(&f.id, format!("{at}.id"), format!("`{}` is not a valid floor id", f.id.value));
+        } else if floors.iter().any(|g| g.id == f.id.value) {
+            c.at(&f.id, format!("{at}.id"), format!("duplicate floor `{}`", f.id.value));
+        }
+        for (j, r) in f.rooms.iter().enumerate() {
+            if !is_identifier(&r.value) {
+                c.at(r, format!("{at}.rooms[{j}]"), format!("`{}` is not a valid room", r.value));
+            } else if let Some((_, other)) = room_floor.iter().find(|(room, _)| *room == r.value) {
+                c.at(
+                    r,
+                    format!("{at}.rooms[{j}]"),
+                    format!("room `{}` is already on floor `{other}`", r.value),
+                );
+            } else {
+                room_floor.push((r.value.clone(), f.id.value.clone()));
+            }
+        }
+        floors.push(super::Floor {
+            id: f.id.value.clone(),
+            name: f.name.clone().unwrap_or_else(|| f.id.value.replace('_', " ")),
+            aliases: f.aliases.clone(),
+            level: f.level,
+            rooms: f.rooms.iter().map(|r| r.value.clone()).collect(),
+        });
+    }
+    let mut rooms: Vec<super::Room> = Vec::new();
+    for (i, r) in raw_rooms.iter().enumerate() {
+        let r = &r.value;
+        let at = format!("rooms[{i}]");
+        if !is_identifier(&r.id.value) {
+            c.at(&r.id, format!("{at}.id"), format!("`{}` is not a valid room id", r.id.value));
+        } else if rooms.iter().any(|q| q.id == r.id.value) {
+            c.at(&r.id, format!("{at}.id"), format!("duplicate room `{}`", r.id.value));
+        }
+        rooms.push(super::Room {
+            id: r.id.value.clone(),
+            name: r.name.clone().unwrap_or_else(|| r.id.value.replace('_', " ")),
+            aliases: r.aliases.clone(),
+            floor: None,
+        });
+    }
+    (floors, rooms)
 }
 
 fn syntax_problem(e: &serde_saphyr::Error) -> Problem {
@@ -881,6 +966,33 @@ devices:
         assert_problem(&bad, 10, "capabilities[0].command.format", "json or plain");
         let readonly = yaml.replace("type: enum", "type: enum\n        readonly: true");
         assert!(parse_str(&readonly, Path::new("d.yaml")).is_err());
+    }
+
+    #[test]
+    fn floors_and_rooms_give_names_and_each_room_one_floor() {
+        let yaml = format!(
+            "floors:\n  - {{id: ground, name: Ground floor, aliases: [downstairs], level: 0, rooms: [hallway, kitchen]}}\n  - {{id: upstairs, rooms: [bedroom]}}\nrooms:\n  - {{id: hallway, name: Entrance hall, aliases: [hall]}}\n{LIGHT}"
+        );
+        let reg = parse_str(&yaml, Path::new("devices.yaml")).unwrap();
+        assert_eq!(reg.floors[1].name, "upstairs");
+        assert_eq!(reg.floor_of("kitchen").unwrap().id, "ground");
+        let rooms = reg.room_list();
+        let hall = rooms.iter().find(|r| r.id == "hallway").unwrap();
+        assert_eq!((hall.name.as_str(), hall.floor.as_deref()), ("Entrance hall", Some("ground")));
+        assert!(rooms.iter().any(|r| r.id == "bedroom" && r.floor.as_deref() == Some("upstairs")));
+    }
+
+    #[test]
+    fn a_room_on_two_floors_and_bad_floor_ids_are_errors() {
+        let yaml = format!(
+            "floors:\n  - {{id: ground, rooms: [kitchen]}}\n  - {{id: Up Stairs, rooms: [kitchen]}}\n{LIGHT}"
+        );
+        let p = problems(&yaml);
+        assert!(p.iter().any(|p| p.field == "floors[1].id" && p.line == 3), "{p:?}");
+        assert!(
+            p.iter().any(|p| p.field == "floors[1].rooms[0]" && p.message.contains("already on floor `ground`")),
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -188,6 +188,32 @@ impl Override {
     }
 }
 
+/// A floor of the building (`floors:` in `devices.yaml`): rooms belong to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Floor {
+    pub id: String,
+    /// What people call it ("Ground floor"); the id with spaces if not given.
+    pub name: String,
+    /// Other names ("downstairs", "first floor").
+    pub aliases: Vec<String>,
+    /// 0 for the ground floor, negative below it, when given.
+    pub level: Option<i32>,
+    /// Room ids on this floor.
+    pub rooms: Vec<String>,
+}
+
+/// A room (Home Assistant's *area*): declared under `rooms:`, or only used
+/// as a device's `room:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Room {
+    pub id: String,
+    /// What people call it; the id with spaces when not declared.
+    pub name: String,
+    pub aliases: Vec<String>,
+    /// The floor it is on, if a floor lists it.
+    pub floor: Option<String>,
+}
+
 /// All devices giot knows, indexed by id and by topic.
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
@@ -198,6 +224,10 @@ pub struct Registry {
     pub market: Option<crate::market::MarketConfig>,
     /// Changes to discovered devices, from `devices.yaml`.
     pub overrides: Vec<Override>,
+    /// Floors, from `devices.yaml`.
+    pub floors: Vec<Floor>,
+    /// Rooms declared under `rooms:` (names and aliases); see [`Registry::room_list`].
+    pub declared_rooms: Vec<Room>,
 }
 
 impl Registry {
@@ -214,6 +244,8 @@ impl Registry {
             source: None,
             market: None,
             overrides: Vec::new(),
+            floors: Vec::new(),
+            declared_rooms: Vec::new(),
         }
     }
 
@@ -235,7 +267,44 @@ impl Registry {
         next.source = self.source.clone();
         next.market = self.market.clone();
         next.overrides = self.overrides.clone();
+        next.floors = self.floors.clone();
+        next.declared_rooms = self.declared_rooms.clone();
         next
+    }
+
+    /// Every room: those declared under `rooms:`, then those only devices
+    /// name, each with the floor that lists it.
+    pub fn room_list(&self) -> Vec<Room> {
+        let mut rooms = self.declared_rooms.clone();
+        for id in self.rooms() {
+            if !rooms.iter().any(|r| r.id == id) {
+                rooms.push(Room {
+                    id: id.to_string(),
+                    name: id.replace('_', " "),
+                    aliases: Vec::new(),
+                    floor: None,
+                });
+            }
+        }
+        for f in &self.floors {
+            for id in &f.rooms {
+                match rooms.iter_mut().find(|r| &r.id == id) {
+                    Some(r) => r.floor = Some(f.id.clone()),
+                    None => rooms.push(Room {
+                        id: id.clone(),
+                        name: id.replace('_', " "),
+                        aliases: Vec::new(),
+                        floor: Some(f.id.clone()),
+                    }),
+                }
+            }
+        }
+        rooms
+    }
+
+    /// The floor `room` is on, if a floor lists it.
+    pub fn floor_of(&self, room: &str) -> Option<&Floor> {
+        self.floors.iter().find(|f| f.rooms.iter().any(|r| r == room))
     }
 
     /// The file this registry was read from, if any.

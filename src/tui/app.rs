@@ -398,6 +398,20 @@ impl App {
                         outcome.reason.clone().unwrap_or_default()
                     ),
                 ),
+            Status::NeedsClarification => {
+                let names: Vec<String> = outcome
+                    .candidates
+                    .iter()
+                    .map(|c| format!("{} ({})", c.name, c.device))
+                    .collect();
+                self.say(
+                    "agent",
+                    format!(
+                        "which one do you mean? {}; say the goal again with its name",
+                        names.join(", ")
+                    ),
+                );
+            }
             Status::Planned => {
                 self.say("agent", format!("plan: {}", describe(&outcome.actions)));
             }

@@ -1,0 +1,856 @@
+//! The first layer of understanding: Home Assistant's intent templates,
+//! mapped onto the live registry.
+//!
+//! [`crate::intents`] says which intent a goal is and which slots it fills
+//! (a device's name, a room, a floor, a domain, a value). Here those become
+//! devices and actions: a name is the devices called so, a room and a
+//! domain are every device of that domain in the room, a floor is its
+//! rooms; an intent is a capability and a value per device ([`super::roles`]).
+//! When a goal fits several devices and nothing decides, the answer is a
+//! question back ([`Decision::Clarify`]), never a guess. What no template
+//! matches goes on to the resolver ([`super::resolve`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde_json::{Map, Value};
+
+use super::roles::{self, domain};
+use super::{Action, Decision, StateLookup};
+use crate::fleet::display_value;
+use crate::intents::{Language, Matcher, Recognition, Vocabulary, normalize};
+use crate::registry::{CapabilityType, Device, Registry};
+use crate::registry::value::number;
+
+/// Where a goal was said, and in which language.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GoalContext {
+    /// The room (registry room id) the operator is in: "turn off the
+    /// lights" then means that room's lights.
+    pub room: Option<String>,
+}
+
+/// Loaded languages, once per process: parsing a language's templates
+/// takes milliseconds, and every agent of the process shares them.
+fn cache() -> &'static Mutex<HashMap<String, Option<Arc<Language>>>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<Arc<Language>>>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// The language `code` from the intents folders, loaded once; `None` (and a
+/// warning in the log, once) when it is missing or broken.
+pub fn language(code: &str) -> Option<Arc<Language>> {
+    let mut cache = cache().lock().expect("intents cache");
+    cache
+        .entry(code.to_string())
+        .or_insert_with(
+            || match Language::load(code, &crate::paths::intents_dirs()) {
+                Ok(l) => Some(Arc::new(l)),
+                Err(e) => {
+                    tracing::warn!("intent templates unavailable: {e:#}");
+                    None
+                }
+            },
+        )
+        .clone()
+}
+
+/// One language with the registry's names, rooms and floors.
+struct Loaded {
+    language: Arc<Language>,
+    vocabulary: Vocabulary,
+    numbers: Option<text2num::Language>,
+}
+
+/// The template layer over one registry.
+pub struct Templates {
+    languages: Vec<Loaded>,
+}
+
+/// Words for floors by level, added when a floor has a level and no other
+/// floor, room or device already uses the words (English only: the
+/// templates of other languages say their own).
+const LEVEL_WORDS: &[(i32, &[&str])] = &[
+    (-1, &["basement"]),
+    (0, &["ground floor", "downstairs"]),
+    (1, &["upstairs", "first floor"]),
+    (2, &["second floor"]),
+];
+
+impl Templates {
+    /// The layer for `codes` (the first is preferred) over `registry`;
+    /// languages whose data is missing are left out.
+    pub fn new(codes: &[String], registry: &Registry) -> Self {
+        let languages = codes
+            .iter()
+            .filter_map(|code| language(code))
+            .map(|language| {
+                let numbers = text2num::get_interpreter_for(&language.code);
+                Loaded {
+                    vocabulary: vocabulary(registry, &language.code),
+                    language,
+                    numbers,
+                }
+            })
+            .collect();
+        Self { languages }
+    }
+
+    /// Codes of the loaded languages.
+    pub fn codes(&self) -> Vec<&str> {
+        self.languages.iter().map(|l| l.language.code.as_str()).collect()
+    }
+
+    /// The decision for `goal` if a template explains it, with the trace.
+    pub fn decide(
+        &self,
+        registry: &Registry,
+        goal: &str,
+        context: &GoalContext,
+        state: StateLookup<'_>,
+    ) -> Option<(Decision, Vec<String>)> {
+        for loaded in &self.languages {
+            let matcher = Matcher::new(&loaded.language, &loaded.vocabulary);
+            let text = normalize(goal, &loaded.language.skip_words);
+            let mut readings = matcher.recognize_normalized(&text);
+            let mut converted = None;
+            if readings.is_empty() {
+                let numbers = with_numbers(&text, loaded);
+                if numbers != text {
+                    readings = matcher.recognize_normalized(&numbers);
+                    converted = Some(numbers);
+                }
+            }
+            if readings.is_empty() {
+                continue;
+            }
+            let mut trace = Vec::new();
+            if let Some(t) = &converted {
+                trace.push(format!("numbers read as \"{t}\""));
+            }
+            let mut first_refusal = None;
+            for r in readings.iter().take(8) {
+                let described = describe(r, &loaded.language.code);
+                match decide(registry, r, &text, context, state) {
+                    Ok(d) => {
+                        trace.push(described);
+                        return Some((d, trace));
+                    }
+                    Err(Skip::Refuse(why)) => {
+                        if first_refusal.is_none() {
+                            first_refusal = Some((why, described));
+                        }
+                    }
+                    Err(Skip::NoFit) => {}
+                }
+            }
+            if let Some((why, described)) = first_refusal {
+                trace.push(described);
+                return Some((Decision::Refuse(why), trace));
+            }
+        }
+        None
+    }
+}
+
+/// Number words as digits ("thirty" → 30), fractions as percentages.
+fn with_numbers(text: &str, loaded: &Loaded) -> String {
+    let mut t = text.to_string();
+    if loaded.language.code == "en" {
+        for (words, pct) in [
+            ("three quarters", "75%"),
+            ("three quarter", "75%"),
+            ("a quarter", "25%"),
+            ("one quarter", "25%"),
+            ("a third", "33%"),
+            ("two thirds", "67%"),
+            ("halfway", "50%"),
+            ("half", "50%"),
+        ] {
+            t = replace_words(&t, words, pct);
+        }
+    }
+    match &loaded.numbers {
+        Some(lang) => {
+            let replaced = text2num::replace_numbers_in_text(&t, lang, 0.0);
+            normalize(&replaced, &[])
+        }
+        None => t,
+    }
+}
+
+fn replace_words(text: &str, words: &str, with: &str) -> String {
+    let padded = format!(" {text} ");
+    padded
+        .replace(&format!(" {words} "), &format!(" {with} "))
+        .trim()
+        .to_string()
+}
+
+fn describe(r: &Recognition<'_>, code: &str) -> String {
+    let mut slots: Vec<String> = r
+        .block
+        .slots
+        .iter()
+        .map(|(k, v)| format!("{k}: {}", plain(v)))
+        .collect();
+    slots.extend(r.slots.iter().map(|s| {
+        let values: Vec<String> = s.values.iter().map(plain).collect();
+        format!("{}: {}", s.name, values.join("|"))
+    }));
+    format!(
+        "templates ({code}): {} {{{}}}",
+        r.block.intent,
+        slots.join(", ")
+    )
+}
+
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The registry's names, rooms and floors as the templates' lists.
+fn vocabulary(registry: &Registry, code: &str) -> Vocabulary {
+    let mut v = Vocabulary::default();
+    for d in registry.devices() {
+        let id = Value::from(d.id.clone());
+        v.insert("name", &d.name, id.clone());
+        for a in &d.aliases {
+            v.insert("name", a, id.clone());
+        }
+        v.insert("name", &d.id.replace('_', " "), id);
+    }
+    let rooms = registry.room_list();
+    for r in &rooms {
+        let id = Value::from(r.id.clone());
+        v.insert("area", &r.name, id.clone());
+        for a in &r.aliases {
+            v.insert("area", a, id.clone());
+        }
+        v.insert("area", &r.id.replace('_', " "), id);
+    }
+    let taken = |phrase: &str| {
+        registry
+            .devices()
+            .iter()
+            .any(|d| d.name.eq_ignore_ascii_case(phrase))
+            || rooms.iter().any(|r| r.name.eq_ignore_ascii_case(phrase))
+            || registry.floors.iter().any(|f| {
+                f.name.eq_ignore_ascii_case(phrase)
+                    || f.aliases.iter().any(|a| a.eq_ignore_ascii_case(phrase))
+            })
+    };
+    for f in &registry.floors {
+        let id = Value::from(f.id.clone());
+        v.insert("floor", &f.name, id.clone());
+        for a in &f.aliases {
+            v.insert("floor", a, id.clone());
+        }
+        v.insert("floor", &f.id.replace('_', " "), id.clone());
+        if code == "en"
+            && let Some(level) = f.level
+        {
+            let same_level = registry
+                .floors
+                .iter()
+                .filter(|g| g.level == Some(level))
+                .count();
+            for (l, words) in LEVEL_WORDS {
+                if *l == level && same_level == 1 {
+                    for w in *words {
+                        if !taken(w) {
+                            v.insert("floor", w, id.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Why a reading gives no decision.
+enum Skip {
+    /// The reading does not fit the registry (a name of a device of another
+    /// domain): try the next reading.
+    NoFit,
+    /// The reading fits, and the goal cannot be done: this is the answer
+    /// unless a later reading does better.
+    Refuse(String),
+}
+
+/// Intents giot does not handle, with what to say.
+fn unsupported(intent: &str) -> Option<&'static str> {
+    Some(match intent {
+        i if i.contains("Timer") => "timers",
+        i if i.contains("ShoppingList") || i.starts_with("HassList") => "shopping and to-do lists",
+        "HassGetWeather" => "weather",
+        "HassGetCurrentDate" | "HassGetCurrentTime" => "the date and time",
+        "HassBroadcast" => "broadcasts",
+        "HassMediaSearchAndPlay" => "searching for media",
+        "HassRespond" => "canned responses",
+        _ => return None,
+    })
+}
+
+fn decide(
+    registry: &Registry,
+    r: &Recognition<'_>,
+    text: &str,
+    context: &GoalContext,
+    state: StateLookup<'_>,
+) -> Result<Decision, Skip> {
+    let intent = r.block.intent.as_str();
+    if let Some(what) = unsupported(intent) {
+        return Err(Skip::Refuse(format!(
+            "giot does not handle {what} (Home Assistant's {intent})"
+        )));
+    }
+    if intent == "HassNevermind" {
+        return Ok(Decision::Answer("OK, nothing done".into()));
+    }
+    let targets = targets(registry, r, text, context)?;
+    match intent {
+        "HassGetState" | "HassClimateGetTemperature" => Ok(answer(r, &targets, state)),
+        _ => act(r, &targets, state),
+    }
+}
+
+/// The devices a reading is about.
+struct Targets<'a> {
+    devices: Vec<&'a Device>,
+    /// Whether the goal named the devices as a group (a room, a floor, a
+    /// domain), so that all of them are meant.
+    group: bool,
+    /// How the goal named them, for messages ("lights in the kitchen").
+    what: String,
+}
+
+fn slot_str<'a>(r: &'a Recognition<'_>, name: &str) -> Option<&'a str> {
+    r.slot(name)
+        .and_then(|s| s.values.first())
+        .or_else(|| r.block.slots.get(name))
+        .and_then(Value::as_str)
+}
+
+/// The domains a reading allows: its fixed `domain` slot, or its
+/// `requires_context.domain` list.
+fn domains(r: &Recognition<'_>) -> Vec<String> {
+    if let Some(d) = slot_str(r, "domain") {
+        return vec![d.to_string()];
+    }
+    match r.block.requires_context.get("domain") {
+        Some(Value::String(d)) => vec![d.clone()],
+        Some(Value::Array(v)) => v.iter().filter_map(Value::as_str).map(String::from).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn plural_words(text: &str) -> bool {
+    text.split(' ').any(|w| {
+        matches!(
+            w,
+            "all" | "every" | "each" | "lights" | "lamps" | "fans" | "switches" | "blinds"
+                | "covers" | "shutters" | "curtains" | "doors" | "locks" | "windows"
+                | "alle" | "tous" | "toutes" | "les" | "todas" | "todos" | "las" | "los"
+        )
+    })
+}
+
+fn targets<'a>(
+    registry: &'a Registry,
+    r: &Recognition<'_>,
+    text: &str,
+    context: &GoalContext,
+) -> Result<Targets<'a>, Skip> {
+    let domains = domains(r);
+    let class = slot_str(r, "device_class");
+    let fits = |d: &Device| {
+        (domains.is_empty() || domains.iter().any(|x| x == domain(d)))
+            && class.is_none_or(|c| roles::has_class(d, c))
+    };
+    let area = r
+        .slot("area")
+        .and_then(|s| s.values.first())
+        .and_then(Value::as_str)
+        .map(String::from);
+    let floor = slot_str(r, "floor").map(String::from);
+    let in_place = |d: &Device, area: Option<&str>| match (area, &floor) {
+        (Some(a), _) => d.room.as_deref() == Some(a),
+        (None, Some(f)) => d
+            .room
+            .as_deref()
+            .is_some_and(|room| registry.floor_of(room).is_some_and(|fl| &fl.id == f)),
+        (None, None) => true,
+    };
+    if let Some(name) = r.slot("name") {
+        let named: Vec<&Device> = name
+            .values
+            .iter()
+            .filter_map(Value::as_str)
+            .filter_map(|id| registry.get(id))
+            .collect();
+        let fitting: Vec<&Device> = named
+            .iter()
+            .copied()
+            .filter(|d| fits(d) && in_place(d, area.as_deref()))
+            .collect();
+        if fitting.is_empty() {
+            return Err(Skip::NoFit);
+        }
+        // A name two devices share: the operator's room decides, else ask.
+        let fitting = if fitting.len() > 1
+            && let Some(room) = &context.room
+            && fitting.iter().any(|d| d.room.as_deref() == Some(room))
+        {
+            fitting
+                .into_iter()
+                .filter(|d| d.room.as_deref() == Some(room))
+                .collect()
+        } else {
+            fitting
+        };
+        return Ok(Targets {
+            devices: fitting,
+            group: false,
+            what: format!("\"{}\"", name.text),
+        });
+    }
+    let needs_context_area = r
+        .block
+        .requires_context
+        .get("area")
+        .is_some_and(|a| a.get("slot").and_then(Value::as_bool) == Some(true));
+    let area = match area {
+        Some(a) => Some(a),
+        None if needs_context_area && floor.is_none() => context.room.clone(),
+        None => None,
+    };
+    let devices: Vec<&Device> = registry
+        .devices()
+        .iter()
+        .filter(|d| fits(d) && in_place(d, area.as_deref()))
+        .collect();
+    let kind = class
+        .map(String::from)
+        .or_else(|| domains.first().cloned())
+        .unwrap_or_else(|| "device".into());
+    let place = match (&area, &floor) {
+        (Some(a), _) => format!(" in the {}", a.replace('_', " ")),
+        (None, Some(f)) => format!(" on the {}", f.replace('_', " ")),
+        (None, None) => String::new(),
+    };
+    let what = format!("{}{place}", kind.replace('_', " "));
+    if devices.is_empty() {
+        return Err(Skip::Refuse(format!("no {what}: nothing in the registry fits")));
+    }
+    let group = area.is_some() || floor.is_some() || plural_words(text) || devices.len() == 1;
+    Ok(Targets {
+        devices,
+        group,
+        what,
+    })
+}
+
+fn clarify(targets: &Targets<'_>) -> Decision {
+    Decision::Clarify {
+        question: format!(
+            "which one? {} fit(s) {}",
+            targets.devices.len(),
+            targets.what
+        ),
+        candidates: targets.devices.iter().map(|d| d.id.clone()).collect(),
+    }
+}
+
+/// A number slot's value.
+fn number_slot(r: &Recognition<'_>, name: &str) -> Option<f64> {
+    r.slot(name).and_then(|s| s.values.first()).and_then(Value::as_f64)
+}
+
+fn act(
+    r: &Recognition<'_>,
+    targets: &Targets<'_>,
+    state: StateLookup<'_>,
+) -> Result<Decision, Skip> {
+    if targets.devices.len() > 1 && !targets.group {
+        return Ok(clarify(targets));
+    }
+    let intent = r.block.intent.as_str();
+    let mut actions = Vec::new();
+    for d in &targets.devices {
+        let current = state(&d.id);
+        match action(intent, r, d, current.as_ref()) {
+            Ok(pairs) => {
+                for (cap, value) in pairs {
+                    actions.push(Action::new(d, &cap, value));
+                }
+            }
+            // In a group, a device that cannot do it is left out ("turn off
+            // the kitchen" leaves its sensors alone); named alone, it refuses.
+            Err(why) if targets.devices.len() == 1 => return Err(Skip::Refuse(why)),
+            Err(_) => {}
+        }
+    }
+    if actions.is_empty() {
+        return Err(Skip::Refuse(format!(
+            "none of the {} can do that",
+            targets.what
+        )));
+    }
+    Ok(Decision::Act(actions))
+}
+
+type Pairs = Vec<(String, Value)>;
+
+fn set(cap: &str, v: Value) -> Result<Pairs, String> {
+    Ok(vec![(cap.to_string(), v)])
+}
+
+/// The capability and value `intent` means for device `d`.
+fn action(
+    intent: &str,
+    r: &Recognition<'_>,
+    d: &Device,
+    current: Option<&Map<String, Value>>,
+) -> Result<Pairs, String> {
+    let cannot = |what: &str| Err(format!("{} cannot {what}", d.name));
+    match intent {
+        "HassTurnOn" | "HassTurnOff" => {
+            let on = intent == "HassTurnOn";
+            on_off(d, on).ok_or_else(|| {
+                format!(
+                    "{} cannot be {}",
+                    d.name,
+                    if on { "turned on" } else { "turned off" }
+                )
+            })
+        }
+        "HassLightSet" => {
+            let mut pairs = Vec::new();
+            if let Some(b) = number_slot(r, "brightness") {
+                let Some(cap) = roles::find(d, &["brightness", "level", "dim"]) else {
+                    return cannot("be dimmed");
+                };
+                let v = if b > 0.0 && b <= 1.0 && r.slot("brightness").is_some_and(|s| !s.text.chars().any(|c| c.is_ascii_digit())) {
+                    // "minimum": the lowest level that is still on.
+                    roles::lowest_on(cap).unwrap_or(b)
+                } else {
+                    roles::percent_of(cap, b).unwrap_or(b)
+                };
+                pairs.push((cap.name.clone(), number(round(v))));
+            }
+            if let Some(k) = number_slot(r, "temperature") {
+                let Some(cap) = roles::find(d, &["color_temp", "color_temperature", "colour_temp"])
+                else {
+                    return cannot("change its colour temperature");
+                };
+                let named = r
+                    .slot("temperature")
+                    .is_some_and(|s| !s.text.chars().any(|c| c.is_ascii_digit()));
+                let mut v = if cap.unit.as_deref().is_some_and(|u| u.eq_ignore_ascii_case("mired")) {
+                    (1_000_000.0 / k).round()
+                } else {
+                    k
+                };
+                // A named white is a region, not a point: the nearest the
+                // lamp can do.
+                if named && let CapabilityType::Number { min, max, .. } = cap.kind {
+                    v = v.clamp(min, max);
+                }
+                pairs.push((cap.name.clone(), number(v)));
+            }
+            if r.slot("color").is_some() {
+                return cannot("change colour (giot does not model colours yet)");
+            }
+            if pairs.is_empty() {
+                return cannot("do that");
+            }
+            Ok(pairs)
+        }
+        "HassSetPosition" => {
+            let p = number_slot(r, "position").ok_or("no position given")?;
+            match roles::find(d, &["position", "level", "tilt"]) {
+                Some(cap) => set(&cap.name, number(round(roles::percent_of(cap, p).unwrap_or(p)))),
+                None => cannot("be set to a position"),
+            }
+        }
+        "HassClimateSetTemperature" => {
+            let t = number_slot(r, "temperature").ok_or("no temperature given")?;
+            let mode = current
+                .and_then(|s| s.get("mode").or_else(|| s.get("system_mode")))
+                .and_then(Value::as_str);
+            let cool = match mode {
+                Some("cool") => Some(true),
+                Some("heat") => Some(false),
+                _ => None,
+            };
+            match roles::setpoint(d, cool) {
+                Some(cap) => set(&cap.name, number(t)),
+                None if roles::setpoints(d).next().is_some() => Err(format!(
+                    "{} has heating and cooling set points and its mode does not say which: say \"heat\" or \"cool\"",
+                    d.name
+                )),
+                None => cannot("take a temperature"),
+            }
+        }
+        "HassFanSetSpeed" => {
+            let p = number_slot(r, "percentage").ok_or("no speed given")?;
+            let Some(cap) = roles::find(d, &["speed", "percentage", "fan_speed"]) else {
+                return cannot("change speed");
+            };
+            match &cap.kind {
+                CapabilityType::Number { .. } => {
+                    set(&cap.name, number(round(roles::percent_of(cap, p).unwrap_or(p))))
+                }
+                CapabilityType::Enum { values } if !values.is_empty() => {
+                    let i = ((p / 100.0) * values.len() as f64).ceil().max(1.0) as usize - 1;
+                    set(&cap.name, Value::from(values[i.min(values.len() - 1)].clone()))
+                }
+                _ => cannot("change speed"),
+            }
+        }
+        "HassSetVolume" => {
+            let v = number_slot(r, "volume_level").ok_or("no volume given")?;
+            match roles::find(d, &["volume", "volume_level"]) {
+                Some(cap) => set(&cap.name, number(round(roles::percent_of(cap, v).unwrap_or(v)))),
+                None => cannot("change volume"),
+            }
+        }
+        "HassSetVolumeRelative" => {
+            let Some(cap) = roles::find(d, &["volume", "volume_level"]) else {
+                return cannot("change volume");
+            };
+            let step = match r.slot("volume_step").and_then(|s| s.values.first()) {
+                Some(Value::String(s)) if s == "up" => 10.0,
+                Some(Value::String(s)) if s == "down" => -10.0,
+                Some(v) => v.as_f64().unwrap_or(10.0),
+                None => 10.0,
+            };
+            let Some(now) = current.and_then(|s| s.get(&cap.name)).and_then(Value::as_f64) else {
+                return Err(format!(
+                    "the volume of {} is not known yet, so it cannot be changed by a step",
+                    d.name
+                ));
+            };
+            let (min, max) = match cap.kind {
+                CapabilityType::Number { min, max, .. } => (min, max),
+                _ => (0.0, 100.0),
+            };
+            let delta = roles::percent_of(cap, step.abs()).unwrap_or(step.abs()) - min;
+            let v = if step >= 0.0 { now + delta } else { now - delta };
+            set(&cap.name, number(round(v.clamp(min, max))))
+        }
+        "HassMediaPause" | "HassMediaUnpause" => {
+            let want = if intent == "HassMediaPause" { "paused" } else { "playing" };
+            match d.writable().find(|c| roles::enum_values(c).iter().any(|v| v == want)) {
+                Some(cap) => set(&cap.name, Value::from(want)),
+                None => cannot(if want == "paused" { "pause" } else { "play" }),
+            }
+        }
+        "HassMediaNext" | "HassMediaPrevious" => {
+            let want = if intent == "HassMediaNext" { "next" } else { "previous" };
+            match d.writable().find(|c| roles::enum_values(c).iter().any(|v| v == want)) {
+                Some(cap) => set(&cap.name, Value::from(want)),
+                None => cannot("skip tracks"),
+            }
+        }
+        "HassMediaPlayerMute" | "HassMediaPlayerUnmute" => {
+            let mute = intent == "HassMediaPlayerMute";
+            match roles::find(d, &["muted", "mute", "is_volume_muted"]) {
+                Some(cap) if cap.kind == CapabilityType::Bool => set(&cap.name, Value::Bool(mute)),
+                Some(cap) => {
+                    let want = if mute { "on" } else { "off" };
+                    set(&cap.name, Value::from(want))
+                }
+                None => cannot("be muted"),
+            }
+        }
+        "HassVacuumStart" | "HassLawnMowerStartMowing" => {
+            enum_to(d, &["cleaning", "mowing", "start", "on"]).ok_or_else(|| format!("{} cannot start", d.name))
+        }
+        "HassVacuumReturnToBase" | "HassLawnMowerDock" => {
+            enum_to(d, &["returning", "return_to_base", "docked", "dock"])
+                .ok_or_else(|| format!("{} cannot return to its dock", d.name))
+        }
+        other => Err(format!("giot does not handle Home Assistant's {other} yet")),
+    }
+}
+
+/// The first writable enum value among `wanted`, in order of preference.
+fn enum_to(d: &Device, wanted: &[&str]) -> Option<Pairs> {
+    wanted.iter().find_map(|w| {
+        d.writable()
+            .find(|c| roles::enum_values(c).iter().any(|v| v == w))
+            .map(|c| vec![(c.name.clone(), Value::from(*w))])
+    })
+}
+
+/// What "turn on" / "turn off" means for `d`.
+fn on_off(d: &Device, on: bool) -> Option<Pairs> {
+    match domain(d) {
+        "lock" => {
+            let cap = roles::lock(d)?;
+            return Some(vec![(
+                cap.name.clone(),
+                Value::from(if on { "locked" } else { "unlocked" }),
+            )]);
+        }
+        "cover" | "valve" => {
+            if let Some(cap) = roles::find(d, &["position"])
+                && let CapabilityType::Number { min, max, .. } = cap.kind
+            {
+                return Some(vec![(cap.name.clone(), number(if on { max } else { min }))]);
+            }
+            if let Some(p) = enum_to(d, if on { &["open"] } else { &["closed", "close"] }) {
+                return Some(p);
+            }
+        }
+        "vacuum" => {
+            return if on {
+                enum_to(d, &["cleaning", "start"])
+            } else {
+                enum_to(d, &["idle", "paused", "stopped", "returning"])
+            };
+        }
+        "scene" | "script" => {
+            if !on {
+                return None;
+            }
+            let cap = d.writable().next()?;
+            let v = roles::enum_values(cap).first().cloned().map(Value::from).unwrap_or(Value::Bool(true));
+            return Some(vec![(cap.name.clone(), v)]);
+        }
+        _ => {}
+    }
+    let cap = roles::on_off(d)?;
+    Some(vec![(
+        cap.name.clone(),
+        if cap.kind == CapabilityType::Bool {
+            Value::Bool(on)
+        } else {
+            Value::from(if on { "on" } else { "off" })
+        },
+    )])
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// The capability a state question is about, and the value it has when the
+/// state asked (`on`, `locked`, `open`, …) holds.
+fn state_of(d: &Device, asked: &str) -> Option<(String, Value)> {
+    let lock = roles::lock(d);
+    let cap = match asked {
+        "locked" | "unlocked" => lock,
+        "open" | "closed" | "opening" | "closing" => d
+            .capabilities
+            .iter()
+            .find(|c| c.name == "position" || c.name == "open" || c.name == "contact")
+            .or_else(|| roles::on_off(d)),
+        _ => roles::on_off(d).or_else(|| d.capabilities.iter().find(|c| c.kind == CapabilityType::Bool)),
+    }?;
+    Some((cap.name.clone(), Value::from(asked)))
+}
+
+/// Whether `value` of capability `cap` is the state `asked`.
+fn holds(d: &Device, cap: &str, value: &Value, asked: &str) -> bool {
+    let c = d.capability(cap);
+    match value {
+        Value::String(s) => s == asked,
+        Value::Bool(b) => {
+            let contact = c.is_some_and(|c| c.name == "contact");
+            // A contact sensor reports `contact: true` when closed.
+            let open = if contact { !*b } else { *b };
+            match asked {
+                "on" | "open" | "opening" => open,
+                "off" | "closed" | "closing" => !open,
+                _ => false,
+            }
+        }
+        Value::Number(n) => {
+            let n = n.as_f64().unwrap_or(0.0);
+            let min = match c.map(|c| &c.kind) {
+                Some(CapabilityType::Number { min, .. }) => *min,
+                _ => 0.0,
+            };
+            match asked {
+                "open" | "on" => n > min,
+                "closed" | "off" => n <= min,
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+fn answer(r: &Recognition<'_>, targets: &Targets<'_>, state: StateLookup<'_>) -> Decision {
+    let asked = slot_str(r, "state").map(String::from);
+    let temperature = r.block.intent == "HassClimateGetTemperature";
+    let mut lines = Vec::new();
+    let Some(asked) = asked else {
+        // "what is the kitchen temperature", "how is the hall light".
+        for d in &targets.devices {
+            let Some(current) = state(&d.id) else {
+                lines.push(format!("{}: no state seen yet", d.name));
+                continue;
+            };
+            let caps: Vec<_> = d
+                .capabilities
+                .iter()
+                .filter(|c| !temperature || c.name.contains("temperature"))
+                .filter_map(|c| {
+                    current.get(&c.name).map(|v| {
+                        format!("{} is {}", c.name.replace('_', " "), display_value(v, c.unit.as_deref()))
+                    })
+                })
+                .collect();
+            if caps.is_empty() {
+                lines.push(format!("{}: no value reported", d.name));
+            } else {
+                lines.push(format!("{}: {}", d.name, caps.join(", ")));
+            }
+        }
+        return Decision::Answer(lines.join("; "));
+    };
+    let mut yes = Vec::new();
+    let mut no = Vec::new();
+    let mut unknown = Vec::new();
+    for d in &targets.devices {
+        let Some((cap, _)) = state_of(d, &asked) else {
+            continue;
+        };
+        match state(&d.id).and_then(|s| s.get(&cap).cloned()) {
+            Some(v) if holds(d, &cap, &v, &asked) => yes.push(d.name.clone()),
+            Some(_) => no.push(d.name.clone()),
+            None => unknown.push(d.name.clone()),
+        }
+    }
+    let total = yes.len() + no.len() + unknown.len();
+    let mut answer = if targets.devices.len() == 1 && total == 1 {
+        let d = targets.devices[0];
+        match (yes.is_empty(), no.is_empty()) {
+            (false, _) => format!("yes, {} is {asked}", d.name),
+            (true, false) => format!("no, {} is not {asked}", d.name),
+            _ => format!("{}: no state seen yet", d.name),
+        }
+    } else if yes.is_empty() {
+        format!("none of the {total} {} are {asked}", targets.what)
+    } else {
+        format!(
+            "{} of the {total} {} {} {asked}: {}",
+            yes.len(),
+            targets.what,
+            if yes.len() == 1 { "is" } else { "are" },
+            yes.join(", ")
+        )
+    };
+    if !unknown.is_empty() && !(targets.devices.len() == 1 && total == 1) {
+        answer.push_str(&format!(" (no state seen yet: {})", unknown.join(", ")));
+    }
+    Decision::Answer(answer)
+}
