@@ -117,8 +117,12 @@ pub enum BridgeError {
     Store(#[from] store::StoreError),
     #[error("the MQTT connection options")]
     Options(#[from] crate::mqtt::OptionsError),
-    #[error("cannot reach the broker at {url}: {reason}")]
-    Unreachable { url: String, reason: String },
+    #[error("cannot reach the broker at {url}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: crate::mqtt::WaitError,
+    },
     #[error("the bridge cannot record goal {0} as executing")]
     Unrecorded(String, #[source] store::StoreError),
     #[error("the bridge has no record of goal {0}")]
@@ -597,9 +601,9 @@ pub async fn status(
     let mut link = Link::start(options, vec![topics.status.clone(), topics.metrics.clone()])?;
     link.wait_connected(Duration::from_secs(3), |_| {})
         .await
-        .map_err(|reason| BridgeError::Unreachable {
+        .map_err(|source| BridgeError::Unreachable {
             url: options.url.clone(),
-            reason,
+            source,
         })?;
     let (mut status, mut metrics) = (None, None);
     let deadline = tokio::time::Instant::now() + wait;
