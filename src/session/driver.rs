@@ -443,7 +443,7 @@ impl Task {
         tokio::task::spawn_blocking(move || {
             let error = crate::ledger::record_action(&path, &text, &actions, &who)
                 .err()
-                .map(|e| e.to_string());
+                .map(|e| chain(&e));
             if let Some(e) = &error {
                 tracing::error!(
                     "the actions were published but the ledger could not record them: {e}"
