@@ -113,18 +113,24 @@ enum Job {
 /// keeps going).
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
+    /// The goal store cannot be opened, pruned or written.
     #[error("the bridge's store")]
     Store(#[from] store::StoreError),
+    /// The broker connection options cannot be used (a configuration error).
     #[error("the MQTT connection options")]
     Options(#[from] crate::mqtt::OptionsError),
+    /// `giot bridge status` got no connection before its timeout.
     #[error("cannot reach the broker at {url}")]
     Unreachable {
         url: String,
         #[source]
         source: crate::mqtt::WaitError,
     },
+    /// The before-publish hook could not mark a goal as executing, so its
+    /// actions were not published.
     #[error("the bridge cannot record goal {0} as executing")]
     Unrecorded(String, #[source] store::StoreError),
+    /// The before-publish hook was called for a goal the store never saw.
     #[error("the bridge has no record of goal {0}")]
     NoRecord(String),
 }

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
-use super::{Error, KeyError};
 use super::line::parse_public_key;
+use super::{Error, KeyError};
 
 pub const SECRET_FILE: &str = "node.key";
 pub const PUBLIC_FILE: &str = "node.pub";
