@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::mqtt::ConnectOptions;
+use crate::mqtt::{ConnectOptions, OptionsError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -228,9 +228,9 @@ impl ModelArgs {
 
     /// Refuses `--gpu-layers` in a build without GPU support, and flags of
     /// one backend given to the other.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ModelArgsError> {
         if self.gpu_layers.is_some_and(|n| n > 0) && !cfg!(feature = "cuda") {
-            return Err("--gpu-layers needs a GPU build: cargo build --features cuda (this build runs on the CPU only)".into());
+            return Err(ModelArgsError::NoGpu);
         }
         let Some(url) = &self.llm else {
             for (given, flag) in [
@@ -239,9 +239,7 @@ impl ModelArgs {
                 (self.llm_context.is_some(), "--llm-context"),
             ] {
                 if given {
-                    return Err(format!(
-                        "{flag} applies to a model server: give --llm URL too"
-                    ));
+                    return Err(ModelArgsError::ServerFlagWithoutServer(flag));
                 }
             }
             return Ok(());
@@ -252,24 +250,58 @@ impl ModelArgs {
             (self.gpu_layers.is_some(), "--gpu-layers"),
         ] {
             if given {
-                return Err(format!(
-                    "--llm (env GIOT_LLM) and {flag} are alternatives: a model server or a local model, not both"
-                ));
+                return Err(ModelArgsError::BothBackends(flag));
             }
         }
         match url::Url::parse(url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            _ => {
-                return Err(format!(
-                    "--llm must be the server's API base URL, like http://127.0.0.1:8080/v1, not {url:?}"
-                ));
+            Ok(_) => {
+                return Err(ModelArgsError::ServerUrl {
+                    url: url.clone(),
+                    source: None,
+                });
+            }
+            Err(e) => {
+                return Err(ModelArgsError::ServerUrl {
+                    url: url.clone(),
+                    source: Some(e),
+                });
             }
         }
         if self.llm_context == Some(0) {
-            return Err("--llm-context must be at least 1 token".into());
+            return Err(ModelArgsError::NoContext);
         }
         Ok(())
     }
+}
+
+/// Model flags that cannot be used together, or as given: a usage error.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelArgsError {
+    /// `--gpu-layers N` (N > 0) in a build without the `cuda` feature.
+    #[error(
+        "--gpu-layers needs a GPU build: cargo build --features cuda (this build runs on the CPU only)"
+    )]
+    NoGpu,
+    /// A flag of the model server (named here) without `--llm URL`.
+    #[error("{0} applies to a model server: give --llm URL too")]
+    ServerFlagWithoutServer(&'static str),
+    /// `--llm` together with a flag of the local model (named here).
+    #[error(
+        "--llm (env GIOT_LLM) and {0} are alternatives: a model server or a local model, not both"
+    )]
+    BothBackends(&'static str),
+    /// `--llm` is not an http(s) URL with a host; `source` says why it
+    /// does not parse, when it does not.
+    #[error("--llm must be the server's API base URL, like http://127.0.0.1:8080/v1, not {url:?}")]
+    ServerUrl {
+        url: String,
+        #[source]
+        source: Option<url::ParseError>,
+    },
+    /// `--llm-context 0`.
+    #[error("--llm-context must be at least 1 token")]
+    NoContext,
 }
 
 /// Which agent, and how long to wait for devices.
@@ -458,14 +490,19 @@ pub struct BrokerConnArgs {
 impl BrokerConnArgs {
     /// Connection options; the password comes from `--password-file` or
     /// `GIOT_PASSWORD`, never from the command line.
-    pub fn options(&self, role: &str) -> anyhow::Result<ConnectOptions> {
-        use anyhow::Context;
+    /// An unreadable password file is an [`OptionsError::File`], like an
+    /// unreadable certificate.
+    pub fn options(&self, role: &str) -> Result<ConnectOptions, OptionsError> {
         let mut o = ConnectOptions::new(&self.broker, role);
         o.username = self.username.clone();
         o.password = match &self.password_file {
             Some(path) => Some(
                 std::fs::read_to_string(path)
-                    .with_context(|| format!("reading the password file {}", path.display()))?
+                    .map_err(|source| OptionsError::File {
+                        what: "password file",
+                        path: path.clone(),
+                        source,
+                    })?
                     .trim_end_matches(['\r', '\n'])
                     .to_string(),
             ),

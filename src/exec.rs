@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::fleet::Fleet;
-use crate::mqtt::{ConnectOptions, Link, LinkEvent};
+use crate::mqtt::{ConnectOptions, Link, LinkEvent, OptionsError, WaitError};
 use crate::registry::Registry;
 
 /// A connection to the broker with the fleet's live state.
@@ -18,10 +18,24 @@ pub struct Live {
     pub fleet: Fleet,
 }
 
+/// Why [`Live::connect`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    #[error("cannot reach the broker at {url}: {reason}")]
-    Unreachable { url: String, reason: String },
+    /// The connection options cannot be used (an unreadable CA file): a
+    /// configuration error.
+    #[error("cannot reach the broker at {url}")]
+    Options {
+        url: String,
+        #[source]
+        source: OptionsError,
+    },
+    /// No connection before the timeout.
+    #[error("cannot reach the broker at {url}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: WaitError,
+    },
 }
 
 impl Live {
@@ -37,16 +51,16 @@ impl Live {
         let probe_topic = format!("giot/sync/{}", hex::encode(rand::random::<[u8; 8]>()));
         let mut filters = fleet.state_filters();
         filters.push(probe_topic.clone());
-        let mut link = Link::start(options, filters).map_err(|e| ExecError::Unreachable {
+        let mut link = Link::start(options, filters).map_err(|source| ExecError::Options {
             url: options.url.clone(),
-            reason: e.to_string(),
+            source,
         })?;
         let mut live_fleet = fleet;
         link.wait_connected(timeout, |e| live_fleet.apply(&e))
             .await
-            .map_err(|reason| ExecError::Unreachable {
+            .map_err(|source| ExecError::Unreachable {
                 url: options.url.clone(),
-                reason,
+                source,
             })?;
         live_fleet.apply(&LinkEvent::Connected);
         let mut live = Self {

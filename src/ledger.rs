@@ -122,8 +122,13 @@ pub struct Entry {
 pub enum Error {
     #[error("{}", path.display())]
     Io { path: PathBuf, source: io::Error },
-    #[error("{}: {reason}", path.display())]
-    BadKey { path: PathBuf, reason: String },
+    /// A key file that does not hold a key.
+    #[error("{}", path.display())]
+    BadKey {
+        path: PathBuf,
+        #[source]
+        source: KeyError,
+    },
     #[error("{}: the node key is readable by others (mode {mode:o}); chmod 600 it", path.display())]
     InsecureKey { path: PathBuf, mode: u32 },
     #[error("{}: the ledger belongs to key {key}, not this node's", path.display())]
@@ -132,6 +137,17 @@ pub enum Error {
     NeedsVerify { path: PathBuf, reason: String },
     #[error("invalid entry kind {0:?}: use [a-z][a-z0-9_]*, not genesis or recovery")]
     BadKind(String),
+}
+
+/// Why a key file's text is not a key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Not 64 hex digits (after trimming whitespace).
+    #[error("not 64 hex digits")]
+    NotHex(#[source] hex::FromHexError),
+    /// 32 bytes, but not a point on the curve: no Ed25519 public key.
+    #[error("not an Ed25519 public key")]
+    NotEd25519(#[source] ed25519_dalek::SignatureError),
 }
 
 /// A ledger open for appending.

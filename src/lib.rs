@@ -25,3 +25,16 @@ pub mod registry;
 pub mod session;
 pub mod sim;
 pub mod tui;
+
+/// An error and its causes as one line, "what: why: …": the text of a
+/// refusal, a tool error or a goal's failure, where no `{:#}` formatter
+/// walks the `source()` chain.
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
+}

@@ -49,7 +49,7 @@ pub fn check(
                     allowed.push(rebuilt);
                     continue;
                 }
-                Err(reason) => return Verdict::Refuse(reason),
+                Err(e) => return Verdict::Refuse(crate::error_chain(&e)),
             }
         }
         let Some(device) = registry.get(&a.device) else {
@@ -104,23 +104,50 @@ fn topic_allowed(overrides: &PolicyOverrides, topic: &str) -> bool {
 /// registry's market: a menu must have one well-formed item per type. Its
 /// audit (IR/IC violations, utility against the optimum) is for the person
 /// who confirms it, not a reason to refuse.
-fn market_action(registry: &Registry, id: &str, a: &Action) -> Result<Action, String> {
+fn market_action(registry: &Registry, id: &str, a: &Action) -> Result<Action, MenuRefusal> {
     let config = registry
         .market
         .as_ref()
         .filter(|m| m.id == id)
-        .ok_or_else(|| format!("there is no market `{id}`"))?;
+        .ok_or_else(|| MenuRefusal::NoMarket(id.to_owned()))?;
     if a.capability != "menu" {
-        return Err(format!(
-            "the {id} market has no setting `{}`: only its menu can be proposed",
-            a.capability
-        ));
+        return Err(MenuRefusal::NotTheMenu {
+            id: id.to_owned(),
+            setting: a.capability.clone(),
+        });
     }
-    let menu: crate::planner::model::Menu = serde_json::from_value(a.value.clone())
-        .map_err(|e| format!("not a menu for the {id} market: {e}"))?;
-    crate::market::audit(&config.state, &menu)
-        .map_err(|e| format!("not a menu for the {id} market: {e}"))?;
+    let menu: crate::planner::model::Menu =
+        serde_json::from_value(a.value.clone()).map_err(|source| MenuRefusal::NotAMenu {
+            id: id.to_owned(),
+            source,
+        })?;
+    crate::market::audit(&config.state, &menu).map_err(|source| MenuRefusal::Unfit {
+        id: id.to_owned(),
+        source,
+    })?;
     Ok(crate::agent::market::menu_action(id, &menu))
+}
+
+/// Why a proposed market action is refused; its chain is the refusal's text.
+#[derive(Debug, thiserror::Error)]
+enum MenuRefusal {
+    #[error("there is no market `{0}`")]
+    NoMarket(String),
+    #[error("the {id} market has no setting `{setting}`: only its menu can be proposed")]
+    NotTheMenu { id: String, setting: String },
+    /// Not the JSON of a menu.
+    #[error("not a menu for the {id} market")]
+    NotAMenu {
+        id: String,
+        source: serde_json::Error,
+    },
+    /// A menu, but not one for this market (an item per type, finite,
+    /// non-negative).
+    #[error("not a menu for the {id} market")]
+    Unfit {
+        id: String,
+        source: crate::planner::model::MarketError,
+    },
 }
 
 /// Whether acting on `device` waits for a person's yes: a `safety: confirm`

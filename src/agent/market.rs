@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 
 use super::{Action, Decision, StateLookup};
 use crate::market::{self, MarketConfig, explain};
-use crate::planner::model::Menu;
-use crate::planner::planners::{Method, Planners};
+use crate::planner::model::{MarketError, Menu};
+use crate::planner::planners::{DraftError, Method, Planners};
 use crate::planner::{exact, score};
 use crate::registry::Registry;
 
@@ -101,11 +101,11 @@ pub fn decide(
     match tool {
         "publish_menu" => Some(match draft(config, source, has("cheaper")) {
             Ok(d) => Decision::Act(vec![menu_action(&config.id, &d.menu)]),
-            Err(reason) => Decision::Refuse(reason),
+            Err(e) => Decision::Refuse(crate::error_chain(&e)),
         }),
         "draft_menu" => Some(match draft(config, source, has("cheaper")) {
             Ok(d) => Decision::Answer(draft_text(&config.id, &d)),
-            Err(reason) => Decision::Refuse(reason),
+            Err(e) => Decision::Refuse(crate::error_chain(&e)),
         }),
         _ => Some(Decision::Answer(match status {
             None => format!(
@@ -171,35 +171,62 @@ fn status_text(id: &str, s: &Value) -> String {
 }
 
 /// The shipped diffusion planner, loaded once.
-fn planners() -> Result<&'static Planners, String> {
-    static PLANNERS: OnceLock<Result<Planners, String>> = OnceLock::new();
+fn planners() -> Result<&'static Planners, DraftFailure> {
+    static PLANNERS: OnceLock<candle_core::Result<Planners>> = OnceLock::new();
     PLANNERS
-        .get_or_init(|| Planners::shipped().map_err(|e| e.to_string()))
+        .get_or_init(Planners::shipped)
         .as_ref()
-        .map_err(|e| format!("the diffusion planner cannot be loaded: {e}"))
+        .map_err(DraftFailure::NoPlanner)
+}
+
+/// Why no menu could be drafted; its chain is the refusal's text.
+#[derive(Debug, thiserror::Error)]
+enum DraftFailure {
+    #[error("the diffusion planner cannot be loaded")]
+    NoPlanner(#[source] &'static candle_core::Error),
+    #[error("the {id} market's configuration has no optimum")]
+    NoOptimum {
+        id: String,
+        #[source]
+        source: MarketError,
+    },
+    #[error("no menu fits a budget 20% below the {id} market's spending")]
+    NoCheaperMenu {
+        id: String,
+        #[source]
+        source: MarketError,
+    },
+    #[error("the diffusion planner failed")]
+    Planner(#[source] DraftError),
+    #[error("the drafted menu could not be audited")]
+    Audit(#[source] MarketError),
 }
 
 /// A menu for the market, or with `cheaper` one under a budget 20% below
 /// the optimum's spending, audited against the unconstrained optimum.
-fn draft(config: &MarketConfig, source: Source, cheaper: bool) -> Result<Draft, String> {
+fn draft(config: &MarketConfig, source: Source, cheaper: bool) -> Result<Draft, DraftFailure> {
     let state = &config.state;
     let id = &config.id;
-    let optimum = exact::optimal(state)
-        .map_err(|e| format!("the {id} market's configuration has no optimum: {e}"))?;
+    let optimum = exact::optimal(state).map_err(|source| DraftFailure::NoOptimum {
+        id: id.clone(),
+        source,
+    })?;
     let mut drafted = state.clone();
     if cheaper {
         drafted.budget = Some(0.8 * state.spend(&optimum.menu));
     }
     let menu = match source {
-        Source::Exact => exact::optimal(&drafted).map(|s| s.menu).map_err(|e| {
-            format!("no menu fits a budget 20% below the {id} market's spending: {e}")
+        Source::Exact => exact::optimal(&drafted).map(|s| s.menu).map_err(|source| {
+            DraftFailure::NoCheaperMenu {
+                id: id.clone(),
+                source,
+            }
         })?,
         Source::Diffusion => planners()?
             .draft(Method::shipped(), &drafted, 0)
-            .map_err(|e| format!("the diffusion planner failed: {e}"))?,
+            .map_err(DraftFailure::Planner)?,
     };
-    let audit = score::score(state, &menu, optimum.utility)
-        .map_err(|e| format!("the drafted menu could not be audited: {e}"))?;
+    let audit = score::score(state, &menu, optimum.utility).map_err(DraftFailure::Audit)?;
     Ok(Draft {
         spend: state.spend(&menu),
         optimum_spend: state.spend(&optimum.menu),

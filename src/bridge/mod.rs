@@ -113,14 +113,24 @@ enum Job {
 /// keeps going).
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
+    /// The goal store cannot be opened, pruned or written.
     #[error("the bridge's store")]
     Store(#[from] store::StoreError),
+    /// The broker connection options cannot be used (a configuration error).
     #[error("the MQTT connection options")]
     Options(#[from] crate::mqtt::OptionsError),
-    #[error("cannot reach the broker at {url}: {reason}")]
-    Unreachable { url: String, reason: String },
+    /// `giot bridge status` got no connection before its timeout.
+    #[error("cannot reach the broker at {url}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: crate::mqtt::WaitError,
+    },
+    /// The before-publish hook could not mark a goal as executing, so its
+    /// actions were not published.
     #[error("the bridge cannot record goal {0} as executing")]
     Unrecorded(String, #[source] store::StoreError),
+    /// The before-publish hook was called for a goal the store never saw.
     #[error("the bridge has no record of goal {0}")]
     NoRecord(String),
 }
@@ -597,9 +607,9 @@ pub async fn status(
     let mut link = Link::start(options, vec![topics.status.clone(), topics.metrics.clone()])?;
     link.wait_connected(Duration::from_secs(3), |_| {})
         .await
-        .map_err(|reason| BridgeError::Unreachable {
+        .map_err(|source| BridgeError::Unreachable {
             url: options.url.clone(),
-            reason,
+            source,
         })?;
     let (mut status, mut metrics) = (None, None);
     let deadline = tokio::time::Instant::now() + wait;

@@ -13,12 +13,12 @@ fn seconds(name: &str, value: f64) -> Result<Duration> {
     if value.is_finite() && value > 0.0 {
         Ok(Duration::from_secs_f64(value))
     } else {
-        Err(ConfigError(format!("--{name} must be a positive number, not {value}")).into())
+        Err(ConfigError::new(format!("--{name} must be a positive number, not {value}")).into())
     }
 }
 
 pub fn run(args: BridgeArgs) -> Result<ExitCode> {
-    args.model.check().map_err(ConfigError)?;
+    args.model.check()?;
     let options = args.conn.options("bridge")?;
     if args.action == BridgeAction::Status {
         let (status, metrics) = super::runtime()?.block_on(bridge::status(
@@ -54,7 +54,7 @@ pub fn run(args: BridgeArgs) -> Result<ExitCode> {
             let key = std::fs::read(path)
                 .with_context(|| format!("reading the goal key {}", path.display()))?;
             if key.len() < 32 {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::new(format!(
                     "the goal key {} has {} bytes; it needs at least 32",
                     path.display(),
                     key.len()

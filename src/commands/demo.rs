@@ -12,10 +12,8 @@ use giot::mqtt::ConnectOptions;
 use giot::sim::{self, SimConfig};
 use giot::tui::{self, TuiConfig};
 
-use super::ConfigError;
-
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
-    args.model.check().map_err(ConfigError)?;
+    args.model.check()?;
     let registry = super::load_registry(&args.devices.path())?;
     let definition = super::load_agent(&args.agent.agent)?;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));

@@ -53,7 +53,9 @@ fn list_discovered(
     conn: &BrokerConnArgs,
 ) -> Result<ExitCode> {
     if !(wait.is_finite() && wait >= 0.0) {
-        return Err(ConfigError(format!("--wait must be a number of seconds, not {wait}")).into());
+        return Err(
+            ConfigError::new(format!("--wait must be a number of seconds, not {wait}")).into(),
+        );
     }
     // devices.yaml only matters here for what it shadows or overrides.
     let path = devices.path();

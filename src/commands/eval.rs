@@ -15,12 +15,9 @@ use giot::session::driver::{Driver, DriverConfig, Model};
 use giot::session::{GoalRequest, Origin, SessionConfig};
 use serde_json::json;
 
-use super::ConfigError;
-
 pub fn run(args: EvalArgs) -> Result<ExitCode> {
-    args.model.check().map_err(ConfigError)?;
-    let cases =
-        eval::load(&args.file).map_err(|e| ConfigError(format!("{:#}", anyhow::Error::new(e))))?;
+    args.model.check()?;
+    let cases = eval::load(&args.file)?;
     let registry = super::load_registry(&args.devices.path())?;
     let definition = super::load_agent(&args.agent.agent)?;
     let confirm_timeout = super::run::confirm_timeout(args.agent.confirm_timeout)?;

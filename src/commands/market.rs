@@ -25,7 +25,7 @@ pub fn run(cmd: MarketCommand) -> Result<ExitCode> {
     } = cmd;
     let registry = super::load_registry(&devices.path())?;
     if registry.market.is_none() {
-        return Err(ConfigError(format!(
+        return Err(ConfigError::new(format!(
             "{} has no market: section",
             devices.path().display()
         ))
@@ -33,7 +33,7 @@ pub fn run(cmd: MarketCommand) -> Result<ExitCode> {
     }
     let interval = interval.unwrap_or(if rounds.is_some() { 0.0 } else { 2.0 });
     if !(interval.is_finite() && interval >= 0.0) {
-        return Err(ConfigError(format!(
+        return Err(ConfigError::new(format!(
             "--interval must be a number of seconds, not {interval}"
         ))
         .into());

@@ -12,10 +12,8 @@ use giot::exec::Live;
 use giot::llm::{Backend, LlmError, Scorer};
 use giot::mcp::{self, McpConfig};
 
-use super::ConfigError;
-
 pub fn run(args: McpArgs) -> Result<ExitCode> {
-    args.model.check().map_err(ConfigError)?;
+    args.model.check()?;
     let registry = super::load_registry(&args.devices.path())?;
     let definition = super::load_agent(&args.agent.agent)?;
     let options = args.conn.options("mcp")?;

@@ -48,10 +48,37 @@ pub fn out(text: &str) {
     }
 }
 
-/// A configuration problem: exits with code 2 rather than 1.
+/// A configuration problem found by a command: exits with code 2 rather
+/// than 1. It keeps its cause, when there is one, as its `source()`, so the
+/// `{:#}` chain prints "what: why" (`weights.bin: No such file or directory`).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+#[error("{what}")]
+pub struct ConfigError {
+    what: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ConfigError {
+    /// A problem its message says all about (a flag out of range).
+    pub fn new(what: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// `what` could not be used because of `source`.
+    pub fn caused(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
+}
 
 /// The exit code for a failed command.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
@@ -60,6 +87,10 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
             || c.downcast_ref::<LoadError>().is_some()
             || c.downcast_ref::<giot::mqtt::OptionsError>().is_some()
             || c.downcast_ref::<giot::agent::DefinitionError>().is_some()
+            || c.downcast_ref::<giot::cli::ModelArgsError>().is_some()
+            || c.downcast_ref::<giot::eval::CasesError>().is_some()
+            || c.downcast_ref::<giot::planner::train::UnknownMethod>()
+                .is_some()
     });
     if config { 2 } else { 1 }
 }

@@ -33,7 +33,7 @@ pub fn run(cmd: PlannerCommand) -> Result<ExitCode> {
             method,
             threads,
         } => {
-            let method: TrainMethod = method.parse().map_err(ConfigError)?;
+            let method: TrainMethod = method.parse()?;
             if let Some(code) = with_threads(threads)? {
                 return Ok(code);
             }
@@ -184,16 +184,17 @@ fn train_command(cfg: TrainConfig, out: &Path) -> Result<ExitCode> {
 fn load(weights: Option<&Path>) -> Result<Planners> {
     match weights {
         None => Planners::shipped().map_err(|e| {
-            ConfigError(format!(
-                "the shipped planner weights cannot be read ({e}); run `giot planner train`"
-            ))
+            ConfigError::caused(
+                "the shipped planner weights cannot be read (run `giot planner train`)",
+                e,
+            )
             .into()
         }),
         Some(path) => {
-            let bytes =
-                std::fs::read(path).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            let bytes = std::fs::read(path)
+                .map_err(|e| ConfigError::caused(path.display().to_string(), e))?;
             Planners::from_bytes(bytes).map_err(|e| {
-                ConfigError(format!("{}: not planner weights: {e}", path.display())).into()
+                ConfigError::caused(format!("{}: not planner weights", path.display()), e).into()
             })
         }
     }
@@ -201,16 +202,16 @@ fn load(weights: Option<&Path>) -> Result<Planners> {
 
 fn parse_state(text: &str, origin: &str) -> Result<MarketState> {
     let state: MarketState =
-        serde_json::from_str(text).map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        serde_json::from_str(text).map_err(|e| ConfigError::caused(origin, e))?;
     state
         .validate()
-        .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        .map_err(|e| ConfigError::caused(origin, e))?;
     Ok(state)
 }
 
 fn read_states(file: &Path) -> Result<Vec<MarketState>> {
     let text = std::fs::read_to_string(file)
-        .map_err(|e| ConfigError(format!("{}: {e}", file.display())))?;
+        .map_err(|e| ConfigError::caused(file.display().to_string(), e))?;
     let lines = text
         .lines()
         .enumerate()
@@ -219,7 +220,7 @@ fn read_states(file: &Path) -> Result<Vec<MarketState>> {
         .map(|(k, l)| parse_state(l, &format!("{}:{}", file.display(), k + 1)))
         .collect::<Result<Vec<_>>>()?;
     if states.is_empty() {
-        return Err(ConfigError(format!("{}: no market states", file.display())).into());
+        return Err(ConfigError::new(format!("{}: no market states", file.display())).into());
     }
     Ok(states)
 }
@@ -227,7 +228,8 @@ fn read_states(file: &Path) -> Result<Vec<MarketState>> {
 fn draft_command(state: Option<&Path>, weights: Option<&Path>, json: bool) -> Result<ExitCode> {
     let (text, origin) = match state {
         Some(p) if p != Path::new("-") => (
-            std::fs::read_to_string(p).map_err(|e| ConfigError(format!("{}: {e}", p.display())))?,
+            std::fs::read_to_string(p)
+                .map_err(|e| ConfigError::caused(p.display().to_string(), e))?,
             p.display().to_string(),
         ),
         _ => {

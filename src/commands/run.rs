@@ -15,10 +15,10 @@ use giot::session::{GoalRequest, Origin, SessionConfig};
 use super::ConfigError;
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
-    args.model.check().map_err(ConfigError)?;
+    args.model.check()?;
     let goal = args.goal.join(" ").trim().to_string();
     if goal.is_empty() {
-        return Err(ConfigError("the goal is empty: say what giot should do, e.g. giot run \"dim the hall light to 10%\"".into()).into());
+        return Err(ConfigError::new("the goal is empty: say what giot should do, e.g. giot run \"dim the hall light to 10%\"").into());
     }
     let confirm_timeout = confirm_timeout(args.agent.confirm_timeout)?;
     let registry = super::load_registry(&args.devices.path())?;
@@ -105,7 +105,7 @@ pub fn confirm_timeout(secs: f64) -> Result<Duration> {
     if secs.is_finite() && secs >= 0.0 {
         Ok(Duration::from_secs_f64(secs))
     } else {
-        Err(ConfigError(format!(
+        Err(ConfigError::new(format!(
             "--confirm-timeout must be a number of seconds, not {secs}"
         ))
         .into())

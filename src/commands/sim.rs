@@ -12,7 +12,7 @@ use super::ConfigError;
 pub fn run(args: SimArgs) -> Result<ExitCode> {
     let registry = super::load_registry(&args.devices.path())?;
     if !(args.tick.is_finite() && args.tick > 0.0) {
-        return Err(ConfigError(format!(
+        return Err(ConfigError::new(format!(
             "--tick must be a positive number of seconds, not {}",
             args.tick
         ))

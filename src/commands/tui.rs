@@ -6,10 +6,8 @@ use anyhow::Result;
 use giot::cli::TuiArgs;
 use giot::tui::{self, TuiConfig};
 
-use super::ConfigError;
-
 pub fn run(args: TuiArgs) -> Result<ExitCode> {
-    args.model.check().map_err(ConfigError)?;
+    args.model.check()?;
     let registry = super::load_registry(&args.devices.path())?;
     let definition = super::load_agent(&args.agent.agent)?;
     let config = TuiConfig {

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
-use super::Error;
 use super::line::parse_public_key;
+use super::{Error, KeyError};
 
 pub const SECRET_FILE: &str = "node.key";
 pub const PUBLIC_FILE: &str = "node.pub";
@@ -73,9 +73,9 @@ impl NodeKey {
         }
         let text = fs::read_to_string(&path).map_err(io_err)?;
         let mut seed = [0u8; 32];
-        hex::decode_to_slice(text.trim(), &mut seed).map_err(|_| Error::BadKey {
+        hex::decode_to_slice(text.trim(), &mut seed).map_err(|e| Error::BadKey {
             path: path.clone(),
-            reason: "not 64 hex digits".into(),
+            source: KeyError::NotHex(e),
         })?;
         Ok(Self {
             signing: SigningKey::from_bytes(&seed),
@@ -106,9 +106,9 @@ pub fn read_public_key(path: &Path) -> Result<VerifyingKey, Error> {
         path: path.to_owned(),
         source,
     })?;
-    parse_public_key(&text).map_err(|reason| Error::BadKey {
+    parse_public_key(&text).map_err(|source| Error::BadKey {
         path: path.to_owned(),
-        reason,
+        source,
     })
 }
 

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Entry, Fault};
+use super::{Entry, Fault, KeyError};
 
 const ENTRY_DOMAIN: &[u8] = b"giot-ledger-entry-v1\n";
 const SIG_OPEN: &[u8] = b",\"sig\":\"";
@@ -154,10 +154,10 @@ fn is_lower_hex(s: &[u8]) -> bool {
     s.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-pub(super) fn parse_public_key(hex_key: &str) -> Result<VerifyingKey, String> {
+pub(super) fn parse_public_key(hex_key: &str) -> Result<VerifyingKey, KeyError> {
     let mut bytes = [0u8; 32];
-    hex::decode_to_slice(hex_key.trim(), &mut bytes).map_err(|_| "not 64 hex digits".to_owned())?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| "not an Ed25519 public key".to_owned())
+    hex::decode_to_slice(hex_key.trim(), &mut bytes).map_err(KeyError::NotHex)?;
+    VerifyingKey::from_bytes(&bytes).map_err(KeyError::NotEd25519)
 }
 
 /// The end of a ledger file, read backwards without scanning the whole file.

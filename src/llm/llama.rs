@@ -57,17 +57,17 @@ pub fn default_threads() -> usize {
 }
 
 fn backend() -> Result<&'static LlamaBackend, LlmError> {
-    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+    static BACKEND: OnceLock<Result<LlamaBackend, llama_cpp_2::LlamaCppError>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {
-            let mut backend = LlamaBackend::init().map_err(|e| e.to_string())?;
+            let mut backend = LlamaBackend::init()?;
             backend.void_logs();
             Ok(backend)
         })
         .as_ref()
         .map_err(|e| LlmError::Load {
             path: PathBuf::new(),
-            reason: e.clone(),
+            reason: e.to_string(),
         })
 }
 

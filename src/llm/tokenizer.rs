@@ -154,24 +154,36 @@ fn pre_tokenizer(pre: &str) -> Json {
     }
 }
 
+/// Why a GGUF's metadata does not make a tokenizer.
+#[derive(Debug, thiserror::Error)]
+enum GgufTokenizerError {
+    /// A key the tokenizer cannot be built without.
+    #[error("the GGUF has no {0}")]
+    Missing(&'static str),
+    /// A SentencePiece (or other non-BPE) vocabulary.
+    #[error(
+        "the GGUF's tokenizer is {0:?}; only BPE (\"gpt2\") tokenizers can be built from a GGUF: give its tokenizer.json instead"
+    )]
+    NotBpe(String),
+}
+
 /// The `tokenizer.json` equivalent of a GGUF's embedded BPE tokenizer.
 fn tokenizer_json_from_gguf(
     meta: &std::collections::HashMap<String, Value>,
-) -> Result<Json, String> {
+) -> Result<Json, GgufTokenizerError> {
+    use GgufTokenizerError::{Missing, NotBpe};
     let model = match meta.get("tokenizer.ggml.model") {
         Some(Value::Str(m)) => m.as_str(),
-        _ => return Err("the GGUF has no tokenizer.ggml.model".into()),
+        _ => return Err(Missing("tokenizer.ggml.model")),
     };
     if model != "gpt2" {
-        return Err(format!(
-            "the GGUF's tokenizer is {model:?}; only BPE (\"gpt2\") tokenizers can be built from a GGUF: give its tokenizer.json instead"
-        ));
+        return Err(NotBpe(model.to_owned()));
     }
     let Some(Value::Strs(tokens)) = meta.get("tokenizer.ggml.tokens") else {
-        return Err("the GGUF has no tokenizer.ggml.tokens".into());
+        return Err(Missing("tokenizer.ggml.tokens"));
     };
     let Some(Value::Strs(merges)) = meta.get("tokenizer.ggml.merges") else {
-        return Err("the GGUF has no tokenizer.ggml.merges".into());
+        return Err(Missing("tokenizer.ggml.merges"));
     };
     let types = match meta.get("tokenizer.ggml.token_type") {
         Some(Value::Ints(t)) => t.as_slice(),
@@ -248,7 +260,7 @@ mod tests {
     fn a_sentencepiece_gguf_is_refused_with_a_hint() {
         let mut meta = toy();
         meta.insert("tokenizer.ggml.model".into(), Value::Str("llama".into()));
-        let err = tokenizer_json_from_gguf(&meta).unwrap_err();
+        let err = tokenizer_json_from_gguf(&meta).unwrap_err().to_string();
         assert!(err.contains("tokenizer.json"), "{err}");
     }
 

@@ -7,13 +7,12 @@
 //! `giot market run --sim`. Each publishes its type retained on
 //! [`truth_topic`]: the simulation's ground truth, for reports and tests.
 
-use anyhow::{Context, Result};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use super::{CHEAT_SHARE, MarketConfig, contract, topic, truth, truth_topic};
+use super::{CHEAT_SHARE, MarketConfig, RunError, contract, topic, truth, truth_topic};
 use crate::mqtt::{ConnectOptions, Link, LinkEvent};
 use crate::planner::model::Menu;
 use crate::registry::Registry;
@@ -35,18 +34,24 @@ impl Drop for Contributors {
 
 /// Starts one contributor per vehicle of the registry's market, with types
 /// drawn with `seed`. Client ids are `<options.client_id>-<vehicle>`.
-pub fn spawn(registry: &Registry, options: &ConnectOptions, seed: u64) -> Result<Contributors> {
-    let config = registry
-        .market
-        .clone()
-        .context("devices.yaml has no market: section")?;
+pub fn spawn(
+    registry: &Registry,
+    options: &ConnectOptions,
+    seed: u64,
+) -> Result<Contributors, RunError> {
+    let config = registry.market.clone().ok_or(RunError::NoMarket)?;
     let vehicles = super::vehicles(registry);
     let types = super::draw_types(&config.state, &vehicles, seed);
     let mut tasks = Vec::new();
     for (i, ((vehicle, cheat), &ty)) in vehicles.iter().zip(&types).enumerate() {
         let mut o = options.clone();
         o.client_id = format!("{}-{vehicle}", options.client_id);
-        let link = Link::start(&o, vec![topic(&config.id, "menu")])?;
+        let link = Link::start(&o, vec![topic(&config.id, "menu")]).map_err(|source| {
+            RunError::Options {
+                url: options.url.clone(),
+                source,
+            }
+        })?;
         tasks.push(tokio::spawn(run(
             link,
             config.clone(),

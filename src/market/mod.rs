@@ -33,7 +33,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use crate::planner::exact;
-use crate::planner::model::{MarketState, Menu};
+use crate::planner::model::{MarketError, MarketState, Menu};
 use crate::planner::score::{self, Score};
 use crate::registry::Registry;
 
@@ -98,6 +98,43 @@ pub struct Report {
     pub ledger: Option<PathBuf>,
 }
 
+/// Why the market's supervisor or its simulated contributors stopped (or
+/// could not start). A round's own troubles (a malformed message, a rejected
+/// proposal) are logged and recorded, not errors.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The registry has no `market:` section.
+    #[error("devices.yaml has no market: section")]
+    NoMarket,
+    /// The market's state cannot be used (the exact solver refused it).
+    #[error(transparent)]
+    Market(#[from] MarketError),
+    /// The node key or the ledger cannot be opened, or an entry not appended.
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::Error),
+    /// The task opening the ledger panicked or was cancelled.
+    #[error("opening the ledger")]
+    LedgerTask(#[source] tokio::task::JoinError),
+    /// The connection options cannot be used (an unreadable CA file).
+    #[error("cannot reach the broker at {url}")]
+    Options {
+        url: String,
+        #[source]
+        source: crate::mqtt::OptionsError,
+    },
+    /// No connection to the broker before the timeout.
+    #[error("cannot reach the broker at {url}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: crate::mqtt::WaitError,
+    },
+    /// A menu, the status or the settlements could not be queued for
+    /// publishing (the link has stopped).
+    #[error(transparent)]
+    Publish(#[from] rumqttc::ClientError),
+}
+
 /// A topic of market `id`: `giot/market/<id>/<rest>`.
 pub fn topic(id: &str, rest: &str) -> String {
     format!("giot/market/{id}/{rest}")
@@ -145,8 +182,10 @@ pub fn draw_types(state: &MarketState, vehicles: &[(String, bool)], seed: u64) -
         .collect()
 }
 
-/// Why a proposed menu cannot be adopted, or its audit against the optimum.
-pub fn audit(state: &MarketState, menu: &Menu) -> Result<Score, String> {
-    let optimum = exact::optimal(state).map_err(|e| e.to_string())?;
-    score::score(state, menu, optimum.utility).map_err(|e| e.to_string())
+/// A proposed menu's audit against the optimum; fails if the market state
+/// has no optimum or the menu does not fit it (see [`MarketError`]), which is
+/// why it cannot be adopted.
+pub fn audit(state: &MarketState, menu: &Menu) -> Result<Score, MarketError> {
+    let optimum = exact::optimal(state)?;
+    score::score(state, menu, optimum.utility)
 }

@@ -13,18 +13,18 @@ use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{
-    ContributorRound, MarketConfig, Report, Round, audit, contract, contributor, topic, truth,
+    ContributorRound, MarketConfig, Report, Round, RunError, audit, contract, contributor, topic,
+    truth,
 };
 use crate::ledger::{self, Ledger, NodeKey};
 use crate::mqtt::{ConnectOptions, Link, LinkEvent};
 use crate::planner::exact;
-use crate::planner::model::Menu;
+use crate::planner::model::{MarketError, Menu};
 use crate::registry::Registry;
 
 /// Rounds kept in the retained status, for "why did participation drop?".
@@ -78,6 +78,18 @@ struct Supervisor {
     data: HashMap<String, Vec<f64>>,
 }
 
+type Result<T, E = RunError> = std::result::Result<T, E>;
+
+/// Why a proposed menu was rejected; its text goes into the ledger and the
+/// status.
+#[derive(Debug, thiserror::Error)]
+enum Rejection {
+    #[error("not a menu: {0}")]
+    NotAMenu(serde_json::Error),
+    #[error("{0}")]
+    Invalid(MarketError),
+}
+
 /// Runs the market until `run.rounds` have passed or `stop` turns true;
 /// `on_round` sees each round as it is settled.
 pub async fn run(
@@ -87,20 +99,18 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
     mut on_round: impl FnMut(&Round),
 ) -> Result<Report> {
-    let config = registry
-        .market
-        .clone()
-        .context("devices.yaml has no market: section")?;
+    let config = registry.market.clone().ok_or(RunError::NoMarket)?;
     let menu = exact::optimal(&config.state)?.menu;
     let ledger = match &run.ledger {
         Some(path) => {
             let path = path.clone();
             Some(
-                tokio::task::spawn_blocking(move || -> Result<Ledger> {
+                tokio::task::spawn_blocking(move || -> Result<Ledger, ledger::Error> {
                     let key = NodeKey::load_or_create(&ledger::default_key_dir())?;
-                    Ok(Ledger::open(&path, &key)?)
+                    Ledger::open(&path, &key)
                 })
-                .await??,
+                .await
+                .map_err(RunError::LedgerTask)??,
             )
         }
         None => None,
@@ -113,7 +123,11 @@ pub async fn run(
             topic(&config.id, "proposal"),
             super::truth_topic(&config.id, "+"),
         ],
-    )?;
+    )
+    .map_err(|source| RunError::Options {
+        url: options.url.clone(),
+        source,
+    })?;
     let contributors = if run.sim {
         Some(contributor::spawn(registry, options, run.seed)?)
     } else {
@@ -144,7 +158,10 @@ pub async fn run(
     s.link
         .wait_connected(Duration::from_secs(5), |_| {})
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach the broker at {}: {e}", options.url))?;
+        .map_err(|source| RunError::Unreachable {
+            url: options.url.clone(),
+            source,
+        })?;
     // Let the contributors (and retained ground truth) arrive.
     s.listen_until(Instant::now() + Duration::from_millis(300), &mut stop)
         .await;
@@ -278,8 +295,12 @@ impl Supervisor {
     async fn propose(&mut self, v: &Value) -> Result<()> {
         let from = self.round + 1;
         let checked = serde_json::from_value::<Menu>(v["menu"].clone())
-            .map_err(|e| format!("not a menu: {e}"))
-            .and_then(|m| audit(&self.config.state, &m).map(|a| (m, a)));
+            .map_err(Rejection::NotAMenu)
+            .and_then(|m| {
+                audit(&self.config.state, &m)
+                    .map(|a| (m, a))
+                    .map_err(Rejection::Invalid)
+            });
         let (entry, note) = match checked {
             Ok((menu, a)) => {
                 let audit = json!({"ratio": a.ratio, "ir_violations": a.ir_violations,
@@ -294,7 +315,8 @@ impl Supervisor {
                     json!({"decision": "adopted", "from_round": from, "menu": menu, "audit": audit}),
                 )
             }
-            Err(reason) => {
+            Err(rejection) => {
+                let reason = rejection.to_string();
                 tracing::warn!("market {}: proposal rejected: {reason}", self.config.id);
                 (
                     json!({"market": self.config.id, "decision": "rejected", "reason": reason, "proposal": v}),

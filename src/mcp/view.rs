@@ -19,6 +19,28 @@ const RAW_SHOWN: usize = 256;
 /// How close (Jaro-Winkler) a name must be to be offered as a near match.
 const NEAR: f64 = 0.8;
 
+/// Why a read-only tool cannot answer; its text is the tool error the
+/// client sees, worded so that a model can correct its next call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ViewError {
+    /// `list_devices` was asked for a room that no device is in.
+    #[error("no room `{room}`; the rooms are: {}", rooms.join(", "))]
+    UnknownRoom { room: String, rooms: Vec<String> },
+    /// `get_state` was asked for an id that no device has; `near` holds the
+    /// ids it may have meant (none: the client should list the devices).
+    #[error("unknown device `{id}`; {}", did_you_mean(near))]
+    UnknownDevice { id: String, near: Vec<String> },
+}
+
+fn did_you_mean(near: &[String]) -> String {
+    if near.is_empty() {
+        "call list_devices for the device ids".into()
+    } else {
+        let quoted: Vec<String> = near.iter().map(|n| format!("`{n}`")).collect();
+        format!("did you mean {}?", quoted.join(", "))
+    }
+}
+
 /// One device as `list_devices` describes it.
 pub fn device(d: &Device, overrides: &PolicyOverrides) -> Value {
     let capabilities: Vec<Value> = d
@@ -44,17 +66,17 @@ pub fn list_devices(
     registry: &Registry,
     overrides: &PolicyOverrides,
     room: Option<&str>,
-) -> Result<Value, String> {
+) -> Result<Value, ViewError> {
     let wanted = room
         .map(|r| r.trim().to_lowercase().replace(' ', "_"))
         .filter(|r| !r.is_empty());
     if let Some(room) = &wanted
         && !registry.rooms().contains(&room.as_str())
     {
-        return Err(format!(
-            "no room `{room}`; the rooms are: {}",
-            registry.rooms().join(", ")
-        ));
+        return Err(ViewError::UnknownRoom {
+            room: room.clone(),
+            rooms: registry.rooms().iter().map(|r| r.to_string()).collect(),
+        });
     }
     let devices: Vec<Value> = registry
         .devices()
@@ -66,19 +88,11 @@ pub fn list_devices(
 }
 
 /// A device's last reported state, or why there is none.
-pub fn device_state(fleet: &Fleet, id: &str, now: SystemTime) -> Result<Value, String> {
+pub fn device_state(fleet: &Fleet, id: &str, now: SystemTime) -> Result<Value, ViewError> {
     let Some(d) = fleet.registry().get(id) else {
-        let near = near_matches(fleet.registry(), id);
-        return Err(if near.is_empty() {
-            format!("unknown device `{id}`; call list_devices for the device ids")
-        } else {
-            format!(
-                "unknown device `{id}`; did you mean {}?",
-                near.iter()
-                    .map(|n| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+        return Err(ViewError::UnknownDevice {
+            id: id.to_owned(),
+            near: near_matches(fleet.registry(), id),
         });
     };
     let mut out = Map::new();
@@ -225,7 +239,9 @@ devices:
         let living = list_devices(&registry(), &o, Some("Living Room")).unwrap();
         assert_eq!(living["count"], 1);
         assert_eq!(living["devices"][0]["id"], "cellar_humidity");
-        let err = list_devices(&registry(), &o, Some("attic")).unwrap_err();
+        let err = list_devices(&registry(), &o, Some("attic"))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("no room `attic`") && err.contains("kitchen"),
             "{err}"
@@ -235,11 +251,15 @@ devices:
     #[test]
     fn unknown_ids_are_answered_with_near_matches() {
         let fleet = Fleet::new(registry(), 4);
-        let err = device_state(&fleet, "kitchen_lamp", SystemTime::now()).unwrap_err();
+        let err = device_state(&fleet, "kitchen_lamp", SystemTime::now())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("did you mean `kitchen_light`"), "{err}");
         assert_eq!(near_matches(&registry(), "front door"), ["front_door"]);
         assert_eq!(near_matches(&registry(), "kitchen"), ["kitchen_light"]);
-        let none = device_state(&fleet, "zzz", SystemTime::now()).unwrap_err();
+        let none = device_state(&fleet, "zzz", SystemTime::now())
+            .unwrap_err()
+            .to_string();
         assert!(none.contains("call list_devices"), "{none}");
     }
 

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rumqttc::{AsyncClient, ClientError, Event, EventLoop, Packet, QoS};
+use rumqttc::{AsyncClient, ClientError, ConnectionError, Event, EventLoop, Packet, QoS};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -29,14 +29,35 @@ pub const MAX_PACKET: usize = 8 * 1024 * 1024;
 pub enum LinkEvent {
     /// Connected (again) and subscribed.
     Connected,
-    /// The connection dropped or could not be made; the link retries after `retry_in`.
-    Disconnected { error: String, retry_in: Duration },
+    /// The connection dropped or could not be made; the link retries after
+    /// `retry_in`. The error is shared so that the event stays cheap to clone.
+    Disconnected {
+        error: Arc<ConnectionError>,
+        retry_in: Duration,
+    },
     /// A message on one of the subscribed topics.
     Message {
         topic: String,
         payload: Bytes,
         retain: bool,
     },
+}
+
+/// Why [`Link::wait_connected`] gave up.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WaitError {
+    /// The timeout passed without a connection or any error: the broker
+    /// (or something at its address) accepted the socket and stayed silent.
+    #[error("no answer from the broker")]
+    NoAnswer,
+    /// The timeout passed; the last attempt to connect failed with this
+    /// error. It is shown, not chained as a `source()`: rumqttc's errors
+    /// already print their own cause ("I/O: Connection refused").
+    #[error("{0}")]
+    Failed(Arc<ConnectionError>),
+    /// The link's background task ended (the link was shut down).
+    #[error("the MQTT link stopped")]
+    Stopped,
 }
 
 /// A running MQTT connection.
@@ -111,15 +132,17 @@ impl Link {
         &mut self,
         timeout: Duration,
         mut on_event: impl FnMut(LinkEvent),
-    ) -> Result<(), String> {
-        let mut last_error = String::from("no answer from the broker");
+    ) -> Result<(), WaitError> {
+        let mut last_error = WaitError::NoAnswer;
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
                 Err(_) => return Err(last_error),
-                Ok(None) => return Err("the MQTT link stopped".into()),
+                Ok(None) => return Err(WaitError::Stopped),
                 Ok(Some(LinkEvent::Connected)) => return Ok(()),
-                Ok(Some(LinkEvent::Disconnected { error, .. })) => last_error = error,
+                Ok(Some(LinkEvent::Disconnected { error, .. })) => {
+                    last_error = WaitError::Failed(error);
+                }
                 Ok(Some(other)) => on_event(other),
             }
         }
@@ -198,14 +221,14 @@ async fn drive(
             },
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
             Ok(_) => continue,
-            Err(rumqttc::ConnectionError::RequestsDone) => break,
+            Err(ConnectionError::RequestsDone) => break,
             Err(e) => {
                 let retry_in = backoff(failures);
                 failures = failures.saturating_add(1);
                 tracing::debug!("mqtt connection error: {e}; retrying in {retry_in:?}");
                 if tx
                     .send(LinkEvent::Disconnected {
-                        error: e.to_string(),
+                        error: Arc::new(e),
                         retry_in,
                     })
                     .await

@@ -28,18 +28,31 @@ pub struct ConnectOptions {
     pub last_will: Option<(String, String)>,
 }
 
+/// Why the connection options cannot be used: a configuration error.
 #[derive(Debug, thiserror::Error)]
 pub enum OptionsError {
+    /// The broker URL does not parse.
+    #[error("invalid broker URL `{url}`")]
+    UrlSyntax {
+        url: String,
+        #[source]
+        source: url::ParseError,
+    },
+    /// The broker URL parses but is not one giot can use (`why`: no host, a
+    /// scheme other than mqtt:// or mqtts://).
     #[error("invalid broker URL `{url}`: {why}")]
     Url { url: String, why: String },
+    /// A CA, client certificate, key or password file cannot be read.
     #[error("cannot read {what} {}", path.display())]
     File {
         what: &'static str,
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Only one of `--client-cert` and `--client-key`.
     #[error("--client-cert and --client-key go together: give both or neither")]
     HalfClientAuth,
+    /// An `mqtts://` URL without `--ca-file` on a system without a CA bundle.
     #[error(
         "mqtts:// needs a CA certificate: give --ca-file (no system bundle at /etc/ssl/certs/ca-certificates.crt)"
     )]
@@ -72,7 +85,10 @@ impl ConnectOptions {
             url: self.url.clone(),
             why: why.to_string(),
         };
-        let parsed = url::Url::parse(&self.url).map_err(|e| bad(&e.to_string()))?;
+        let parsed = url::Url::parse(&self.url).map_err(|source| OptionsError::UrlSyntax {
+            url: self.url.clone(),
+            source,
+        })?;
         let tls = match parsed.scheme() {
             "mqtt" | "tcp" => false,
             "mqtts" | "ssl" | "tls" => true,

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::exact::optimal;
 use super::model::MarketState;
-use super::planners::{Method, Planners};
+use super::planners::{DraftError, Method, Planners};
 use super::score::{Score, score};
 
 /// One method's summary over all states.
@@ -54,7 +54,7 @@ pub fn draft(
     method: Method,
     state: &MarketState,
     seed: u64,
-) -> anyhow::Result<(super::model::Menu, Draft)> {
+) -> Result<(super::model::Menu, Draft), DraftError> {
     let u_star = optimal(state)?.utility;
     let start = Instant::now();
     let menu = planners.draft(method, state, seed)?;
@@ -68,12 +68,12 @@ pub fn evaluate(
     planners: &Planners,
     states: &[MarketState],
     seed: u64,
-) -> anyhow::Result<Evaluation> {
+) -> Result<Evaluation, DraftError> {
     let mut drafts: Vec<Vec<Draft>> = Vec::new();
     for method in Method::ALL {
         let per_state = (states.iter().enumerate())
-            .map(|(k, s)| Ok(draft(planners, method, s, seed.wrapping_add(k as u64))?.1))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+            .map(|(k, s)| draft(planners, method, s, seed.wrapping_add(k as u64)).map(|d| d.1))
+            .collect::<Result<Vec<_>, DraftError>>()?;
         drafts.push(per_state);
     }
     let methods = (Method::ALL.iter().zip(&drafts))

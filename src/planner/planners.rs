@@ -30,6 +30,26 @@ pub const SHIPPED_HEAD: Head = Head::Structured;
 /// The seed of the reverse chain's noise when drafting.
 pub const DRAFT_SEED: u64 = 0;
 
+/// Why a menu could not be drafted.
+#[derive(Debug, thiserror::Error)]
+pub enum DraftError {
+    /// The market state cannot be used (bad input: the formulas divide by θ
+    /// and ρ and take logarithms), or the exact solver or the scorer refused it.
+    #[error(transparent)]
+    Market(#[from] MarketError),
+    /// A network failed to run (a tensor shape or dtype that does not fit
+    /// the weights).
+    #[error(transparent)]
+    Network(#[from] candle_core::Error),
+}
+
+impl DraftError {
+    /// Whether the error came from a state the model cannot use (bad input).
+    pub fn is_bad_state(&self) -> bool {
+        matches!(self, DraftError::Market(_))
+    }
+}
+
 /// A way to draft a menu, as named in evaluations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -115,7 +135,12 @@ impl Planners {
     }
 
     /// Drafts a menu for `state` with `method`; `seed` only matters for `random`.
-    pub fn draft(&self, method: Method, state: &MarketState, seed: u64) -> anyhow::Result<Menu> {
+    pub fn draft(
+        &self,
+        method: Method,
+        state: &MarketState,
+        seed: u64,
+    ) -> std::result::Result<Menu, DraftError> {
         state.validate()?;
         let first = |rows: Vec<Vec<f32>>| rows.into_iter().next().unwrap_or_default();
         Ok(match method {
@@ -154,9 +179,4 @@ fn scaled_to_budget(state: &MarketState, mut menu: Menu) -> Menu {
         }
     }
     menu
-}
-
-/// Whether the error came from a state the model cannot use (bad input).
-pub fn is_bad_state(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<MarketError>().is_some()
 }

@@ -30,13 +30,18 @@ pub enum Method {
     Ac,
 }
 
+/// A training method name that is neither `bc` nor `ac`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown training method {0:?}: use bc or ac")]
+pub struct UnknownMethod(pub String);
+
 impl std::str::FromStr for Method {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = UnknownMethod;
+    fn from_str(s: &str) -> std::result::Result<Self, UnknownMethod> {
         match s {
             "bc" => Ok(Method::Bc),
             "ac" => Ok(Method::Ac),
-            _ => Err(format!("unknown training method {s:?}: use bc or ac")),
+            _ => Err(UnknownMethod(s.to_owned())),
         }
     }
 }

@@ -38,17 +38,6 @@ pub type BeforePublish = Arc<
         + Sync,
 >;
 
-/// An error and its causes, as one line.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    text
-}
-
 /// The model a driver starts with.
 pub enum Model {
     Loaded(Box<dyn Scorer>),
@@ -405,7 +394,7 @@ impl Task {
                 let _ = inputs.send(Input::Published {
                     goal,
                     published: 0,
-                    error: Some(chain(error.as_ref())),
+                    error: Some(crate::error_chain(error.as_ref())),
                 });
                 return;
             }
@@ -443,7 +432,7 @@ impl Task {
         tokio::task::spawn_blocking(move || {
             let error = crate::ledger::record_action(&path, &text, &actions, &who)
                 .err()
-                .map(|e| e.to_string());
+                .map(|e| crate::error_chain(&e));
             if let Some(e) = &error {
                 tracing::error!(
                     "the actions were published but the ledger could not record them: {e}"

@@ -53,17 +53,19 @@ pub struct TuiConfig {
 /// messages delays a frame by a bounded amount (measured in `scripts/bench`).
 pub const MAX_BATCH: usize = 2_000;
 
-/// Runs the TUI until the operator quits. The terminal is restored on exit
-/// and on panic.
 /// Why the TUI stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum TuiError {
+    /// The broker connection options cannot be used (before the screen opens).
     #[error("the MQTT connection options")]
     Options(#[from] crate::mqtt::OptionsError),
+    /// The terminal could not be set up, drawn on or read from.
     #[error("drawing on the terminal")]
     Terminal(#[from] std::io::Error),
 }
 
+/// Runs the TUI until the operator quits. The terminal is restored on exit
+/// and on panic.
 pub async fn run(config: TuiConfig) -> Result<(), TuiError> {
     let (tx, mut rx) = mpsc::channel::<AppEvent>(4096);
     let fleet = Fleet::new(config.registry.clone(), config.history);

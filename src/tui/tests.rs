@@ -199,7 +199,10 @@ fn the_help_overlay_lists_the_keymap() {
 fn the_status_bar_shows_a_dead_broker() {
     let mut app = app();
     app.handle(AppEvent::Mqtt(LinkEvent::Disconnected {
-        error: "I/O: Connection refused (os error 111)".into(),
+        error: std::sync::Arc::new(rumqttc::ConnectionError::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        ))),
         retry_in: Duration::from_millis(800),
     }));
     let s = screen(&mut app);
