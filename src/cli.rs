@@ -319,6 +319,11 @@ pub struct AgentArgs {
     /// Record nothing in the ledger
     #[arg(long, conflicts_with = "ledger")]
     pub no_ledger: bool,
+    /// Language to read goals in first (Home Assistant's codes: en, de, fr,
+    /// es, …); goals in English, German, French and Spanish are recognised
+    /// whatever this says
+    #[arg(long, env = "GIOT_LANGUAGE", value_name = "CODE")]
+    pub language: Option<String>,
 }
 
 impl AgentArgs {
@@ -351,6 +356,10 @@ pub struct RunArgs {
     /// Print one JSON object on standard output
     #[arg(long)]
     pub json: bool,
+    /// The room the goal is said in (id or name): "turn off the lights"
+    /// then means that room's lights
+    #[arg(long, value_name = "ROOM")]
+    pub room: Option<String>,
     /// The goal, e.g. "dim the hall light to 10%"
     #[arg(required = true, num_args = 1.., value_name = "GOAL")]
     pub goal: Vec<String>,

@@ -17,6 +17,12 @@ pub struct Case {
     pub status: String,
     #[serde(default)]
     pub actions: Vec<(String, String, Value)>,
+    /// The room the goal is said in, if any.
+    #[serde(default)]
+    pub room: Option<String>,
+    /// The language the goal is in (for reports; giot detects it).
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 fn uncategorised() -> String {

@@ -20,6 +20,10 @@ pub enum Incoming {
         id: String,
         goal: String,
         dry_run: bool,
+        /// The room the goal was said in (a registry room id or name).
+        room: Option<String>,
+        /// The conversation the goal belongs to.
+        conversation: Option<String>,
     },
     Confirm {
         id: String,
@@ -141,11 +145,23 @@ pub fn parse(payload: &[u8], key: Option<&[u8]>) -> Result<Incoming, Rejection> 
                     return Err(reject(Some(id), "malformed: dry_run must be true or false"));
                 }
             };
+            let text_field = |name: &str| match map.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) if (1..=64).contains(&s.len()) => Ok(Some(s.clone())),
+                Some(_) => Err(reject(
+                    Some(id),
+                    &format!("malformed: {name} must be a string of 1 to 64 characters"),
+                )),
+            };
+            let room = text_field("room")?;
+            let conversation = text_field("conversation")?;
             (
                 Incoming::Goal {
                     id: id.into(),
                     goal: goal.clone(),
                     dry_run,
+                    room,
+                    conversation,
                 },
                 goal.as_str(),
             )
@@ -204,9 +220,22 @@ mod tests {
             Ok(Incoming::Goal {
                 id: "a1".into(),
                 goal: "turn on the light".into(),
-                dry_run: false
+                dry_run: false,
+                room: None,
+                conversation: None,
             })
         );
+        assert_eq!(
+            parse(br#"{"id":"a3","goal":"lights off","room":"kitchen","conversation":"c1"}"#, None),
+            Ok(Incoming::Goal {
+                id: "a3".into(),
+                goal: "lights off".into(),
+                dry_run: false,
+                room: Some("kitchen".into()),
+                conversation: Some("c1".into()),
+            })
+        );
+        assert!(parse(br#"{"id":"a4","goal":"x","room":7}"#, None).is_err());
         assert_eq!(
             parse(br#"{"id":"a2","confirm":"tok"}"#, None),
             Ok(Incoming::Confirm {

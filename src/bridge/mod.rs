@@ -47,6 +47,8 @@ pub struct BridgeConfig {
     pub definition: AgentDefinition,
     pub options: ConnectOptions,
     pub confirm_timeout: Duration,
+    /// The language to read goals in first (`--language`).
+    pub language: Option<String>,
     pub store: PathBuf,
     pub goal_key: Option<Vec<u8>>,
     /// Goals waiting to be worked on, at most.
@@ -179,7 +181,8 @@ pub async fn run(
     };
     let (events, mut link_events) = mpsc::unbounded_channel();
     let definition = config.definition.clone();
-    let session_config = SessionConfig::confirming_within(config.confirm_timeout);
+    let session_config = SessionConfig::confirming_within(config.confirm_timeout)
+        .preferring(config.language.as_deref());
     let (driver, driver_task) = Driver::start(
         Live { link, fleet },
         definition,
@@ -375,7 +378,7 @@ async fn incoming(
     pending: &[(String, Record)],
 ) -> Option<(String, Record)> {
     let parsed = message::parse(payload, shared.config.goal_key.as_deref());
-    let (id, goal, dry_run, confirm) = match parsed {
+    let (id, goal, dry_run, confirm, room, conversation) = match parsed {
         Err(Rejection { id: None, reason }) => {
             let shown = String::from_utf8_lossy(&payload[..payload.len().min(120)]).into_owned();
             tracing::warn!("dropped a goal message ({reason}): {shown}");
@@ -398,8 +401,16 @@ async fn incoming(
             publish_result(shared, &id, &rejected(&id, None, &reason)).await;
             return None;
         }
-        Ok(Incoming::Goal { id, goal, dry_run }) => (id, goal, dry_run, None),
-        Ok(Incoming::Confirm { id, token }) => (id, String::new(), false, Some(token)),
+        Ok(Incoming::Goal {
+            id,
+            goal,
+            dry_run,
+            room,
+            conversation,
+        }) => (id, goal, dry_run, None, room, conversation),
+        Ok(Incoming::Confirm { id, token }) => {
+            (id, String::new(), false, Some(token), None, None)
+        }
     };
     if pending.iter().any(|(p, _)| *p == id) {
         // The same id twice in one batch: the first one answers.
@@ -435,6 +446,8 @@ async fn incoming(
     let mut record = Record {
         goal,
         dry_run,
+        room,
+        conversation,
         confirm: None,
         confirms: None,
         stage: Stage::Accepted,
@@ -507,6 +520,8 @@ async fn handle(shared: Arc<Shared>, job: Job) {
             _ => Record {
                 goal: result.outcome.goal.clone(),
                 dry_run: false,
+                room: None,
+                conversation: None,
                 confirm: None,
                 confirms: None,
                 stage: Stage::Done,
@@ -529,6 +544,8 @@ async fn handle(shared: Arc<Shared>, job: Job) {
 
 async fn work(shared: &Shared, id: &str, record: &Record, verify_only: bool) -> GoalResult {
     let mut request = GoalRequest::words(0, record.goal.clone(), origin(shared, "bridge"));
+    request.room = record.room.clone();
+    request.conversation = record.conversation.clone();
     let mut confirms = None;
     if verify_only {
         request.intent = Intent::Verify(record.actions.clone());

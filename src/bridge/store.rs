@@ -31,6 +31,12 @@ pub struct Record {
     pub goal: String,
     #[serde(default)]
     pub dry_run: bool,
+    /// The room the goal was said in, if the message said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    /// The conversation the goal belongs to, if the message said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<String>,
     /// The confirmation token this goal redeemed, if it is a confirmation
     /// (spent when the goal was accepted; `actions` then hold its plan).
     #[serde(default)]
@@ -290,6 +296,8 @@ mod tests {
         Record {
             goal: "turn on the light".into(),
             dry_run: false,
+            room: None,
+            conversation: None,
             confirm: None,
             confirms: None,
             stage,

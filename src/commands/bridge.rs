@@ -76,6 +76,7 @@ pub fn run(args: BridgeArgs) -> Result<ExitCode> {
         definition,
         options,
         confirm_timeout: super::run::confirm_timeout(args.agent.confirm_timeout)?,
+        language: args.agent.language.clone(),
         store,
         goal_key,
         queue: args.queue.max(1),

@@ -26,6 +26,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         options: ConnectOptions::new(&url, "tui"),
         llm: args.model.config(),
         confirm_timeout: super::run::confirm_timeout(args.agent.confirm_timeout)?,
+        language: args.agent.language.clone(),
         history: args.history,
         ledger: args.agent.ledger_path(),
     };

@@ -38,7 +38,8 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         Driver::start(
             live,
             definition.clone(),
-            SessionConfig::confirming_within(confirm_timeout),
+            SessionConfig::confirming_within(confirm_timeout)
+                .preferring(args.agent.language.as_deref()),
             Model::Loaded(Box::new(llm)),
             DriverConfig {
                 warm: true,
@@ -61,7 +62,13 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let mut latency_total = Duration::ZERO;
     for case in &cases {
         let report = rt
-            .block_on(driver.run(GoalRequest::words(0, &case.goal, origin.clone()), "eval"))
+            .block_on(driver.run(
+                GoalRequest {
+                    room: case.room.clone(),
+                    ..GoalRequest::words(0, &case.goal, origin.clone())
+                },
+                "eval",
+            ))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let o = report.outcome;
         if o.status == Status::Executed {

@@ -26,6 +26,7 @@ pub fn run(args: McpArgs) -> Result<ExitCode> {
     let config = McpConfig {
         definition,
         confirm_timeout: super::run::confirm_timeout(args.agent.confirm_timeout)?,
+        language: args.agent.language.clone(),
         ledger: args.agent.ledger_path(),
     };
     let load: mcp::Loader = Box::new(move || {

@@ -52,7 +52,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         Driver::start(
             live,
             definition,
-            SessionConfig::confirming_within(confirm_timeout),
+            SessionConfig::confirming_within(confirm_timeout)
+                .preferring(args.agent.language.as_deref()),
             Model::Loaded(Box::new(llm)),
             DriverConfig {
                 ledger,
@@ -68,6 +69,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     request.origin.policy = "policy".into();
     request.yes = args.yes;
     request.dry_run = args.dry_run;
+    request.room = args.room.clone();
     let report = rt
         .block_on(driver.run(request, "run"))
         .context("running the goal")?;

@@ -16,6 +16,7 @@ pub fn run(args: TuiArgs) -> Result<ExitCode> {
         options: args.conn.options("tui")?,
         llm: args.model.config(),
         confirm_timeout: super::run::confirm_timeout(args.agent.confirm_timeout)?,
+        language: args.agent.language.clone(),
         history: args.history,
         ledger: args.agent.ledger_path(),
     };

@@ -43,6 +43,8 @@ const MAX_GOAL: usize = 2000;
 pub struct McpConfig {
     pub definition: AgentDefinition,
     pub confirm_timeout: Duration,
+    /// The language to read goals in first (`--language`).
+    pub language: Option<String>,
     /// The ledger executed actions are recorded in, if any.
     pub ledger: Option<PathBuf>,
 }
@@ -116,6 +118,9 @@ pub struct RunGoalArgs {
     /// Plan and check only: report the actions without publishing anything.
     #[serde(default)]
     pub dry_run: bool,
+    /// The room the user is in (id or name), if known: "turn off the lights" then means that room's lights.
+    #[serde(default)]
+    pub room: Option<String>,
 }
 
 const INSTRUCTIONS: &str = "giot controls an MQTT device fleet (lights, locks, thermostats, \
@@ -212,7 +217,7 @@ goal and confirm: true), or planned (dry_run). A plan is all or nothing.",
                 goal.len()
             )));
         }
-        match self.run(goal, args.confirm, args.dry_run).await {
+        match self.run(goal, args.confirm, args.dry_run, args.room).await {
             Ok(outcome) => Ok(CallToolResult::structured(outcome)),
             Err(e) => Ok(tool_error(crate::error_chain(&e))),
         }
@@ -230,7 +235,13 @@ impl ServerHandler for GiotMcp {
 
 impl GiotMcp {
     /// One goal through the session: plan, policy, publish, confirm, ledger.
-    async fn run(&self, goal: String, confirm: bool, dry_run: bool) -> Result<Value, McpError> {
+    async fn run(
+        &self,
+        goal: String,
+        confirm: bool,
+        dry_run: bool,
+        room: Option<String>,
+    ) -> Result<Value, McpError> {
         if let Some(e) = self.inner.model_error.lock().expect("model error").clone() {
             return Err(McpError::Model(e));
         }
@@ -246,6 +257,7 @@ impl GiotMcp {
         );
         request.yes = confirm;
         request.dry_run = dry_run;
+        request.room = room;
         let report = self.inner.driver.run(request, "mcp").await?;
         if let Some(e) = self.inner.model_error.lock().expect("model error").clone() {
             return Err(McpError::Model(e));
@@ -267,7 +279,8 @@ pub async fn serve(
     load: Loader,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), McpError> {
-    let session_config = SessionConfig::confirming_within(config.confirm_timeout);
+    let session_config = SessionConfig::confirming_within(config.confirm_timeout)
+        .preferring(config.language.as_deref());
     let definition = config.definition.clone();
     let (driver, driver_task) = Driver::start(
         live,

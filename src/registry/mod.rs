@@ -302,6 +302,20 @@ impl Registry {
         rooms
     }
 
+    /// The id of the room called `text` (its id, name or an alias, in any
+    /// case, spaces for underscores).
+    pub fn room_id(&self, text: &str) -> Option<String> {
+        let want = text.trim().to_lowercase().replace('_', " ");
+        self.room_list()
+            .into_iter()
+            .find(|r| {
+                r.id.replace('_', " ") == want
+                    || r.name.to_lowercase() == want
+                    || r.aliases.iter().any(|a| a.to_lowercase() == want)
+            })
+            .map(|r| r.id)
+    }
+
     /// The floor `room` is on, if a floor lists it.
     pub fn floor_of(&self, room: &str) -> Option<&Floor> {
         self.floors.iter().find(|f| f.rooms.iter().any(|r| r == room))

@@ -221,7 +221,14 @@ pub struct SessionConfig {
     pub confirm_timeout: Duration,
     /// How long a question to a person stays open.
     pub ask_timeout: Duration,
+    /// Languages goals are read in (Home Assistant's codes), the preferred
+    /// first; a goal in any of them is recognised (`--language`).
+    pub languages: Vec<String>,
 }
+
+/// The languages read by default: English first, then the others whose
+/// goals are tested (German, French, Spanish).
+pub const DEFAULT_LANGUAGES: &[&str] = &["en", "de", "fr", "es"];
 
 impl SessionConfig {
     /// The defaults with this confirmation timeout (`--confirm-timeout`).
@@ -231,6 +238,16 @@ impl SessionConfig {
             ..Self::default()
         }
     }
+
+    /// The same with `preferred` read first (`--language`), then the
+    /// default languages.
+    pub fn preferring(mut self, preferred: Option<&str>) -> Self {
+        if let Some(p) = preferred {
+            self.languages.retain(|l| l != p);
+            self.languages.insert(0, p.to_string());
+        }
+        self
+    }
 }
 
 impl Default for SessionConfig {
@@ -238,6 +255,7 @@ impl Default for SessionConfig {
         Self {
             confirm_timeout: Duration::from_secs(3),
             ask_timeout: Duration::from_secs(120),
+            languages: DEFAULT_LANGUAGES.iter().map(|l| l.to_string()).collect(),
         }
     }
 }

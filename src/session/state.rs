@@ -80,7 +80,8 @@ impl Session {
     /// agent `definition`. The model is absent until [`Input::Model`] (or
     /// [`Session::expect_model`]) says otherwise.
     pub fn new(fleet: Fleet, definition: AgentDefinition, config: SessionConfig) -> Self {
-        let agent = Agent::new(fleet.registry().clone(), definition, None);
+        let mut agent = Agent::new(fleet.registry().clone(), definition, None);
+        agent.set_languages(&config.languages);
         Self {
             generation: fleet.generation(),
             fleet,
@@ -316,9 +317,17 @@ impl Session {
         goal.replay.missing = None;
         *self.replay.lock().expect("replay") = std::mem::take(&mut goal.replay);
         let fleet = &self.fleet;
+        let context = crate::agent::GoalContext {
+            room: goal.request.room.as_deref().map(|r| {
+                fleet
+                    .registry()
+                    .room_id(r)
+                    .unwrap_or_else(|| r.to_string())
+            }),
+        };
         let plan = self
             .agent
-            .plan(&goal.request.text, &|device| fleet.state(device));
+            .plan_in(&goal.request.text, &context, &|device| fleet.state(device));
         goal.replay = std::mem::take(&mut *self.replay.lock().expect("replay"));
         if let Some((prompt, options)) = goal.replay.missing.clone() {
             self.next_request += 1;

@@ -30,6 +30,7 @@ fn session_with(definition: AgentDefinition) -> Session {
         SessionConfig {
             confirm_timeout: Duration::from_secs(3),
             ask_timeout: Duration::from_secs(60),
+            ..SessionConfig::default()
         },
     )
 }

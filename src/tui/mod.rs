@@ -43,6 +43,8 @@ pub struct TuiConfig {
     pub options: ConnectOptions,
     pub llm: Backend,
     pub confirm_timeout: Duration,
+    /// The language to read goals in first (`--language`).
+    pub language: Option<String>,
     /// Past payloads kept per topic.
     pub history: usize,
     /// The ledger executed actions are recorded in, if any.
@@ -72,7 +74,8 @@ pub async fn run(config: TuiConfig) -> Result<(), TuiError> {
     let mut session = Session::new(
         fleet,
         config.definition.clone(),
-        SessionConfig::confirming_within(config.confirm_timeout),
+        SessionConfig::confirming_within(config.confirm_timeout)
+        .preferring(config.language.as_deref()),
     );
     // Goals wait in the session while the model loads.
     session.expect_model();
