@@ -34,6 +34,7 @@ async fn measure(port: u16, name: &str, scorer: Box<dyn Scorer>) {
         definition: AgentDefinition::builtin(),
         options: ConnectOptions::new(&url, "bench-bridge"),
         confirm_timeout: Duration::from_secs(2),
+        language: None,
         store: dir.path().join("bridge.redb"),
         goal_key: None,
         queue: 4096,

@@ -115,6 +115,8 @@ def passes(want: dict, got: dict) -> bool:
 
 
 # ---------------------------------------------------------------------- giot
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
 def free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -172,6 +174,17 @@ class Giot:
         goals = os.path.join(self.dir, f"{tag}.{lang}.jsonl")
         common.write_jsonl(goals, [{"goal": c["goal"], "status": c["status"], "actions": c["actions"],
                                     "category": c["category"]} for c in cases])
+        # The operator agent's policy asks a person before it locks, unlocks
+        # or opens a valve (confirm_kinds); the bench measures understanding,
+        # so giot runs an agent that is the operator without those kinds.
+        agents = os.path.join(self.dir, "agents")
+        os.makedirs(agents, exist_ok=True)
+        with open(os.path.join(agents, "bench.yaml"), "w", encoding="utf-8") as f:
+            f.write("name: bench\ndescription: the operator without confirm_kinds\nprompt: operator.txt\n"
+                    "answer_prefix: \"Device:\"\ntools: [device_action, state_query]\n"
+                    "policy:\n  confirm_kinds: []\n")
+        env = dict(os.environ, GIOT_INTENTS=os.path.join(ROOT, "intents"))
+        devices = os.path.abspath(devices)
         sim = subprocess.Popen([self.bin, "sim", "--devices", devices, "--broker", url, "--log-level", "error"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
@@ -179,9 +192,11 @@ class Giot:
             if sim.poll() is not None:
                 raise RuntimeError(f"giot sim failed: {sim.stderr.read().strip()[-500:]}")
             p = subprocess.run([self.bin, "eval", "--json", "--no-baseline", "--devices", devices,
+                                "--agent", "bench",
+                                "--model", os.path.join(ROOT, "models", "SmolLM2-135M-Instruct.Q4_1.gguf"),
                                 "--broker", url, "--ledger", os.path.join(self.dir, "bench.ledger"),
                                 "--log-level", "error", goals],
-                               capture_output=True, text=True, timeout=1800)
+                               capture_output=True, text=True, timeout=1800, cwd=self.dir, env=env)
         finally:
             sim.terminate()
             try:

@@ -22,8 +22,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use definition::{AgentDefinition, DefinitionError, PolicyOverrides};
-pub use templates::GoalContext;
 use resolve::Index;
+pub use templates::GoalContext;
 use understand::Clause;
 
 use crate::fleet::display_value;
@@ -126,6 +126,10 @@ pub type StateLookup<'a> = &'a dyn Fn(&str) -> Option<Map<String, Value>>;
 
 /// Lexical scores this close to the best count as a tie for the model to break.
 const TIE: f64 = 0.35;
+
+/// How much more (in nats of lift) the model must prefer one device over
+/// the next before giot acts on its choice; below it, giot asks.
+const MARGIN: f32 = 0.5;
 
 pub struct Agent {
     registry: Registry,
@@ -234,15 +238,37 @@ impl Agent {
             plan.decision = decision;
             return plan;
         }
-        if let Some((decision, trace)) =
-            self.templates
-                .decide(&self.registry, goal, context, state)
+        if let Some((decision, trace)) = self.templates.decide(&self.registry, goal, context, state)
         {
             plan.trace.extend(trace);
             plan.decision = self.allowed(decision);
             return plan;
         }
-        let decision = if understand::is_question(&all_words) {
+        let asks = goal.trim_end().ends_with('?');
+        // The resolver reads numbers as digits ("thirty percent" → 30 %).
+        if let Some(converted) = self.templates.with_numbers(goal) {
+            plan.trace.push(format!("numbers read as \"{converted}\""));
+            let mut rest = self.plan_words(&converted, asks, state);
+            rest.trace.splice(0..0, plan.trace.drain(..));
+            return rest;
+        }
+        let mut rest = self.plan_words(goal, asks, state);
+        rest.trace.splice(0..0, plan.trace.drain(..));
+        rest
+    }
+
+    /// The resolver's layer: giot's own words, the model for ties. `asks`:
+    /// the goal ended with a question mark.
+    fn plan_words(&mut self, goal: &str, asks: bool, state: StateLookup<'_>) -> Plan {
+        let mut plan = Plan::empty();
+        let normalized = understand::normalize(goal);
+        let clauses = understand::clauses(&normalized);
+        let all_words: Vec<String> = clauses.iter().flat_map(|c| c.words.clone()).collect();
+        if clauses.is_empty() {
+            plan.decision = Decision::Refuse("the goal is empty".into());
+            return plan;
+        }
+        let decision = if understand::is_question(&all_words) || asks {
             let whole = understand::clauses(&normalized.replace(',', " "))
                 .into_iter()
                 .reduce(|mut a, b| {
@@ -316,9 +342,22 @@ impl Agent {
                 group
             } else {
                 match self.best(goal, clause, &scores, plan) {
-                    Some(i) => vec![i],
-                    None => {
+                    Ok(Some(i)) => vec![i],
+                    Ok(None) => {
                         return Decision::Refuse(format!("no device matches \"{}\"", clause.text));
+                    }
+                    Err(candidates) => {
+                        return Decision::Clarify {
+                            question: format!(
+                                "which one? \"{}\" fits {} devices equally",
+                                clause.text,
+                                candidates.len()
+                            ),
+                            candidates: candidates
+                                .iter()
+                                .map(|&i| self.registry.devices()[i].id.clone())
+                                .collect(),
+                        };
                     }
                 }
             };
@@ -443,8 +482,13 @@ impl Agent {
             self.group(clause, &scores)
         } else {
             match self.best(goal, clause, &scores, plan) {
-                Some(i) => vec![i],
-                None => return Decision::Refuse(format!("no device matches \"{}\"", clause.text)),
+                Ok(Some(i)) => vec![i],
+                Ok(None) => {
+                    return Decision::Refuse(format!("no device matches \"{}\"", clause.text));
+                }
+                // A question that fits several devices equally is answered
+                // about all of them.
+                Err(candidates) => candidates,
             }
         };
         let mut lines = Vec::new();
@@ -516,17 +560,20 @@ impl Agent {
             .collect()
     }
 
-    /// The best-scoring device; ties go to the model, or registry order without one.
+    /// The best-scoring device; near ties go to the model, which decides
+    /// only by a clear margin. `Err` with the candidates when the words fit
+    /// several devices equally and the model does not decide: the caller
+    /// asks which, it never guesses.
     fn best(
         &mut self,
         goal: &str,
         clause: &Clause,
         scores: &[Option<f64>],
         plan: &mut Plan,
-    ) -> Option<usize> {
+    ) -> Result<Option<usize>, Vec<usize>> {
         let best = scores.iter().flatten().copied().fold(0.0, f64::max);
         if best <= 0.0 {
-            return None;
+            return Ok(None);
         }
         let mut tied: Vec<usize> = (0..scores.len())
             .filter(|&i| scores[i].is_some_and(|s| s >= best - TIE))
@@ -542,13 +589,34 @@ impl Agent {
         if !able.is_empty() {
             tied = able;
         }
+        // Devices the words do not tell from the best one ("lock the door"
+        // with a front door and a side door) tie with it, however the
+        // scores came out.
+        if let Some(&top) = tied.iter().max_by(|&&a, &&b| {
+            scores[a]
+                .partial_cmp(&scores[b])
+                .unwrap_or(std::cmp::Ordering::Equal)
+        }) {
+            let top_words = self.index.matched_words(&self.registry, top, clause);
+            for (i, s) in scores.iter().enumerate() {
+                if tied.contains(&i) || !s.is_some_and(|s| s > 0.0) {
+                    continue;
+                }
+                let device = &self.registry.devices()[i];
+                if resolve::derive(device, clause, &clause.words).is_ok()
+                    && top_words.is_subset(&self.index.matched_words(&self.registry, i, clause))
+                {
+                    tied.push(i);
+                }
+            }
+        }
         if tied.len() == 1 {
             plan.trace.push(format!(
                 "\"{}\": {}",
                 clause.text,
                 self.registry.devices()[tied[0]].id
             ));
-            return Some(tied[0]);
+            return Ok(Some(tied[0]));
         }
         // The highest lexical score first, registry order after.
         tied.sort_by(|&a, &b| {
@@ -562,13 +630,44 @@ impl Agent {
             clause.text,
             self.ids(&tied)
         ));
-        match self.rank(goal, &tied, plan) {
+        // What the model is asked to read: the words giot does not know
+        // ("where I sleep"). The same goal without them is the baseline the
+        // model's preference is measured against, so that its bias for one
+        // name over another does not count as understanding.
+        let baseline: Vec<&str> = clause
+            .words
+            .iter()
+            .map(String::as_str)
+            .filter(|w| self.index.knows(w))
+            .collect();
+        let baseline = (baseline.len() < clause.words.len()).then(|| baseline.join(" "));
+        match self.rank(goal, baseline.as_deref(), &tied, plan) {
             Some(i) => {
                 plan.trace
                     .push(format!("model chose {}", self.registry.devices()[i].id));
-                Some(i)
+                Ok(Some(i))
             }
-            None => Some(tied[0]),
+            None => {
+                let top = tied[0];
+                let top_words = self.index.matched_words(&self.registry, top, clause);
+                let alike: Vec<usize> = tied
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        i == top
+                            || top_words.is_subset(&self.index.matched_words(
+                                &self.registry,
+                                i,
+                                clause,
+                            ))
+                    })
+                    .collect();
+                if alike.len() > 1 {
+                    Err(alike)
+                } else {
+                    Ok(Some(top))
+                }
+            }
         }
     }
 
@@ -587,12 +686,45 @@ impl Agent {
 
     /// Ranks devices by how much the goal raises the model's likelihood of
     /// each one's name or alias over an empty request; `None` without a model.
-    fn rank(&mut self, goal: &str, candidates: &[usize], plan: &mut Plan) -> Option<usize> {
+    /// Calibrated against `baseline` (the goal without the words only the
+    /// model can read): each device's lift for the goal less its lift for
+    /// the baseline. `None` when there is nothing for the model to read or
+    /// the best is not [`MARGIN`] above the next.
+    fn rank(
+        &mut self,
+        goal: &str,
+        baseline: Option<&str>,
+        candidates: &[usize],
+        plan: &mut Plan,
+    ) -> Option<usize> {
+        let Some(baseline) = baseline.filter(|b| b.trim() != goal.trim()) else {
+            plan.trace
+                .push("nothing in the goal for the model to read between them".into());
+            return None;
+        };
         let lifts = self.lifts(goal, candidates, plan)?;
-        lifts
+        let base = self.lifts(baseline, candidates, plan)?;
+        let mut lifts: Vec<(usize, f32)> = lifts
             .into_iter()
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(i, _)| i)
+            .map(|(i, l)| {
+                let b = base.iter().find(|(j, _)| *j == i).map_or(0.0, |(_, b)| *b);
+                (i, l - b)
+            })
+            .collect();
+        lifts.sort_by(|a, b| b.1.total_cmp(&a.1));
+        match lifts.as_slice() {
+            [(i, _)] => Some(*i),
+            [(i, a), (_, b), ..] if a - b >= MARGIN => {
+                plan.trace.push(format!("the model's margin {:.2}", a - b));
+                Some(*i)
+            }
+            [(_, a), (_, b), ..] => {
+                plan.trace
+                    .push(format!("the model's margin {:.2} is under {MARGIN}", a - b));
+                None
+            }
+            [] => None,
+        }
     }
 
     /// The stable part of the prompt and the text that follows the goal.
@@ -855,21 +987,32 @@ devices:
         let plan = agent(None).plan("turn on the lamp", &no_state);
         match plan.decision {
             Decision::Clarify { candidates, .. } => {
-                assert!(candidates.contains(&"desk_lamp".to_string()), "{candidates:?}");
-                assert!(candidates.contains(&"bedside_lamp".to_string()), "{candidates:?}");
+                assert!(
+                    candidates.contains(&"desk_lamp".to_string()),
+                    "{candidates:?}"
+                );
+                assert!(
+                    candidates.contains(&"bedside_lamp".to_string()),
+                    "{candidates:?}"
+                );
             }
             other => panic!("{other:?}"),
         }
     }
 
     #[test]
-    fn a_tie_goes_to_the_model_and_without_one_to_registry_order() {
-        // No template reads "… again": the resolver's tie between the two
-        // lamps goes to the scripted model, which prefers the bedside one.
-        let plan = agent(None).plan("turn on the lamp again", &no_state);
-        assert_eq!(acts(&plan)[0].0, "desk_lamp");
-        let scorer = FakeScorer::default().prefer("lamp", " bedside lamp");
-        let plan = agent(Some(scorer)).plan("turn on the lamp again", &no_state);
+    fn a_tie_goes_to_the_model_and_without_one_is_asked_back() {
+        // "where I sleep" is for the model to read: the resolver's tie
+        // between the two lamps goes to the scripted model, which prefers the
+        // bedside one when it reads "sleep"; without a model giot asks.
+        let plan = agent(None).plan("turn on the lamp where i sleep", &no_state);
+        assert!(
+            matches!(plan.decision, Decision::Clarify { .. }),
+            "{:?}",
+            plan.decision
+        );
+        let scorer = FakeScorer::default().prefer("sleep", " bedside lamp");
+        let plan = agent(Some(scorer)).plan("turn on the lamp where i sleep", &no_state);
         assert!(plan.used_model);
         assert_eq!(acts(&plan), [a("bedside_lamp", "power", json!("on"))]);
     }

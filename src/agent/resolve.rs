@@ -303,6 +303,32 @@ impl Index {
             .collect()
     }
 
+    /// Whether the registry or the lexicon knows `word`.
+    pub fn knows(&self, word: &str) -> bool {
+        self.vocab.contains(self.canonical(word).as_ref())
+    }
+
+    /// The clause's words that point at device `i`: words of its name, its
+    /// kind or its room. Two devices whose sets are the same (or one's set
+    /// inside the other's) are not told apart by the words.
+    pub fn matched_words(&self, registry: &Registry, i: usize, clause: &Clause) -> HashSet<String> {
+        let e = &self.entries[i];
+        let d = &registry.devices()[i];
+        clause
+            .words
+            .iter()
+            .map(|w| self.canonical(w).into_owned())
+            .filter(|w| {
+                e.name_words.contains(w)
+                    || e.kind_words.contains(w.as_str())
+                    || self
+                        .room_words
+                        .get(w.as_str())
+                        .is_some_and(|r| d.room.as_ref() == Some(r))
+            })
+            .collect()
+    }
+
     /// Whether the clause names a kind of device in the plural ("lights").
     pub fn plural_kind(&self, clause: &Clause) -> bool {
         clause.words.iter().any(|w| {

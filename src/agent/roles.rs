@@ -18,18 +18,21 @@ pub fn domain(d: &Device) -> &'static str {
         "cover" | "blind" | "blinds" | "shutter" | "curtain" | "awning" | "garage_door"
         | "gate" | "shade" => "cover",
         "lock" => "lock",
-        "thermostat" | "climate" | "heater" | "radiator" | "air_conditioner" | "hvac" => {
-            "climate"
-        }
+        "thermostat" | "climate" | "heater" | "radiator" | "air_conditioner" | "hvac" => "climate",
         "media_player" | "tv" | "speaker" | "media" | "receiver" => "media_player",
         "vacuum" => "vacuum",
         "scene" => "scene",
         "script" => "script",
         "humidifier" | "dehumidifier" => "humidifier",
         "lawn_mower" | "mower" => "lawn_mower",
+        "valve" | "sprinkler" | "irrigation" | "water_valve" => "valve",
         "vehicle" => "vehicle",
         "sensor" => {
-            return if d.capabilities.iter().any(|c| c.kind == CapabilityType::Bool) {
+            return if d
+                .capabilities
+                .iter()
+                .any(|c| c.kind == CapabilityType::Bool)
+            {
                 "binary_sensor"
             } else {
                 "sensor"
@@ -118,7 +121,8 @@ pub fn on_off(d: &Device) -> Option<&Capability> {
 
 /// The lock's capability: an enum with `locked` and `unlocked`.
 pub fn lock(d: &Device) -> Option<&Capability> {
-    d.writable().find(|c| has_values(c, &["locked", "unlocked"]))
+    d.writable()
+        .find(|c| has_values(c, &["locked", "unlocked"]))
 }
 
 /// Set points, heating ones first: `target_temperature`, `*setpoint*`,
@@ -203,11 +207,20 @@ mod tests {
 
     #[test]
     fn domains_come_from_the_kind_then_the_capabilities() {
-        let pump = device("      - {name: power, type: enum, values: [\"on\", \"off\"]}\n", "valve");
+        let pump = device(
+            "      - {name: power, type: enum, values: [\"on\", \"off\"]}\n",
+            "pump",
+        );
         assert_eq!(domain(&pump), "switch");
-        let cover = device("      - {name: position, type: number, min: 0, max: 100}\n", "awning_motor");
+        let cover = device(
+            "      - {name: position, type: number, min: 0, max: 100}\n",
+            "awning_motor",
+        );
         assert_eq!(domain(&cover), "cover");
-        let tv = device("      - {name: volume, type: number, min: 0, max: 100}\n", "tv");
+        let tv = device(
+            "      - {name: volume, type: number, min: 0, max: 100}\n",
+            "tv",
+        );
         assert_eq!(domain(&tv), "media_player");
     }
 
@@ -217,18 +230,36 @@ mod tests {
             "      - {name: occupied_heating_setpoint, type: number, min: 5, max: 30}\n      - {name: occupied_cooling_setpoint, type: number, min: 10, max: 35}\n",
             "thermostat",
         );
-        assert_eq!(setpoint(&t, Some(true)).unwrap().name, "occupied_cooling_setpoint");
-        assert_eq!(setpoint(&t, Some(false)).unwrap().name, "occupied_heating_setpoint");
+        assert_eq!(
+            setpoint(&t, Some(true)).unwrap().name,
+            "occupied_cooling_setpoint"
+        );
+        assert_eq!(
+            setpoint(&t, Some(false)).unwrap().name,
+            "occupied_heating_setpoint"
+        );
         assert!(setpoint(&t, None).is_none());
-        let one = device("      - {name: target_temperature, type: number, min: 5, max: 30}\n", "thermostat");
-        assert_eq!(setpoint(&one, Some(true)).unwrap().name, "target_temperature");
+        let one = device(
+            "      - {name: target_temperature, type: number, min: 5, max: 30}\n",
+            "thermostat",
+        );
+        assert_eq!(
+            setpoint(&one, Some(true)).unwrap().name,
+            "target_temperature"
+        );
     }
 
     #[test]
     fn minimum_brightness_is_the_lowest_on_level_not_off() {
-        let l = device("      - {name: brightness, type: number, min: 0, max: 100, unit: \"%\"}\n", "light");
+        let l = device(
+            "      - {name: brightness, type: number, min: 0, max: 100, unit: \"%\"}\n",
+            "light",
+        );
         assert_eq!(lowest_on(&l.capabilities[0]), Some(1.0));
-        let k = device("      - {name: brightness, type: number, min: 0, max: 254}\n", "light");
+        let k = device(
+            "      - {name: brightness, type: number, min: 0, max: 254}\n",
+            "light",
+        );
         assert_eq!(percent_of(&k.capabilities[0], 50.0), Some(127.0));
     }
 }

@@ -19,8 +19,8 @@ use super::roles::{self, domain};
 use super::{Action, Decision, StateLookup};
 use crate::fleet::display_value;
 use crate::intents::{Language, Matcher, Recognition, Vocabulary, normalize};
-use crate::registry::{CapabilityType, Device, Registry};
 use crate::registry::value::number;
+use crate::registry::{CapabilityType, Device, Registry};
 
 /// Where a goal was said, and in which language.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -96,9 +96,21 @@ impl Templates {
         Self { languages }
     }
 
+    /// `goal` with number words as digits in the preferred language, for
+    /// the layers after the templates.
+    pub fn with_numbers(&self, goal: &str) -> Option<String> {
+        let loaded = self.languages.first()?;
+        let text = normalize(goal, &[]);
+        let converted = with_numbers(&text, loaded);
+        (converted != text).then_some(converted)
+    }
+
     /// Codes of the loaded languages.
     pub fn codes(&self) -> Vec<&str> {
-        self.languages.iter().map(|l| l.language.code.as_str()).collect()
+        self.languages
+            .iter()
+            .map(|l| l.language.code.as_str())
+            .collect()
     }
 
     /// The decision for `goal` if a template explains it, with the trace.
@@ -113,6 +125,11 @@ impl Templates {
             let matcher = Matcher::new(&loaded.language, &loaded.vocabulary);
             let text = normalize(goal, &loaded.language.skip_words);
             let mut readings = matcher.recognize_normalized(&text);
+            if readings.is_empty()
+                && let Some(q) = direct_question(&text, &loaded.language.code)
+            {
+                readings = matcher.recognize_normalized(&q);
+            }
             let mut converted = None;
             if readings.is_empty() {
                 let numbers = with_numbers(&text, loaded);
@@ -129,6 +146,7 @@ impl Templates {
                 trace.push(format!("numbers read as \"{t}\""));
             }
             let mut first_refusal = None;
+            let mut no_fit = None;
             for r in readings.iter().take(8) {
                 let described = describe(r, &loaded.language.code);
                 match decide(registry, r, &text, context, state) {
@@ -141,16 +159,67 @@ impl Templates {
                             first_refusal = Some((why, described));
                         }
                     }
-                    Err(Skip::NoFit) => {}
+                    Err(Skip::NoFit(why)) => {
+                        if no_fit.is_none() {
+                            no_fit = Some((why, described));
+                        }
+                    }
                 }
             }
             if let Some((why, described)) = first_refusal {
                 trace.push(described);
                 return Some((Decision::Refuse(why), trace));
             }
+            // Only readings of a device as another domain ("set the
+            // radiator to 50%" read as a fan speed): the resolver may do
+            // better with the same words.
+            if let Some((why, described)) = no_fit {
+                tracing::debug!("{described}: {why}");
+            }
         }
         None
     }
+}
+
+/// An indirect question as the direct one the templates know: "check
+/// whether the kitchen light is on" → "is the kitchen light on" (English).
+fn direct_question(text: &str, code: &str) -> Option<String> {
+    if code != "en" {
+        return None;
+    }
+    const LEADS: &[&str] = &[
+        "check whether",
+        "check if",
+        "see whether",
+        "see if",
+        "tell me whether",
+        "tell me if",
+        "i wonder whether",
+        "i wonder if",
+        "do you know whether",
+        "do you know if",
+        "know whether",
+        "know if",
+        "confirm whether",
+        "confirm if",
+        "verify whether",
+        "verify if",
+    ];
+    let rest = LEADS.iter().find_map(|l| {
+        text.find(&format!("{l} "))
+            .map(|i| &text[i + l.len() + 1..])
+    })?;
+    for verb in [" is ", " are "] {
+        if let Some(i) = rest.rfind(verb) {
+            return Some(format!(
+                "{}{} {}",
+                verb.trim(),
+                format_args!(" {}", &rest[..i]),
+                &rest[i + verb.len()..]
+            ));
+        }
+    }
+    None
 }
 
 /// Number words as digits ("thirty" → 30), fractions as percentages.
@@ -275,8 +344,8 @@ fn vocabulary(registry: &Registry, code: &str) -> Vocabulary {
 /// Why a reading gives no decision.
 enum Skip {
     /// The reading does not fit the registry (a name of a device of another
-    /// domain): try the next reading.
-    NoFit,
+    /// domain): try the next reading; the reason if none fits.
+    NoFit(String),
     /// The reading fits, and the goal cannot be done: this is the answer
     /// unless a later reading does better.
     Refuse(String),
@@ -310,12 +379,21 @@ fn decide(
         )));
     }
     if intent == "HassNevermind" {
-        return Ok(Decision::Answer("OK, nothing done".into()));
+        return Err(Skip::Refuse(
+            "nothing to do: the goal takes nothing back".into(),
+        ));
     }
-    let targets = targets(registry, r, text, context)?;
-    match intent {
-        "HassGetState" | "HassClimateGetTemperature" => Ok(answer(r, &targets, state)),
-        _ => act(r, &targets, state),
+    let question = matches!(intent, "HassGetState" | "HassClimateGetTemperature");
+    let targets = match targets(registry, r, text, context) {
+        Ok(t) => t,
+        // A question about a group with nothing in it has an answer.
+        Err(Skip::Refuse(why)) if question => return Ok(Decision::Answer(why)),
+        Err(e) => return Err(e),
+    };
+    if question {
+        Ok(answer(r, &targets, state))
+    } else {
+        act(r, &targets, state)
     }
 }
 
@@ -343,19 +421,63 @@ fn domains(r: &Recognition<'_>) -> Vec<String> {
         return vec![d.to_string()];
     }
     match r.block.requires_context.get("domain") {
-        Some(Value::String(d)) => vec![d.clone()],
-        Some(Value::Array(v)) => v.iter().filter_map(Value::as_str).map(String::from).collect(),
-        _ => Vec::new(),
+        Some(Value::String(d)) => return vec![d.clone()],
+        Some(Value::Array(v)) => {
+            return v
+                .iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect();
+        }
+        _ => {}
     }
+    // Intents that only make sense for one domain, when the block does not
+    // say it: never "every device".
+    let intent = r.block.intent.as_str();
+    let implied = if intent.starts_with("HassVacuum") {
+        "vacuum"
+    } else if intent.starts_with("HassLawnMower") {
+        "lawn_mower"
+    } else if intent.starts_with("HassMedia") || intent.contains("Volume") {
+        "media_player"
+    } else if intent.starts_with("HassClimate") {
+        "climate"
+    } else if intent == "HassLightSet" {
+        "light"
+    } else if intent == "HassFanSetSpeed" {
+        "fan"
+    } else {
+        return Vec::new();
+    };
+    vec![implied.to_string()]
 }
 
 fn plural_words(text: &str) -> bool {
     text.split(' ').any(|w| {
         matches!(
             w,
-            "all" | "every" | "each" | "lights" | "lamps" | "fans" | "switches" | "blinds"
-                | "covers" | "shutters" | "curtains" | "doors" | "locks" | "windows"
-                | "alle" | "tous" | "toutes" | "les" | "todas" | "todos" | "las" | "los"
+            "all"
+                | "every"
+                | "each"
+                | "lights"
+                | "lamps"
+                | "fans"
+                | "switches"
+                | "blinds"
+                | "covers"
+                | "shutters"
+                | "curtains"
+                | "doors"
+                | "locks"
+                | "windows"
+                | "alle"
+                | "tous"
+                | "toutes"
+                | "les"
+                | "todas"
+                | "todos"
+                | "las"
+                | "los"
         )
     })
 }
@@ -372,12 +494,18 @@ fn targets<'a>(
         (domains.is_empty() || domains.iter().any(|x| x == domain(d)))
             && class.is_none_or(|c| roles::has_class(d, c))
     };
+    // "vacuum the kitchen": the kitchen is where to clean, not where the
+    // vacuum is.
+    let place_is_target = r.block.intent != "HassVacuumCleanArea";
     let area = r
         .slot("area")
         .and_then(|s| s.values.first())
         .and_then(Value::as_str)
-        .map(String::from);
-    let floor = slot_str(r, "floor").map(String::from);
+        .map(String::from)
+        .filter(|_| place_is_target);
+    let floor = slot_str(r, "floor")
+        .map(String::from)
+        .filter(|_| place_is_target);
     let in_place = |d: &Device, area: Option<&str>| match (area, &floor) {
         (Some(a), _) => d.room.as_deref() == Some(a),
         (None, Some(f)) => d
@@ -393,13 +521,36 @@ fn targets<'a>(
             .filter_map(Value::as_str)
             .filter_map(|id| registry.get(id))
             .collect();
-        let fitting: Vec<&Device> = named
+        let of_domain: Vec<&Device> = named.iter().copied().filter(|d| fits(d)).collect();
+        let fitting: Vec<&Device> = of_domain
             .iter()
             .copied()
-            .filter(|d| fits(d) && in_place(d, area.as_deref()))
+            .filter(|d| in_place(d, area.as_deref()))
             .collect();
+        if fitting.is_empty() && !of_domain.is_empty() {
+            // The device exists, elsewhere: say so rather than guess.
+            let place = match (&area, &floor) {
+                (Some(a), _) => format!("in the {}", a.replace('_', " ")),
+                (None, Some(f)) => format!("on the {}", f.replace('_', " ")),
+                (None, None) => "there".into(),
+            };
+            return Err(Skip::Refuse(format!("\"{}\" is not {place}", name.text)));
+        }
         if fitting.is_empty() {
-            return Err(Skip::NoFit);
+            let kinds = if domains.is_empty() {
+                "what was asked".to_string()
+            } else {
+                domains.join(" or ").replace('_', " ")
+            };
+            let place = match (&area, &floor) {
+                (Some(a), _) => format!(" in the {}", a.replace('_', " ")),
+                (None, Some(f)) => format!(" on the {}", f.replace('_', " ")),
+                (None, None) => String::new(),
+            };
+            return Err(Skip::NoFit(format!(
+                "\"{}\"{place} is not a {kinds}",
+                name.text
+            )));
         }
         // A name two devices share: the operator's room decides, else ask.
         let fitting = if fitting.len() > 1
@@ -443,11 +594,18 @@ fn targets<'a>(
         (None, Some(f)) => format!(" on the {}", f.replace('_', " ")),
         (None, None) => String::new(),
     };
-    let what = format!("{}{place}", kind.replace('_', " "));
+    let what = format!("{}{place}", plural(&kind.replace('_', " ")));
     if devices.is_empty() {
-        return Err(Skip::Refuse(format!("no {what}: nothing in the registry fits")));
+        return Err(Skip::Refuse(format!("there are no {what} in the registry")));
     }
-    let group = area.is_some() || floor.is_some() || plural_words(text) || devices.len() == 1;
+    // A template that needs no room ("turn off all the lights", "everywhere")
+    // means the whole home; one that reads the room ("turn on the light")
+    // means one device there, unless the words say all of them.
+    let group = area.is_some()
+        || floor.is_some()
+        || !needs_context_area
+        || plural_words(text)
+        || devices.len() == 1;
     Ok(Targets {
         devices,
         group,
@@ -455,20 +613,27 @@ fn targets<'a>(
     })
 }
 
+/// "light" → "lights", "switch" → "switches" (English, for messages).
+fn plural(kind: &str) -> String {
+    if kind.ends_with('s') || kind.ends_with("sh") || kind.ends_with("ch") {
+        format!("{kind}es")
+    } else {
+        format!("{kind}s")
+    }
+}
+
 fn clarify(targets: &Targets<'_>) -> Decision {
     Decision::Clarify {
-        question: format!(
-            "which one? {} fit(s) {}",
-            targets.devices.len(),
-            targets.what
-        ),
+        question: format!("which one? {} {} fit", targets.devices.len(), targets.what),
         candidates: targets.devices.iter().map(|d| d.id.clone()).collect(),
     }
 }
 
 /// A number slot's value.
 fn number_slot(r: &Recognition<'_>, name: &str) -> Option<f64> {
-    r.slot(name).and_then(|s| s.values.first()).and_then(Value::as_f64)
+    r.slot(name)
+        .and_then(|s| s.values.first())
+        .and_then(Value::as_f64)
 }
 
 fn act(
@@ -535,7 +700,11 @@ fn action(
                 let Some(cap) = roles::find(d, &["brightness", "level", "dim"]) else {
                     return cannot("be dimmed");
                 };
-                let v = if b > 0.0 && b <= 1.0 && r.slot("brightness").is_some_and(|s| !s.text.chars().any(|c| c.is_ascii_digit())) {
+                let v = if b > 0.0
+                    && b <= 1.0
+                    && r.slot("brightness")
+                        .is_some_and(|s| !s.text.chars().any(|c| c.is_ascii_digit()))
+                {
                     // "minimum": the lowest level that is still on.
                     roles::lowest_on(cap).unwrap_or(b)
                 } else {
@@ -551,7 +720,11 @@ fn action(
                 let named = r
                     .slot("temperature")
                     .is_some_and(|s| !s.text.chars().any(|c| c.is_ascii_digit()));
-                let mut v = if cap.unit.as_deref().is_some_and(|u| u.eq_ignore_ascii_case("mired")) {
+                let mut v = if cap
+                    .unit
+                    .as_deref()
+                    .is_some_and(|u| u.eq_ignore_ascii_case("mired"))
+                {
                     (1_000_000.0 / k).round()
                 } else {
                     k
@@ -574,7 +747,10 @@ fn action(
         "HassSetPosition" => {
             let p = number_slot(r, "position").ok_or("no position given")?;
             match roles::find(d, &["position", "level", "tilt"]) {
-                Some(cap) => set(&cap.name, number(round(roles::percent_of(cap, p).unwrap_or(p)))),
+                Some(cap) => set(
+                    &cap.name,
+                    number(round(roles::percent_of(cap, p).unwrap_or(p))),
+                ),
                 None => cannot("be set to a position"),
             }
         }
@@ -603,12 +779,16 @@ fn action(
                 return cannot("change speed");
             };
             match &cap.kind {
-                CapabilityType::Number { .. } => {
-                    set(&cap.name, number(round(roles::percent_of(cap, p).unwrap_or(p))))
-                }
+                CapabilityType::Number { .. } => set(
+                    &cap.name,
+                    number(round(roles::percent_of(cap, p).unwrap_or(p))),
+                ),
                 CapabilityType::Enum { values } if !values.is_empty() => {
                     let i = ((p / 100.0) * values.len() as f64).ceil().max(1.0) as usize - 1;
-                    set(&cap.name, Value::from(values[i.min(values.len() - 1)].clone()))
+                    set(
+                        &cap.name,
+                        Value::from(values[i.min(values.len() - 1)].clone()),
+                    )
                 }
                 _ => cannot("change speed"),
             }
@@ -616,7 +796,10 @@ fn action(
         "HassSetVolume" => {
             let v = number_slot(r, "volume_level").ok_or("no volume given")?;
             match roles::find(d, &["volume", "volume_level"]) {
-                Some(cap) => set(&cap.name, number(round(roles::percent_of(cap, v).unwrap_or(v)))),
+                Some(cap) => set(
+                    &cap.name,
+                    number(round(roles::percent_of(cap, v).unwrap_or(v))),
+                ),
                 None => cannot("change volume"),
             }
         }
@@ -630,7 +813,10 @@ fn action(
                 Some(v) => v.as_f64().unwrap_or(10.0),
                 None => 10.0,
             };
-            let Some(now) = current.and_then(|s| s.get(&cap.name)).and_then(Value::as_f64) else {
+            let Some(now) = current
+                .and_then(|s| s.get(&cap.name))
+                .and_then(Value::as_f64)
+            else {
                 return Err(format!(
                     "the volume of {} is not known yet, so it cannot be changed by a step",
                     d.name
@@ -641,19 +827,37 @@ fn action(
                 _ => (0.0, 100.0),
             };
             let delta = roles::percent_of(cap, step.abs()).unwrap_or(step.abs()) - min;
-            let v = if step >= 0.0 { now + delta } else { now - delta };
+            let v = if step >= 0.0 {
+                now + delta
+            } else {
+                now - delta
+            };
             set(&cap.name, number(round(v.clamp(min, max))))
         }
         "HassMediaPause" | "HassMediaUnpause" => {
-            let want = if intent == "HassMediaPause" { "paused" } else { "playing" };
-            match d.writable().find(|c| roles::enum_values(c).iter().any(|v| v == want)) {
+            let want = if intent == "HassMediaPause" {
+                "paused"
+            } else {
+                "playing"
+            };
+            match d
+                .writable()
+                .find(|c| roles::enum_values(c).iter().any(|v| v == want))
+            {
                 Some(cap) => set(&cap.name, Value::from(want)),
                 None => cannot(if want == "paused" { "pause" } else { "play" }),
             }
         }
         "HassMediaNext" | "HassMediaPrevious" => {
-            let want = if intent == "HassMediaNext" { "next" } else { "previous" };
-            match d.writable().find(|c| roles::enum_values(c).iter().any(|v| v == want)) {
+            let want = if intent == "HassMediaNext" {
+                "next"
+            } else {
+                "previous"
+            };
+            match d
+                .writable()
+                .find(|c| roles::enum_values(c).iter().any(|v| v == want))
+            {
                 Some(cap) => set(&cap.name, Value::from(want)),
                 None => cannot("skip tracks"),
             }
@@ -669,8 +873,9 @@ fn action(
                 None => cannot("be muted"),
             }
         }
-        "HassVacuumStart" | "HassLawnMowerStartMowing" => {
-            enum_to(d, &["cleaning", "mowing", "start", "on"]).ok_or_else(|| format!("{} cannot start", d.name))
+        "HassVacuumStart" | "HassVacuumCleanArea" | "HassLawnMowerStartMowing" => {
+            enum_to(d, &["cleaning", "mowing", "start"])
+                .ok_or_else(|| format!("{} cannot start", d.name))
         }
         "HassVacuumReturnToBase" | "HassLawnMowerDock" => {
             enum_to(d, &["returning", "return_to_base", "docked", "dock"])
@@ -709,6 +914,25 @@ fn on_off(d: &Device, on: bool) -> Option<Pairs> {
                 return Some(p);
             }
         }
+        "climate" => {
+            if let Some(cap) = d.writable().find(|c| {
+                matches!(c.name.as_str(), "mode" | "hvac_mode" | "system_mode")
+                    && roles::enum_values(c).iter().any(|v| v == "off")
+            }) {
+                let values = roles::enum_values(cap);
+                let v = if !on {
+                    "off"
+                } else if let Some(v) = ["heat", "auto", "heat_cool", "cool"]
+                    .into_iter()
+                    .find(|w| values.iter().any(|v| v == w))
+                {
+                    v
+                } else {
+                    values.iter().find(|v| *v != "off")?.as_str()
+                };
+                return Some(vec![(cap.name.clone(), Value::from(v))]);
+            }
+        }
         "vacuum" => {
             return if on {
                 enum_to(d, &["cleaning", "start"])
@@ -721,7 +945,11 @@ fn on_off(d: &Device, on: bool) -> Option<Pairs> {
                 return None;
             }
             let cap = d.writable().next()?;
-            let v = roles::enum_values(cap).first().cloned().map(Value::from).unwrap_or(Value::Bool(true));
+            let v = roles::enum_values(cap)
+                .first()
+                .cloned()
+                .map(Value::from)
+                .unwrap_or(Value::Bool(true));
             return Some(vec![(cap.name.clone(), v)]);
         }
         _ => {}
@@ -752,7 +980,11 @@ fn state_of(d: &Device, asked: &str) -> Option<(String, Value)> {
             .iter()
             .find(|c| c.name == "position" || c.name == "open" || c.name == "contact")
             .or_else(|| roles::on_off(d)),
-        _ => roles::on_off(d).or_else(|| d.capabilities.iter().find(|c| c.kind == CapabilityType::Bool)),
+        _ => roles::on_off(d).or_else(|| {
+            d.capabilities
+                .iter()
+                .find(|c| c.kind == CapabilityType::Bool)
+        }),
     }?;
     Some((cap.name.clone(), Value::from(asked)))
 }
@@ -805,7 +1037,11 @@ fn answer(r: &Recognition<'_>, targets: &Targets<'_>, state: StateLookup<'_>) ->
                 .filter(|c| !temperature || c.name.contains("temperature"))
                 .filter_map(|c| {
                     current.get(&c.name).map(|v| {
-                        format!("{} is {}", c.name.replace('_', " "), display_value(v, c.unit.as_deref()))
+                        format!(
+                            "{} is {}",
+                            c.name.replace('_', " "),
+                            display_value(v, c.unit.as_deref())
+                        )
                     })
                 })
                 .collect();
@@ -833,9 +1069,21 @@ fn answer(r: &Recognition<'_>, targets: &Targets<'_>, state: StateLookup<'_>) ->
     let total = yes.len() + no.len() + unknown.len();
     let mut answer = if targets.devices.len() == 1 && total == 1 {
         let d = targets.devices[0];
+        // The value itself too: "no, Garden lights is not on (power is off)".
+        let shown = state_of(d, &asked)
+            .and_then(|(cap, _)| {
+                let v = state(&d.id)?.get(&cap).cloned()?;
+                let unit = d.capability(&cap).and_then(|c| c.unit.clone());
+                Some(format!(
+                    " ({} is {})",
+                    cap.replace('_', " "),
+                    display_value(&v, unit.as_deref())
+                ))
+            })
+            .unwrap_or_default();
         match (yes.is_empty(), no.is_empty()) {
-            (false, _) => format!("yes, {} is {asked}", d.name),
-            (true, false) => format!("no, {} is not {asked}", d.name),
+            (false, _) => format!("yes, {} is {asked}{shown}", d.name),
+            (true, false) => format!("no, {} is not {asked}{shown}", d.name),
             _ => format!("{}: no state seen yet", d.name),
         }
     } else if yes.is_empty() {

@@ -113,10 +113,35 @@ fn unit_of(word: &str) -> Option<Unit> {
     })
 }
 
+/// Whether the words ask something rather than command it: a question
+/// word first, after any politeness ("could you tell me …", "please, are
+/// any …"), or a question inside ("check whether", "I wonder if", "how
+/// many", "is there").
 pub fn is_question(words: &[String]) -> bool {
-    words
-        .first()
-        .is_some_and(|w| QUESTION_STARTS.contains(&w.as_str()))
+    const LEAD: &[&str] = &[
+        "please", "could", "can", "would", "will", "you", "hey", "so", "ok", "okay", "giot", "i",
+        "me", "we", "just", "quickly", "let", "us", "tell",
+    ];
+    let first = words.iter().find(|w| !LEAD.contains(&w.as_str()));
+    if first.is_some_and(|w| QUESTION_STARTS.contains(&w.as_str()))
+        && first != Some(&"tell".to_string())
+    {
+        return true;
+    }
+    words.windows(2).any(|p| {
+        let (a, b) = (p[0].as_str(), p[1].as_str());
+        matches!(
+            (a, b),
+            (
+                "check" | "see" | "wonder" | "know" | "ask" | "tell" | "confirm" | "verify",
+                "whether" | "if"
+            ) | ("how", "many" | "much" | "warm" | "cold" | "hot" | "bright")
+                | ("is" | "are", "there")
+                | ("are" | "is", "any" | "all")
+                | ("me", "whether" | "if" | "what" | "which" | "how")
+                | ("tell" | "show", "me")
+        )
+    }) || words.iter().any(|w| w == "whether")
 }
 
 /// Splits a normalized goal into clauses at "and", commas, "then" and
@@ -218,6 +243,37 @@ fn read_cues(words: &[String]) -> Cues {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn q(goal: &str) -> bool {
+        let words: Vec<String> = normalize(goal)
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        is_question(&words)
+    }
+
+    #[test]
+    fn questions_are_recognised_anywhere_in_the_sentence() {
+        for goal in [
+            "could you check whether the kitchen light is on?",
+            "please are any lights on",
+            "I wonder if the garage door is open",
+            "how many lights are on",
+            "which doors are unlocked",
+            "can you tell me the temperature in the study",
+            "is there a window open upstairs",
+        ] {
+            assert!(q(goal), "{goal}");
+        }
+        for goal in [
+            "turn on the kitchen light",
+            "please switch off the lamp",
+            "if the cellar gets damp switch on the dehumidifier",
+            "tell the tv to turn off",
+        ] {
+            assert!(!q(goal), "{goal}");
+        }
+    }
 
     fn one(goal: &str) -> Clause {
         let c = clauses(&normalize(goal));

@@ -226,7 +226,10 @@ mod tests {
             })
         );
         assert_eq!(
-            parse(br#"{"id":"a3","goal":"lights off","room":"kitchen","conversation":"c1"}"#, None),
+            parse(
+                br#"{"id":"a3","goal":"lights off","room":"kitchen","conversation":"c1"}"#,
+                None
+            ),
             Ok(Incoming::Goal {
                 id: "a3".into(),
                 goal: "lights off".into(),

@@ -408,9 +408,7 @@ async fn incoming(
             room,
             conversation,
         }) => (id, goal, dry_run, None, room, conversation),
-        Ok(Incoming::Confirm { id, token }) => {
-            (id, String::new(), false, Some(token), None, None)
-        }
+        Ok(Incoming::Confirm { id, token }) => (id, String::new(), false, Some(token), None, None),
     };
     if pending.iter().any(|(p, _)| *p == id) {
         // The same id twice in one batch: the first one answers.

@@ -307,11 +307,7 @@ impl Language {
         }
         Ok(Self {
             code: file.language,
-            skip_words: file
-                .skip_words
-                .iter()
-                .map(|w| w.to_lowercase())
-                .collect(),
+            skip_words: file.skip_words.iter().map(|w| w.to_lowercase()).collect(),
             blocks,
             sentences,
             lists,
@@ -392,12 +388,18 @@ fn permutations(v: &mut Vec<usize>, k: usize, f: &mut impl FnMut(&[usize])) {
 fn required(e: &Expr) -> Vec<String> {
     fn go(e: &Expr) -> Vec<String> {
         match e {
-            Expr::Text(t) => t.split(' ').filter(|w| !w.is_empty()).map(String::from).collect(),
+            Expr::Text(t) => t
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(String::from)
+                .collect(),
             Expr::Seq(v) | Expr::Perm(v) => v.iter().flat_map(go).collect(),
             Expr::Alt(v) => {
                 let mut sets = v.iter().map(go);
                 let first = sets.next().unwrap_or_default();
-                sets.fold(first, |acc, s| acc.into_iter().filter(|w| s.contains(w)).collect())
+                sets.fold(first, |acc, s| {
+                    acc.into_iter().filter(|w| s.contains(w)).collect()
+                })
             }
             Expr::List { .. } | Expr::Rule(_) => Vec::new(),
         }
@@ -467,7 +469,10 @@ mod tests {
         let lang = Language::from_json(SMALL).unwrap();
         assert!(matches!(
             lang.lists["temperature"],
-            SlotList::Range { fractions: true, .. }
+            SlotList::Range {
+                fractions: true,
+                ..
+            }
         ));
         let SlotList::Values(v) = &lang.lists["on_off"] else {
             panic!()
@@ -481,7 +486,10 @@ mod tests {
     fn an_undefined_rule_is_an_error_naming_it() {
         let bad = SMALL.replace("<turn> on <name_the>", "<spin> on");
         let e = Language::from_json(&bad).unwrap_err();
-        assert_eq!(e.to_string(), "HassTurnOn: expansion rule <spin> is not defined");
+        assert_eq!(
+            e.to_string(),
+            "HassTurnOn: expansion rule <spin> is not defined"
+        );
     }
 
     #[test]

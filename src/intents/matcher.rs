@@ -444,7 +444,9 @@ fn number(input: &[char], pos: usize) -> Option<(usize, f64)> {
     while end > digits && matches!(input[end - 1], '.' | ',') {
         end -= 1;
     }
-    if end == digits || input.get(end).is_some_and(|c| c.is_alphanumeric()) {
+    // A unit may follow without a space ("4000k", "21°"); the template
+    // says which, so only another digit ends the number wrongly.
+    if end == digits || input.get(end).is_some_and(char::is_ascii_digit) {
         return None;
     }
     let s: String = input[pos..end]
@@ -562,7 +564,10 @@ mod tests {
         let (_, slots) = best("turn on the lamp").unwrap();
         assert_eq!(
             slots,
-            vec![("name".into(), vec![Value::from("lamp_a"), Value::from("lamp_b")])]
+            vec![(
+                "name".into(),
+                vec![Value::from("lamp_a"), Value::from("lamp_b")]
+            )]
         );
     }
 
@@ -610,7 +615,11 @@ mod tests {
         ] {
             let (intent, slots) = best(goal).unwrap_or_else(|| panic!("{goal}"));
             assert_eq!(intent, "HassLightSet");
-            assert_eq!(slots[1], ("brightness".into(), vec![Value::from(40)]), "{goal}");
+            assert_eq!(
+                slots[1],
+                ("brightness".into(), vec![Value::from(40)]),
+                "{goal}"
+            );
         }
         assert_eq!(best("set the kitchen light to 140%"), None);
         assert_eq!(best("set the kitchen light to 40 percentage"), None);
@@ -634,11 +643,20 @@ mod tests {
 
     #[test]
     fn normalize_keeps_decimals_apostrophes_and_units() {
-        assert_eq!(normalize("What's the TEMP? 21.5°C, ok.", &[]), "what's the temp 21.5°c ok");
-        assert_eq!(normalize("  Turn   on  'the'  light. ", &[]), "turn on the light");
+        assert_eq!(
+            normalize("What's the TEMP? 21.5°C, ok.", &[]),
+            "what's the temp 21.5°c ok"
+        );
+        assert_eq!(
+            normalize("  Turn   on  'the'  light. ", &[]),
+            "turn on the light"
+        );
         assert_eq!(normalize("twenty-one", &[]), "twenty-one");
         assert_eq!(
-            normalize("could you please turn it on", &["could you".into(), "please".into()]),
+            normalize(
+                "could you please turn it on",
+                &["could you".into(), "please".into()]
+            ),
             "turn it on"
         );
     }

@@ -317,7 +317,10 @@ mod tests {
                 slot: "brightness".into()
             }
         );
-        assert_eq!(parse("(a|b|c)").unwrap(), Expr::Alt(vec![t("a"), t("b"), t("c")]));
+        assert_eq!(
+            parse("(a|b|c)").unwrap(),
+            Expr::Alt(vec![t("a"), t("b"), t("c")])
+        );
     }
 
     #[test]

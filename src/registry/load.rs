@@ -380,13 +380,25 @@ fn check_places(
         let f = &f.value;
         let at = format!("floors[{i}]");
         if !is_identifier(&f.id.value) {
-            c.at(&f.id, format!("{at}.id"), format!("`{}` is not a valid floor id", f.id.value));
+            c.at(
+                &f.id,
+                format!("{at}.id"),
+                format!("`{}` is not a valid floor id", f.id.value),
+            );
         } else if floors.iter().any(|g| g.id == f.id.value) {
-            c.at(&f.id, format!("{at}.id"), format!("duplicate floor `{}`", f.id.value));
+            c.at(
+                &f.id,
+                format!("{at}.id"),
+                format!("duplicate floor `{}`", f.id.value),
+            );
         }
         for (j, r) in f.rooms.iter().enumerate() {
             if !is_identifier(&r.value) {
-                c.at(r, format!("{at}.rooms[{j}]"), format!("`{}` is not a valid room", r.value));
+                c.at(
+                    r,
+                    format!("{at}.rooms[{j}]"),
+                    format!("`{}` is not a valid room", r.value),
+                );
             } else if let Some((_, other)) = room_floor.iter().find(|(room, _)| *room == r.value) {
                 c.at(
                     r,
@@ -399,7 +411,10 @@ fn check_places(
         }
         floors.push(super::Floor {
             id: f.id.value.clone(),
-            name: f.name.clone().unwrap_or_else(|| f.id.value.replace('_', " ")),
+            name: f
+                .name
+                .clone()
+                .unwrap_or_else(|| f.id.value.replace('_', " ")),
             aliases: f.aliases.clone(),
             level: f.level,
             rooms: f.rooms.iter().map(|r| r.value.clone()).collect(),
@@ -410,13 +425,24 @@ fn check_places(
         let r = &r.value;
         let at = format!("rooms[{i}]");
         if !is_identifier(&r.id.value) {
-            c.at(&r.id, format!("{at}.id"), format!("`{}` is not a valid room id", r.id.value));
+            c.at(
+                &r.id,
+                format!("{at}.id"),
+                format!("`{}` is not a valid room id", r.id.value),
+            );
         } else if rooms.iter().any(|q| q.id == r.id.value) {
-            c.at(&r.id, format!("{at}.id"), format!("duplicate room `{}`", r.id.value));
+            c.at(
+                &r.id,
+                format!("{at}.id"),
+                format!("duplicate room `{}`", r.id.value),
+            );
         }
         rooms.push(super::Room {
             id: r.id.value.clone(),
-            name: r.name.clone().unwrap_or_else(|| r.id.value.replace('_', " ")),
+            name: r
+                .name
+                .clone()
+                .unwrap_or_else(|| r.id.value.replace('_', " ")),
             aliases: r.aliases.clone(),
             floor: None,
         });
@@ -978,8 +1004,15 @@ devices:
         assert_eq!(reg.floor_of("kitchen").unwrap().id, "ground");
         let rooms = reg.room_list();
         let hall = rooms.iter().find(|r| r.id == "hallway").unwrap();
-        assert_eq!((hall.name.as_str(), hall.floor.as_deref()), ("Entrance hall", Some("ground")));
-        assert!(rooms.iter().any(|r| r.id == "bedroom" && r.floor.as_deref() == Some("upstairs")));
+        assert_eq!(
+            (hall.name.as_str(), hall.floor.as_deref()),
+            ("Entrance hall", Some("ground"))
+        );
+        assert!(
+            rooms
+                .iter()
+                .any(|r| r.id == "bedroom" && r.floor.as_deref() == Some("upstairs"))
+        );
     }
 
     #[test]
@@ -988,9 +1021,13 @@ devices:
             "floors:\n  - {{id: ground, rooms: [kitchen]}}\n  - {{id: Up Stairs, rooms: [kitchen]}}\n{LIGHT}"
         );
         let p = problems(&yaml);
-        assert!(p.iter().any(|p| p.field == "floors[1].id" && p.line == 3), "{p:?}");
         assert!(
-            p.iter().any(|p| p.field == "floors[1].rooms[0]" && p.message.contains("already on floor `ground`")),
+            p.iter().any(|p| p.field == "floors[1].id" && p.line == 3),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|p| p.field == "floors[1].rooms[0]"
+                && p.message.contains("already on floor `ground`")),
             "{p:?}"
         );
     }

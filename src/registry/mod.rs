@@ -318,7 +318,9 @@ impl Registry {
 
     /// The floor `room` is on, if a floor lists it.
     pub fn floor_of(&self, room: &str) -> Option<&Floor> {
-        self.floors.iter().find(|f| f.rooms.iter().any(|r| r == room))
+        self.floors
+            .iter()
+            .find(|f| f.rooms.iter().any(|r| r == room))
     }
 
     /// The file this registry was read from, if any.

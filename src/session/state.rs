@@ -318,12 +318,11 @@ impl Session {
         *self.replay.lock().expect("replay") = std::mem::take(&mut goal.replay);
         let fleet = &self.fleet;
         let context = crate::agent::GoalContext {
-            room: goal.request.room.as_deref().map(|r| {
-                fleet
-                    .registry()
-                    .room_id(r)
-                    .unwrap_or_else(|| r.to_string())
-            }),
+            room: goal
+                .request
+                .room
+                .as_deref()
+                .map(|r| fleet.registry().room_id(r).unwrap_or_else(|| r.to_string())),
         };
         let plan = self
             .agent

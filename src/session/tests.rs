@@ -294,10 +294,10 @@ fn an_agent_without_the_tool_cannot_publish_or_answer() {
 #[test]
 fn a_tie_asks_the_model_through_effects_and_acts_on_its_answer() {
     let mut s = session();
-    let mut model = FakeScorer::default().prefer("lamp", " bedside lamp");
+    let mut model = FakeScorer::default().prefer("sleep", " bedside lamp");
     let t0 = Instant::now();
     s.handle(Input::Model(Some(ModelInfo::of(&model))), t0);
-    let mut fx = s.handle(goal(1, "turn on the lamp again"), t0);
+    let mut fx = s.handle(goal(1, "turn on the lamp where i sleep"), t0);
     let mut asked = 0;
     // Answer every score request the way a driver would.
     while let Some((request, prompt, options)) = fx.iter().find_map(|e| match e {

@@ -75,7 +75,7 @@ pub async fn run(config: TuiConfig) -> Result<(), TuiError> {
         fleet,
         config.definition.clone(),
         SessionConfig::confirming_within(config.confirm_timeout)
-        .preferring(config.language.as_deref()),
+            .preferring(config.language.as_deref()),
     );
     // Goals wait in the session while the model loads.
     session.expect_model();

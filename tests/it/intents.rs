@@ -56,7 +56,10 @@ fn real_sentences_match_in_four_languages() {
             &[("name", "Hall light", "hall_light")],
             "could you set the hall light brightness to 30%",
             "HassLightSet",
-            &[("name", Value::from("hall_light")), ("brightness", Value::from(30))],
+            &[
+                ("name", Value::from("hall_light")),
+                ("brightness", Value::from(30)),
+            ],
         ),
         (
             "de",
