@@ -222,6 +222,85 @@ impl Agent {
     /// tools; Home Assistant's intent templates; giot's own resolver, with
     /// the model breaking ties; a refusal that says why.
     pub fn plan_in(&mut self, goal: &str, context: &GoalContext, state: StateLookup<'_>) -> Plan {
+        // "every light but the hall light": the goal without its exception,
+        // then the exception taken out of what it decided.
+        let text = crate::intents::normalize(goal, &[]);
+        for code in self
+            .templates
+            .codes()
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>()
+        {
+            if let Some((main, except)) = templates::split_exception(&text, &code) {
+                return self.plan_except(&main, &except, context, state);
+            }
+        }
+        self.plan_layers(goal, context, state)
+    }
+
+    fn plan_except(
+        &mut self,
+        main: &str,
+        except: &str,
+        context: &GoalContext,
+        state: StateLookup<'_>,
+    ) -> Plan {
+        let Some(excluded) = templates::excluded_devices(&self.registry, except) else {
+            let mut plan = Plan::empty();
+            plan.decision = Decision::Refuse(format!(
+                "nothing in the registry is called \"{except}\", so it cannot be left out"
+            ));
+            return plan;
+        };
+        let mut plan = self.plan_layers(main, context, state);
+        plan.trace
+            .push(format!("except \"{except}\": {}", excluded.join(", ")));
+        plan.decision = match std::mem::replace(&mut plan.decision, Decision::Refuse(String::new()))
+        {
+            Decision::Act(actions) => {
+                let devices: std::collections::BTreeSet<&str> =
+                    actions.iter().map(|a| a.device.as_str()).collect();
+                let kept: Vec<Action> = actions
+                    .iter()
+                    .filter(|a| !excluded.contains(&a.device))
+                    .cloned()
+                    .collect();
+                if devices.len() < 2 && kept.len() == actions.len() {
+                    Decision::Refuse(format!(
+                        "\"{main}\" is one device, and \"{except}\" is not part of it"
+                    ))
+                } else if kept.is_empty() {
+                    Decision::Refuse(format!(
+                        "nothing is left of \"{main}\" once \"{except}\" is taken out"
+                    ))
+                } else {
+                    Decision::Act(kept)
+                }
+            }
+            Decision::Clarify { candidates, .. } => {
+                let kept: Vec<String> = candidates
+                    .into_iter()
+                    .filter(|c| !excluded.contains(c))
+                    .collect();
+                if kept.is_empty() {
+                    Decision::Refuse(format!("nothing is left once \"{except}\" is taken out"))
+                } else {
+                    // Even one left is only what the words did not rule
+                    // out: the person says yes to it by naming it.
+                    Decision::Clarify {
+                        question: format!("which one? {} device(s) fit", kept.len()),
+                        candidates: kept,
+                    }
+                }
+            }
+            other => other,
+        };
+        plan
+    }
+
+    /// Every layer for a goal without an exception.
+    fn plan_layers(&mut self, goal: &str, context: &GoalContext, state: StateLookup<'_>) -> Plan {
         let mut plan = Plan::empty();
         let normalized = understand::normalize(goal);
         let clauses = understand::clauses(&normalized);

@@ -60,6 +60,9 @@ struct Loaded {
     language: Arc<Language>,
     vocabulary: Vocabulary,
     numbers: Option<text2num::Language>,
+    /// Every word of the templates and of the registry's names, rooms and
+    /// floors: what a typo is corrected towards.
+    known: std::collections::HashSet<String>,
 }
 
 /// The template layer over one registry.
@@ -86,10 +89,28 @@ impl Templates {
             .filter_map(|code| language(code))
             .map(|language| {
                 let numbers = text2num::get_interpreter_for(&language.code);
+                let mut known = language.words();
+                for d in registry.devices() {
+                    for n in std::iter::once(&d.name).chain(&d.aliases) {
+                        known.extend(normalize(n, &[]).split(' ').map(String::from));
+                    }
+                }
+                for r in registry.room_list() {
+                    for n in std::iter::once(&r.name).chain(&r.aliases) {
+                        known.extend(normalize(n, &[]).split(' ').map(String::from));
+                    }
+                    known.extend(r.id.split('_').map(String::from));
+                }
+                for f in &registry.floors {
+                    for n in std::iter::once(&f.name).chain(&f.aliases) {
+                        known.extend(normalize(n, &[]).split(' ').map(String::from));
+                    }
+                }
                 Loaded {
                     vocabulary: vocabulary(registry, &language.code),
                     language,
                     numbers,
+                    known,
                 }
             })
             .collect();
@@ -124,26 +145,35 @@ impl Templates {
         for loaded in &self.languages {
             let matcher = Matcher::new(&loaded.language, &loaded.vocabulary);
             let text = normalize(goal, &loaded.language.skip_words);
+            let code = loaded.language.code.as_str();
+            let mut trace = Vec::new();
             let mut readings = matcher.recognize_normalized(&text);
             if readings.is_empty()
-                && let Some(q) = direct_question(&text, &loaded.language.code)
+                && let Some(q) = direct_question(&text, code)
             {
                 readings = matcher.recognize_normalized(&q);
             }
-            let mut converted = None;
+            let mut read = text.clone();
             if readings.is_empty() {
                 let numbers = with_numbers(&text, loaded);
                 if numbers != text {
                     readings = matcher.recognize_normalized(&numbers);
-                    converted = Some(numbers);
+                    if !readings.is_empty() {
+                        trace.push(format!("numbers read as \"{numbers}\""));
+                    }
+                    read = numbers;
+                }
+            }
+            if readings.is_empty()
+                && let Some((corrected, fixes)) = correct(&read, loaded)
+            {
+                readings = matcher.recognize_normalized(&corrected);
+                if !readings.is_empty() {
+                    trace.push(format!("typos corrected: {}", fixes.join(", ")));
                 }
             }
             if readings.is_empty() {
                 continue;
-            }
-            let mut trace = Vec::new();
-            if let Some(t) = &converted {
-                trace.push(format!("numbers read as \"{t}\""));
             }
             let mut first_refusal = None;
             let mut no_fit = None;
@@ -179,6 +209,155 @@ impl Templates {
         }
         None
     }
+}
+
+/// Splits "turn off every light but the hall light" into the goal and the
+/// exception ("the hall light"); `None` without an exception word.
+pub fn split_exception(text: &str, code: &str) -> Option<(String, String)> {
+    let words: &[&str] = match code {
+        "en" => &[
+            " except for ",
+            " except ",
+            " but not ",
+            " but ",
+            " other than ",
+            " apart from ",
+            " besides ",
+            " save for ",
+        ],
+        "de" => &[" außer ", " ausser ", " bis auf ", " ohne "],
+        "fr" => &[" sauf ", " à part ", " excepté ", " hormis "],
+        "es" => &[
+            " excepto ",
+            " menos ",
+            " salvo ",
+            " aparte de ",
+            " pero no ",
+        ],
+        _ => &[],
+    };
+    let (i, w) = words.iter().find_map(|w| text.find(w).map(|i| (i, *w)))?;
+    let main = text[..i].trim().to_string();
+    let rest = text[i + w.len()..].trim().to_string();
+    (!main.is_empty() && !rest.is_empty()).then_some((main, rest))
+}
+
+/// The devices an exception names: devices by name or alias, or every
+/// device of a room ("the bedroom's"); several joined by "and" or commas.
+/// `None` when a part names nothing.
+pub fn excluded_devices(registry: &Registry, phrase: &str) -> Option<Vec<String>> {
+    const ARTICLES: &[&str] = &[
+        "the", "my", "our", "der", "die", "das", "den", "le", "la", "les", "l'", "el", "los", "las",
+    ];
+    let mut ids = Vec::new();
+    for part in phrase
+        .split([','])
+        .flat_map(|p| p.split(" and "))
+        .flat_map(|p| p.split(" und "))
+        .flat_map(|p| p.split(" et "))
+        .flat_map(|p| p.split(" y "))
+    {
+        let mut words: Vec<&str> = part.split_whitespace().collect();
+        while words.first().is_some_and(|w| ARTICLES.contains(w)) {
+            words.remove(0);
+        }
+        let p = words.join(" ");
+        let p = p.trim_end_matches("'s").trim_end_matches('s').to_string();
+        if p.is_empty() {
+            continue;
+        }
+        let same = |name: &str| {
+            let n = normalize(name, &[]);
+            n == p || n.trim_end_matches('s') == p
+        };
+        let named: Vec<String> = registry
+            .devices()
+            .iter()
+            .filter(|d| {
+                same(&d.name) || d.aliases.iter().any(|a| same(a)) || same(&d.id.replace('_', " "))
+            })
+            .map(|d| d.id.clone())
+            .collect();
+        if !named.is_empty() {
+            ids.extend(named);
+            continue;
+        }
+        // A room, or a room and a kind ("the kitchen", "the kitchen light").
+        let room = registry.room_list().into_iter().find(|r| {
+            let names: Vec<String> = std::iter::once(r.name.clone())
+                .chain(r.aliases.iter().cloned())
+                .chain(std::iter::once(r.id.replace('_', " ")))
+                .map(|n| normalize(&n, &[]))
+                .collect();
+            names
+                .iter()
+                .any(|n| p == *n || p.starts_with(&format!("{n} ")))
+        })?;
+        ids.extend(
+            registry
+                .devices()
+                .iter()
+                .filter(|d| d.room.as_deref() == Some(room.id.as_str()))
+                .map(|d| d.id.clone()),
+        );
+    }
+    (!ids.is_empty()).then_some(ids)
+}
+
+/// Words the language's templates and the registry's names know.
+fn known_words(loaded: &Loaded) -> &std::collections::HashSet<String> {
+    &loaded.known
+}
+
+/// The goal with each word nobody knows replaced by the one known word
+/// within a small edit distance (Damerau–Levenshtein: 1 for words of 4 to 6
+/// letters, 2 from 7), and the corrections made; `None` if none was made.
+/// A word with two equally near candidates is left alone.
+fn correct(text: &str, loaded: &Loaded) -> Option<(String, Vec<String>)> {
+    let known = known_words(loaded);
+    let mut fixes = Vec::new();
+    let words: Vec<String> = text
+        .split(' ')
+        .map(|w| {
+            let n = w.chars().count();
+            if known.contains(w) || n < 4 || w.chars().any(|c| c.is_ascii_digit()) {
+                return w.to_string();
+            }
+            let limit = if n >= 7 { 2 } else { 1 };
+            // Nearest first; among equals, the same first letter and the same
+            // length ("trun" is "turn" rather than "run").
+            let first = w.chars().next();
+            let mut best: Option<(&str, (usize, bool, usize))> = None;
+            let mut tie = false;
+            for k in known {
+                let kn = k.chars().count();
+                if kn.abs_diff(n) > limit {
+                    continue;
+                }
+                let d = strsim::damerau_levenshtein(w, k);
+                if d > limit {
+                    continue;
+                }
+                let rank = (d, k.chars().next() != first, kn.abs_diff(n));
+                match best {
+                    Some((_, b)) if rank > b => {}
+                    Some((_, b)) if rank == b => tie = true,
+                    _ => {
+                        best = Some((k, rank));
+                        tie = false;
+                    }
+                }
+            }
+            match best {
+                Some((k, _)) if !tie => {
+                    fixes.push(format!("\"{w}\" → \"{k}\""));
+                    k.to_string()
+                }
+                _ => w.to_string(),
+            }
+        })
+        .collect();
+    (!fixes.is_empty()).then(|| (words.join(" "), fixes))
 }
 
 /// An indirect question as the direct one the templates know: "check

@@ -314,6 +314,29 @@ impl Language {
         })
     }
 
+    /// Every word of literal text in the sentences and value lists.
+    pub fn words(&self) -> std::collections::HashSet<String> {
+        let mut words = std::collections::HashSet::new();
+        let mut add = |e: &Expr| {
+            e.walk(&mut |x| {
+                if let Expr::Text(t) = x {
+                    words.extend(t.split(' ').filter(|w| !w.is_empty()).map(String::from));
+                }
+            });
+        };
+        for s in &self.sentences {
+            add(&s.expr);
+        }
+        for list in self.lists.values() {
+            if let SlotList::Values(values) = list {
+                for (e, _) in values {
+                    add(e);
+                }
+            }
+        }
+        words
+    }
+
     /// The intents this language has, each once, sorted.
     pub fn intent_names(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.blocks.iter().map(|b| b.intent.as_str()).collect();
