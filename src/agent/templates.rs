@@ -1281,3 +1281,238 @@ fn answer(r: &Recognition<'_>, targets: &Targets<'_>, state: StateLookup<'_>) ->
     }
     Decision::Answer(answer)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::agent::{Agent, AgentDefinition, Plan};
+
+    const HOME: &str = r#"
+floors:
+  - {id: ground_floor, name: Ground floor, level: 0, rooms: [hallway, kitchen, living_room]}
+  - {id: upstairs_floor, name: Upper floor, level: 1, rooms: [bedroom]}
+rooms:
+  - {id: kitchen, name: Kitchen, aliases: [Küche, cuisine, cocina]}
+  - {id: living_room, name: Living room, aliases: [Wohnzimmer, salon]}
+devices:
+  - {id: hall_light, name: Hall light, room: hallway, kind: light, state_topic: s/hall, command_topic: c/hall,
+     capabilities: [{name: power, type: enum, values: ["on", "off"]}, {name: brightness, type: number, min: 0, max: 100, unit: "%"}]}
+  - {id: kitchen_light, name: Kitchen light, room: kitchen, kind: light, state_topic: s/kl, command_topic: c/kl,
+     capabilities: [{name: power, type: enum, values: ["on", "off"]}]}
+  - {id: counter_lights, name: Counter lights, room: kitchen, kind: light, state_topic: s/cl, command_topic: c/cl,
+     capabilities: [{name: power, type: enum, values: ["on", "off"]}]}
+  - {id: living_lamp, name: Floor lamp, room: living_room, kind: light, state_topic: s/ll, command_topic: c/ll,
+     capabilities: [{name: power, type: enum, values: ["on", "off"]}, {name: color_temp, type: number, min: 2200, max: 6500, unit: K}]}
+  - {id: bedroom_light, name: Bedroom light, room: bedroom, kind: light, state_topic: s/bl, command_topic: c/bl,
+     capabilities: [{name: power, type: enum, values: ["on", "off"]}]}
+  - {id: front_door, name: Front door, room: hallway, kind: lock, state_topic: s/fd, command_topic: c/fd,
+     capabilities: [{name: lock, type: enum, values: ["locked", "unlocked"]}]}
+  - {id: back_door, name: Back door, room: kitchen, kind: lock, state_topic: s/bd, command_topic: c/bd,
+     capabilities: [{name: lock, type: enum, values: ["locked", "unlocked"]}]}
+  - {id: tv, name: TV, room: living_room, kind: media_player, state_topic: s/tv, command_topic: c/tv,
+     capabilities: [{name: power, type: enum, values: ["on", "off"]}, {name: volume, type: number, min: 0, max: 100, unit: "%"},
+                    {name: muted, type: bool}, {name: playback, type: enum, values: [playing, paused, stopped]}]}
+  - {id: robot_vacuum, name: Robot vacuum, room: hallway, kind: vacuum, state_topic: s/rv, command_topic: c/rv,
+     capabilities: [{name: state, type: enum, values: [cleaning, docked, returning, paused, idle]}]}
+  - {id: heat_pump, name: Heat pump, room: living_room, kind: thermostat, state_topic: s/hp, command_topic: c/hp,
+     capabilities: [{name: occupied_heating_setpoint, type: number, min: 5, max: 30}, {name: occupied_cooling_setpoint, type: number, min: 16, max: 32},
+                    {name: system_mode, type: enum, values: ["off", heat, cool]}]}
+"#;
+
+    fn agent() -> Agent {
+        assert!(
+            language("en").is_some(),
+            "the intent templates are missing: run scripts/fetch-intents"
+        );
+        let registry = crate::registry::parse_str(HOME, Path::new("home.yaml")).unwrap();
+        let mut agent = Agent::new(registry, AgentDefinition::builtin(), None);
+        let missing = agent.set_languages(&["en".into(), "de".into(), "fr".into(), "es".into()]);
+        assert!(missing.is_empty(), "{missing:?}");
+        agent
+    }
+
+    fn state(id: &str) -> Option<Map<String, Value>> {
+        let s = match id {
+            "kitchen_light" => json!({"power": "on"}),
+            "counter_lights" | "hall_light" | "living_lamp" | "bedroom_light" => json!({"power": "off", "brightness": 40}),
+            "front_door" => json!({"lock": "unlocked"}),
+            "back_door" => json!({"lock": "locked"}),
+            "tv" => json!({"power": "on", "volume": 30, "muted": false, "playback": "playing"}),
+            "heat_pump" => json!({"system_mode": "cool", "occupied_heating_setpoint": 20}),
+            _ => return None,
+        };
+        s.as_object().cloned()
+    }
+
+    fn plan(goal: &str) -> Plan {
+        agent().plan(goal, &state)
+    }
+
+    fn plan_in(goal: &str, room: &str) -> Plan {
+        let context = GoalContext {
+            room: Some(room.into()),
+        };
+        agent().plan_in(goal, &context, &state)
+    }
+
+    fn actions(p: &Plan) -> Vec<(String, String, Value)> {
+        match &p.decision {
+            Decision::Act(a) => {
+                let mut v: Vec<_> = a
+                    .iter()
+                    .map(|a| (a.device.clone(), a.capability.clone(), a.value.clone()))
+                    .collect();
+                v.sort_by(|a, b| a.0.cmp(&b.0));
+                v
+            }
+            other => panic!("expected actions, got {other:?} ({:?})", p.trace),
+        }
+    }
+
+    fn act(d: &str, c: &str, v: Value) -> (String, String, Value) {
+        (d.into(), c.into(), v)
+    }
+
+    #[test]
+    fn a_room_and_a_plural_kind_mean_every_such_device_there() {
+        assert_eq!(
+            actions(&plan("turn off the kitchen lights")),
+            [act("counter_lights", "power", json!("off")), act("kitchen_light", "power", json!("off"))]
+        );
+    }
+
+    #[test]
+    fn a_floor_means_its_rooms_and_level_words_name_it() {
+        assert_eq!(
+            actions(&plan("turn off the lights upstairs")),
+            [act("bedroom_light", "power", json!("off"))]
+        );
+        assert_eq!(actions(&plan("turn on the ground floor lights")).len(), 4);
+    }
+
+    #[test]
+    fn the_room_the_goal_was_said_in_is_where_the_lights_are() {
+        assert_eq!(
+            actions(&plan_in("turn off the lights", "kitchen")),
+            [act("counter_lights", "power", json!("off")), act("kitchen_light", "power", json!("off"))]
+        );
+    }
+
+    #[test]
+    fn questions_anywhere_in_the_sentence_are_answered_and_never_act() {
+        for goal in [
+            "could you check whether the kitchen light is on?",
+            "please, are any lights on",
+            "how many lights are on?",
+            "which doors are unlocked",
+            "is the front door locked",
+        ] {
+            let p = plan(goal);
+            assert!(matches!(p.decision, Decision::Answer(_)), "{goal}: {:?} {:?}", p.decision, p.trace);
+        }
+        let Decision::Answer(a) = plan("how many lights are on?").decision else { unreachable!() };
+        assert!(a.starts_with("1 of the 5 lights is on: Kitchen light"), "{a}");
+        let Decision::Answer(a) = plan("is the front door locked").decision else { unreachable!() };
+        assert!(a.starts_with("no, Front door is not locked"), "{a}");
+    }
+
+    #[test]
+    fn unlock_unlocks_and_a_door_of_two_is_asked_about() {
+        assert_eq!(
+            actions(&plan("unlock the front door")),
+            [act("front_door", "lock", json!("unlocked"))]
+        );
+        match plan("lock the door").decision {
+            Decision::Clarify { candidates, .. } => {
+                assert!(candidates.contains(&"front_door".into()) && candidates.contains(&"back_door".into()), "{candidates:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(plan("turn on the light").decision, Decision::Clarify { .. }));
+    }
+
+    #[test]
+    fn numbers_in_words_and_the_lowest_on_level() {
+        assert_eq!(
+            actions(&plan("set the hall light brightness to thirty percent")),
+            [act("hall_light", "brightness", json!(30))]
+        );
+        assert_eq!(
+            actions(&plan("dim the hall light to thirty percent")),
+            [act("hall_light", "brightness", json!(30))]
+        );
+        assert_eq!(
+            actions(&plan("set the hall light to minimum brightness")),
+            [act("hall_light", "brightness", json!(1))]
+        );
+    }
+
+    #[test]
+    fn named_whites_are_colour_temperatures_within_the_lamps_range() {
+        assert_eq!(
+            actions(&plan("set the floor lamp color temperature to warm white")),
+            [act("living_lamp", "color_temp", json!(2700))]
+        );
+    }
+
+    #[test]
+    fn typos_are_corrected_and_the_correction_is_traced() {
+        let p = plan("trun on the hall ligth");
+        assert_eq!(actions(&p), [act("hall_light", "power", json!("on"))]);
+        assert!(p.trace.iter().any(|t| t.contains("\"ligth\" → \"light\"")), "{:?}", p.trace);
+    }
+
+    #[test]
+    fn exceptions_are_left_out_of_the_group() {
+        let a = actions(&plan("switch on every light but the hall light"));
+        assert_eq!(a.len(), 4);
+        assert!(!a.iter().any(|(d, _, _)| d == "hall_light"));
+        let a = actions(&plan("turn off all the lights except the kitchen"));
+        assert_eq!(
+            a.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+            ["bedroom_light", "hall_light", "living_lamp"]
+        );
+        assert!(matches!(plan("turn off all lights except the sauna").decision, Decision::Refuse(_)));
+    }
+
+    #[test]
+    fn media_and_vacuum_intents_act_on_their_capabilities() {
+        assert_eq!(actions(&plan("mute the TV")), [act("tv", "muted", json!(true))]);
+        assert_eq!(actions(&plan("pause the TV")), [act("tv", "playback", json!("paused"))]);
+        assert_eq!(actions(&plan("set the TV volume to 20%")), [act("tv", "volume", json!(20))]);
+        assert_eq!(
+            actions(&plan("start the robot vacuum")),
+            [act("robot_vacuum", "state", json!("cleaning"))]
+        );
+    }
+
+    #[test]
+    fn a_cooling_device_gets_its_cooling_set_point() {
+        assert_eq!(
+            actions(&plan("set the heat pump to 24 degrees")),
+            [act("heat_pump", "occupied_cooling_setpoint", json!(24))]
+        );
+    }
+
+    #[test]
+    fn goals_in_german_french_and_spanish_use_their_templates() {
+        for goal in ["schalte das Licht in der Küche aus", "éteins la lumière de la cuisine", "apaga las luces de la cocina"] {
+            assert_eq!(
+                actions(&plan(goal)),
+                [act("counter_lights", "power", json!("off")), act("kitchen_light", "power", json!("off"))],
+                "{goal}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_names_nothing_is_refused_and_timers_are_not_ours() {
+        assert!(matches!(plan("turn on the attic fan").decision, Decision::Refuse(_)));
+        let p = plan("set a timer for 5 minutes");
+        assert!(matches!(&p.decision, Decision::Refuse(r) if r.contains("timers")), "{:?}", p.decision);
+    }
+}
