@@ -17,3 +17,4 @@ mod planner;
 mod run;
 mod sim;
 mod tui;
+mod understand;

@@ -1,0 +1,159 @@
+//! Understanding against a real mosquitto, `giot sim` and the real default
+//! model, on the intent bench's fixture home (`bench/intents/home.*.yaml`:
+//! two floors, named rooms, two locks, a TV, a vacuum): groups, questions,
+//! ambiguity, floors, the room a goal is said in, media and vacuum
+//! devices, and one goal in each supported language.
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use serde_json::Value;
+
+use super::harness::{Mosquitto, Process, giot};
+use super::llm::model_path;
+
+fn fixture(lang: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("bench/intents/home.{lang}.yaml"))
+}
+
+/// Mosquitto and the simulated fixture home (the same topics in every
+/// language's file).
+fn home() -> (Mosquitto, Process) {
+    let broker = Mosquitto::start();
+    let sim = Process(
+        giot()
+            .args(["sim", "--tick", "0.5", "--broker", &broker.url(), "--devices"])
+            .arg(fixture("en"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    (broker, sim)
+}
+
+fn run(broker: &Mosquitto, lang: &str, args: &[&str]) -> (Output, Value) {
+    let out = giot()
+        .args(["run", "--json", "--no-ledger", "--broker", &broker.url(), "--devices"])
+        .arg(fixture(lang))
+        .arg("--model")
+        .arg(model_path())
+        .args(args)
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out, json)
+}
+
+fn devices(json: &Value) -> Vec<String> {
+    let mut v: Vec<String> = json["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["device"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn all_confirmed(json: &Value) -> bool {
+    json["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["confirmed"] == true)
+}
+
+#[test]
+fn groups_floors_and_the_room_said_in_act_on_exactly_their_devices() {
+    let (broker, _sim) = home();
+    let (out, json) = run(&broker, "en", &["turn off the living room lights"]);
+    assert_eq!(out.status.code(), Some(0), "{json}");
+    assert_eq!(
+        devices(&json),
+        ["floor_lamp", "led_strip", "living_ceiling_light"],
+        "{json}"
+    );
+    assert!(all_confirmed(&json), "{json}");
+
+    let (_, json) = run(&broker, "en", &["--dry-run", "turn off the lights upstairs"]);
+    assert_eq!(
+        devices(&json),
+        ["bathroom_light", "bedroom_ceiling_light", "bedside_left", "bedside_right", "desk_lamp"],
+        "{json}"
+    );
+
+    let (_, json) = run(&broker, "en", &["--room", "kitchen", "turn on the lights"]);
+    assert_eq!(json["status"], "executed", "{json}");
+    assert_eq!(
+        devices(&json),
+        ["counter_lights", "kitchen_light", "pendant_lamp"],
+        "{json}"
+    );
+}
+
+#[test]
+fn questions_are_answered_and_ambiguity_is_asked_back_with_nothing_published() {
+    let (broker, _sim) = home();
+    let (out, json) = run(
+        &broker,
+        "en",
+        &["could you check whether the kitchen light is on?"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{json}");
+    assert_eq!(json["status"], "answered", "{json}");
+    assert!(json["actions"].as_array().unwrap().is_empty(), "{json}");
+    assert!(
+        json["answer"].as_str().unwrap().contains("Kitchen light"),
+        "{json}"
+    );
+
+    let (out, json) = run(&broker, "en", &["lock the door"]);
+    assert_eq!(out.status.code(), Some(5), "{json}");
+    assert_eq!(json["status"], "needs_clarification", "{json}");
+    let candidates: Vec<&str> = json["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["device"].as_str().unwrap())
+        .collect();
+    assert!(
+        candidates.contains(&"front_door") && candidates.contains(&"side_door"),
+        "{json}"
+    );
+    assert!(json["actions"].as_array().unwrap().is_empty(), "{json}");
+}
+
+#[test]
+fn media_players_and_vacuums_are_commanded_and_confirmed() {
+    let (broker, _sim) = home();
+    let (_, json) = run(&broker, "en", &["mute the TV"]);
+    assert_eq!(json["status"], "executed", "{json}");
+    assert_eq!(json["actions"][0]["capability"], "muted", "{json}");
+    assert_eq!(json["actions"][0]["value"], true, "{json}");
+    assert!(all_confirmed(&json), "{json}");
+
+    let (_, json) = run(&broker, "en", &["start the robot vacuum"]);
+    assert_eq!(json["status"], "executed", "{json}");
+    assert_eq!(json["actions"][0]["value"], "cleaning", "{json}");
+    assert!(all_confirmed(&json), "{json}");
+}
+
+#[test]
+fn one_goal_in_each_supported_language_through_its_templates() {
+    let (broker, _sim) = home();
+    for (lang, goal) in [
+        ("en", "switch on the kitchen lights"),
+        ("de", "Schalte das Licht in der Küche an"),
+        ("fr", "allume les lumières dans la cuisine"),
+        ("es", "enciende las luces de la cocina"),
+    ] {
+        let (out, json) = run(&broker, lang, &[goal]);
+        assert_eq!(out.status.code(), Some(0), "{lang}: {json}");
+        assert_eq!(
+            devices(&json),
+            ["counter_lights", "kitchen_light", "pendant_lamp"],
+            "{lang}: {json}"
+        );
+        assert!(all_confirmed(&json), "{lang}: {json}");
+    }
+}
