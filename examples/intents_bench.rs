@@ -84,7 +84,11 @@ fn main() {
         "{:<28} {:>4} {:>6} {:>9} {:>9} {:>9} {:>10}",
         "registry", "lang", "goals", "p50_ms", "p95_ms", "build_ms", "rss_mb+"
     );
-    run(&format!("fixture ({} devices)", base.len()), base.clone(), "en");
+    run(
+        &format!("fixture ({} devices)", base.len()),
+        base.clone(),
+        "en",
+    );
     let de = Registry::load(Path::new("bench/intents/home.de.yaml")).expect("fixture");
     run(&format!("fixture ({} devices)", de.len()), de, "de");
     let big = scaled(&base, 50);

@@ -1276,7 +1276,8 @@ fn answer(r: &Recognition<'_>, targets: &Targets<'_>, state: StateLookup<'_>) ->
             yes.join(", ")
         )
     };
-    if !unknown.is_empty() && !(targets.devices.len() == 1 && total == 1) {
+    let single = targets.devices.len() == 1 && total == 1;
+    if !unknown.is_empty() && !single {
         answer.push_str(&format!(" (no state seen yet: {})", unknown.join(", ")));
     }
     Decision::Answer(answer)
@@ -1338,7 +1339,9 @@ devices:
     fn state(id: &str) -> Option<Map<String, Value>> {
         let s = match id {
             "kitchen_light" => json!({"power": "on"}),
-            "counter_lights" | "hall_light" | "living_lamp" | "bedroom_light" => json!({"power": "off", "brightness": 40}),
+            "counter_lights" | "hall_light" | "living_lamp" | "bedroom_light" => {
+                json!({"power": "off", "brightness": 40})
+            }
             "front_door" => json!({"lock": "unlocked"}),
             "back_door" => json!({"lock": "locked"}),
             "tv" => json!({"power": "on", "volume": 30, "muted": false, "playback": "playing"}),
@@ -1381,7 +1384,10 @@ devices:
     fn a_room_and_a_plural_kind_mean_every_such_device_there() {
         assert_eq!(
             actions(&plan("turn off the kitchen lights")),
-            [act("counter_lights", "power", json!("off")), act("kitchen_light", "power", json!("off"))]
+            [
+                act("counter_lights", "power", json!("off")),
+                act("kitchen_light", "power", json!("off"))
+            ]
         );
     }
 
@@ -1398,7 +1404,10 @@ devices:
     fn the_room_the_goal_was_said_in_is_where_the_lights_are() {
         assert_eq!(
             actions(&plan_in("turn off the lights", "kitchen")),
-            [act("counter_lights", "power", json!("off")), act("kitchen_light", "power", json!("off"))]
+            [
+                act("counter_lights", "power", json!("off")),
+                act("kitchen_light", "power", json!("off"))
+            ]
         );
     }
 
@@ -1412,11 +1421,23 @@ devices:
             "is the front door locked",
         ] {
             let p = plan(goal);
-            assert!(matches!(p.decision, Decision::Answer(_)), "{goal}: {:?} {:?}", p.decision, p.trace);
+            assert!(
+                matches!(p.decision, Decision::Answer(_)),
+                "{goal}: {:?} {:?}",
+                p.decision,
+                p.trace
+            );
         }
-        let Decision::Answer(a) = plan("how many lights are on?").decision else { unreachable!() };
-        assert!(a.starts_with("1 of the 5 lights is on: Kitchen light"), "{a}");
-        let Decision::Answer(a) = plan("is the front door locked").decision else { unreachable!() };
+        let Decision::Answer(a) = plan("how many lights are on?").decision else {
+            unreachable!()
+        };
+        assert!(
+            a.starts_with("1 of the 5 lights is on: Kitchen light"),
+            "{a}"
+        );
+        let Decision::Answer(a) = plan("is the front door locked").decision else {
+            unreachable!()
+        };
         assert!(a.starts_with("no, Front door is not locked"), "{a}");
     }
 
@@ -1428,11 +1449,18 @@ devices:
         );
         match plan("lock the door").decision {
             Decision::Clarify { candidates, .. } => {
-                assert!(candidates.contains(&"front_door".into()) && candidates.contains(&"back_door".into()), "{candidates:?}");
+                assert!(
+                    candidates.contains(&"front_door".into())
+                        && candidates.contains(&"back_door".into()),
+                    "{candidates:?}"
+                );
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(plan("turn on the light").decision, Decision::Clarify { .. }));
+        assert!(matches!(
+            plan("turn on the light").decision,
+            Decision::Clarify { .. }
+        ));
     }
 
     #[test]
@@ -1463,7 +1491,11 @@ devices:
     fn typos_are_corrected_and_the_correction_is_traced() {
         let p = plan("trun on the hall ligth");
         assert_eq!(actions(&p), [act("hall_light", "power", json!("on"))]);
-        assert!(p.trace.iter().any(|t| t.contains("\"ligth\" → \"light\"")), "{:?}", p.trace);
+        assert!(
+            p.trace.iter().any(|t| t.contains("\"ligth\" → \"light\"")),
+            "{:?}",
+            p.trace
+        );
     }
 
     #[test]
@@ -1476,14 +1508,26 @@ devices:
             a.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
             ["bedroom_light", "hall_light", "living_lamp"]
         );
-        assert!(matches!(plan("turn off all lights except the sauna").decision, Decision::Refuse(_)));
+        assert!(matches!(
+            plan("turn off all lights except the sauna").decision,
+            Decision::Refuse(_)
+        ));
     }
 
     #[test]
     fn media_and_vacuum_intents_act_on_their_capabilities() {
-        assert_eq!(actions(&plan("mute the TV")), [act("tv", "muted", json!(true))]);
-        assert_eq!(actions(&plan("pause the TV")), [act("tv", "playback", json!("paused"))]);
-        assert_eq!(actions(&plan("set the TV volume to 20%")), [act("tv", "volume", json!(20))]);
+        assert_eq!(
+            actions(&plan("mute the TV")),
+            [act("tv", "muted", json!(true))]
+        );
+        assert_eq!(
+            actions(&plan("pause the TV")),
+            [act("tv", "playback", json!("paused"))]
+        );
+        assert_eq!(
+            actions(&plan("set the TV volume to 20%")),
+            [act("tv", "volume", json!(20))]
+        );
         assert_eq!(
             actions(&plan("start the robot vacuum")),
             [act("robot_vacuum", "state", json!("cleaning"))]
@@ -1500,10 +1544,17 @@ devices:
 
     #[test]
     fn goals_in_german_french_and_spanish_use_their_templates() {
-        for goal in ["schalte das Licht in der Küche aus", "éteins la lumière de la cuisine", "apaga las luces de la cocina"] {
+        for goal in [
+            "schalte das Licht in der Küche aus",
+            "éteins la lumière de la cuisine",
+            "apaga las luces de la cocina",
+        ] {
             assert_eq!(
                 actions(&plan(goal)),
-                [act("counter_lights", "power", json!("off")), act("kitchen_light", "power", json!("off"))],
+                [
+                    act("counter_lights", "power", json!("off")),
+                    act("kitchen_light", "power", json!("off"))
+                ],
                 "{goal}"
             );
         }
@@ -1511,8 +1562,15 @@ devices:
 
     #[test]
     fn what_names_nothing_is_refused_and_timers_are_not_ours() {
-        assert!(matches!(plan("turn on the attic fan").decision, Decision::Refuse(_)));
+        assert!(matches!(
+            plan("turn on the attic fan").decision,
+            Decision::Refuse(_)
+        ));
         let p = plan("set a timer for 5 minutes");
-        assert!(matches!(&p.decision, Decision::Refuse(r) if r.contains("timers")), "{:?}", p.decision);
+        assert!(
+            matches!(&p.decision, Decision::Refuse(r) if r.contains("timers")),
+            "{:?}",
+            p.decision
+        );
     }
 }

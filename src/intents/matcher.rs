@@ -521,7 +521,9 @@ mod tests {
         (lang, v)
     }
 
-    fn best(goal: &str) -> Option<(String, Vec<(String, Vec<Value>)>)> {
+    type Reading = (String, Vec<(String, Vec<Value>)>);
+
+    fn best(goal: &str) -> Option<Reading> {
         let (lang, v) = setup();
         let m = Matcher::new(&lang, &v);
         m.recognize(goal).first().map(|r| {

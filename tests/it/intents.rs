@@ -43,7 +43,15 @@ fn intent(lang: &Language, vocabulary: &Vocabulary, goal: &str) -> (String, Vec<
 
 #[test]
 fn real_sentences_match_in_four_languages() {
-    let cases: &[(&str, &[(&str, &str, &str)], &str, &str, &[(&str, Value)])] = &[
+    /// Language, registry phrases (list, phrase, id), goal, intent, slots.
+    type Case<'a> = (
+        &'a str,
+        &'a [(&'a str, &'a str, &'a str)],
+        &'a str,
+        &'a str,
+        &'a [(&'a str, Value)],
+    );
+    let cases: &[Case] = &[
         (
             "en",
             &[("area", "Living room", "living_room")],

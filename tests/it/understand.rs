@@ -22,7 +22,14 @@ fn home() -> (Mosquitto, Process) {
     let broker = Mosquitto::start();
     let sim = Process(
         giot()
-            .args(["sim", "--tick", "0.5", "--broker", &broker.url(), "--devices"])
+            .args([
+                "sim",
+                "--tick",
+                "0.5",
+                "--broker",
+                &broker.url(),
+                "--devices",
+            ])
             .arg(fixture("en"))
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -33,7 +40,14 @@ fn home() -> (Mosquitto, Process) {
 
 fn run(broker: &Mosquitto, lang: &str, args: &[&str]) -> (Output, Value) {
     let out = giot()
-        .args(["run", "--json", "--no-ledger", "--broker", &broker.url(), "--devices"])
+        .args([
+            "run",
+            "--json",
+            "--no-ledger",
+            "--broker",
+            &broker.url(),
+            "--devices",
+        ])
         .arg(fixture(lang))
         .arg("--model")
         .arg(model_path())
@@ -75,10 +89,20 @@ fn groups_floors_and_the_room_said_in_act_on_exactly_their_devices() {
     );
     assert!(all_confirmed(&json), "{json}");
 
-    let (_, json) = run(&broker, "en", &["--dry-run", "turn off the lights upstairs"]);
+    let (_, json) = run(
+        &broker,
+        "en",
+        &["--dry-run", "turn off the lights upstairs"],
+    );
     assert_eq!(
         devices(&json),
-        ["bathroom_light", "bedroom_ceiling_light", "bedside_left", "bedside_right", "desk_lamp"],
+        [
+            "bathroom_light",
+            "bedroom_ceiling_light",
+            "bedside_left",
+            "bedside_right",
+            "desk_lamp"
+        ],
         "{json}"
     );
 
