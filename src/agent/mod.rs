@@ -717,7 +717,7 @@ impl Agent {
             .words
             .iter()
             .map(String::as_str)
-            .filter(|w| self.index.knows(w))
+            .filter(|w| self.index.knows(w) || w.chars().any(|c| c.is_ascii_digit()))
             .collect();
         let baseline = (baseline.len() < clause.words.len()).then(|| baseline.join(" "));
         match self.rank(goal, baseline.as_deref(), &tied, plan) {

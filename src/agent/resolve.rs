@@ -314,19 +314,31 @@ impl Index {
     pub fn matched_words(&self, registry: &Registry, i: usize, clause: &Clause) -> HashSet<String> {
         let e = &self.entries[i];
         let d = &registry.devices()[i];
-        clause
+        let words: Vec<String> = clause
             .words
             .iter()
             .map(|w| self.canonical(w).into_owned())
+            .collect();
+        let mut matched: HashSet<String> = words
+            .iter()
             .filter(|w| {
-                e.name_words.contains(w)
+                e.name_words.contains(*w)
                     || e.kind_words.contains(w.as_str())
                     || self
                         .room_words
                         .get(w.as_str())
                         .is_some_and(|r| d.room.as_ref() == Some(r))
             })
-            .collect()
+            .cloned()
+            .collect();
+        // A name said in full ("kitchen light") tells its device apart from
+        // one that only has the same words as room and kind.
+        for p in &e.phrases {
+            if contains_phrase(&words, p) {
+                matched.insert(format!("\u{1}{}", p.join(" ")));
+            }
+        }
+        matched
     }
 
     /// Whether the clause names a kind of device in the plural ("lights").

@@ -142,36 +142,47 @@ impl Templates {
         context: &GoalContext,
         state: StateLookup<'_>,
     ) -> Option<(Decision, Vec<String>)> {
-        for loaded in &self.languages {
+        // Every language as written first, then every language with typos
+        // corrected: a goal in Spanish is not "corrected" into English.
+        for (loaded, fix_typos) in self
+            .languages
+            .iter()
+            .map(|l| (l, false))
+            .chain(self.languages.iter().map(|l| (l, true)))
+        {
             let matcher = Matcher::new(&loaded.language, &loaded.vocabulary);
             let text = normalize(goal, &loaded.language.skip_words);
             let code = loaded.language.code.as_str();
             let mut trace = Vec::new();
-            let mut readings = matcher.recognize_normalized(&text);
-            if readings.is_empty()
-                && let Some(q) = direct_question(&text, code)
-            {
-                readings = matcher.recognize_normalized(&q);
-            }
-            let mut read = text.clone();
-            if readings.is_empty() {
-                let numbers = with_numbers(&text, loaded);
-                if numbers != text {
-                    readings = matcher.recognize_normalized(&numbers);
-                    if !readings.is_empty() {
+            let numbers = with_numbers(&text, loaded);
+            let readings = if !fix_typos {
+                // As written; an indirect question as the direct one; with
+                // number words as digits.
+                let mut r = matcher.recognize_normalized(&text);
+                if r.is_empty()
+                    && let Some(q) = direct_question(&text, code)
+                {
+                    r = matcher.recognize_normalized(&q);
+                }
+                if r.is_empty() && numbers != text {
+                    r = matcher.recognize_normalized(&numbers);
+                    if !r.is_empty() {
                         trace.push(format!("numbers read as \"{numbers}\""));
                     }
-                    read = numbers;
                 }
-            }
-            if readings.is_empty()
-                && let Some((corrected, fixes)) = correct(&read, loaded)
-            {
-                readings = matcher.recognize_normalized(&corrected);
-                if !readings.is_empty() {
-                    trace.push(format!("typos corrected: {}", fixes.join(", ")));
+                r
+            } else {
+                match correct(&numbers, loaded) {
+                    Some((corrected, fixes)) => {
+                        let r = matcher.recognize_normalized(&corrected);
+                        if !r.is_empty() {
+                            trace.push(format!("typos corrected: {}", fixes.join(", ")));
+                        }
+                        r
+                    }
+                    None => Vec::new(),
                 }
-            }
+            };
             if readings.is_empty() {
                 continue;
             }
