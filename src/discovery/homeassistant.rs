@@ -614,6 +614,62 @@ fn entity(
             );
             "lock"
         }
+        "scene" => {
+            // Home Assistant's MQTT scene: activating it publishes
+            // `payload_on` (default "ON") to `command_topic`; it has no state.
+            b.add(
+                "power",
+                CapabilityType::Enum {
+                    values: vec!["on".into()],
+                },
+                None,
+                "command_topic",
+                map(&[("on", payload(c, "payload_on", "ON"))]),
+                "",
+                "",
+                BTreeMap::new(),
+            );
+            "scene"
+        }
+        "vacuum" => {
+            // Home Assistant's MQTT vacuum (the state schema): commands are
+            // payloads on `command_topic`, the state is `{"state": ...}` on
+            // `state_topic`.
+            let states = ["cleaning", "docked", "returning", "paused", "idle"];
+            let command = map(&[
+                ("cleaning", payload(c, "payload_start", "start")),
+                ("paused", payload(c, "payload_pause", "pause")),
+                ("idle", payload(c, "payload_stop", "stop")),
+                (
+                    "returning",
+                    payload(c, "payload_return_to_base", "return_to_base"),
+                ),
+            ]);
+            let state = states
+                .iter()
+                .map(|s| (s.to_string(), Value::from(*s)))
+                .collect();
+            b.add(
+                "state",
+                CapabilityType::Enum {
+                    values: states.iter().map(|s| s.to_string()).collect(),
+                },
+                None,
+                "command_topic",
+                command,
+                "state_topic",
+                "value_template",
+                state,
+            );
+            if let Some(cap) = b.caps.last_mut() {
+                for source in &mut cap.state {
+                    if source.key.is_none() {
+                        source.key = Some("state".into());
+                    }
+                }
+            }
+            "vacuum"
+        }
         "alarm_control_panel" => {
             let states = ["disarmed", "armed_home", "armed_away", "armed_night"];
             let command = map(&[

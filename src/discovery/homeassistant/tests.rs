@@ -218,3 +218,49 @@ fn numbers_and_selects_are_plain_values_with_their_range_or_options() {
     );
     assert!(parse("homeassistant/select/x/config", br#"{"cmd_t": "x"}"#).is_err());
 }
+
+#[test]
+fn a_vacuum_is_started_and_sent_home_with_its_own_payloads_and_reads_its_state() {
+    // The shape of Home Assistant's MQTT vacuum documentation (state schema).
+    let config = json!({
+        "name": "Robbie", "unique_id": "robbie1",
+        "command_topic": "vacuum/command", "state_topic": "vacuum/state",
+        "payload_return_to_base": "dock", "supported_features": ["start", "pause", "return_home", "status"]
+    });
+    let a = parse(
+        "homeassistant/vacuum/robbie/config",
+        config.to_string().as_bytes(),
+    )
+    .unwrap()
+    .unwrap();
+    let d = &a.devices[0];
+    assert_eq!(d.kind, "vacuum");
+    let state = d.capability("state").unwrap();
+    assert_eq!(
+        d.encode(state, &json!("cleaning")).unwrap(),
+        ("vacuum/command".into(), "start".into())
+    );
+    assert_eq!(d.encode(state, &json!("returning")).unwrap().1, "dock");
+    assert_eq!(
+        state.state[0].decode(state, br#"{"state": "docked", "battery_level": 61}"#),
+        Some(json!("docked"))
+    );
+}
+
+#[test]
+fn a_scene_is_activated_with_payload_on() {
+    let config = json!({"name": "Movie night", "command_topic": "scenes/movie/set", "payload_on": "ACTIVATE"});
+    let a = parse(
+        "homeassistant/scene/movie/config",
+        config.to_string().as_bytes(),
+    )
+    .unwrap()
+    .unwrap();
+    let d = &a.devices[0];
+    assert_eq!(d.kind, "scene");
+    let power = d.capability("power").unwrap();
+    assert_eq!(
+        d.encode(power, &json!("on")).unwrap(),
+        ("scenes/movie/set".into(), "ACTIVATE".into())
+    );
+}
