@@ -107,6 +107,8 @@ pub struct App {
     pub goal: Input,
     pub filter: Input,
     pub conversation: Vec<Said>,
+    /// The room goals are said in (`/room NAME` on the goal line).
+    pub room: Option<String>,
     /// A plan waiting for the operator's yes, and its goal in the session.
     pub dialog: Option<Outcome>,
     dialog_goal: Option<GoalId>,
@@ -160,6 +162,7 @@ impl App {
             goal: Input::default(),
             filter: Input::default(),
             conversation: Vec::new(),
+            room: None,
             dialog: None,
             dialog_goal: None,
             declined: None,
@@ -463,6 +466,7 @@ impl App {
         );
         request.intent = intent;
         request.ask = true;
+        request.room = self.room.clone();
         request
     }
 
@@ -671,6 +675,27 @@ impl App {
         if let ModelStatus::Failed(e) = &self.model {
             let e = e.clone();
             self.say("giot", format!("cannot run goals: {e}"));
+            return Vec::new();
+        }
+        // "/room kitchen": goals from now on are said in the kitchen
+        // ("turn off the lights" means its lights); "/room" alone forgets it.
+        if let Some(rest) = goal.strip_prefix("/room") {
+            self.goal.reset();
+            let rest = rest.trim();
+            self.room = if rest.is_empty() {
+                self.say("giot", "goals are said nowhere in particular now");
+                None
+            } else {
+                let room = self.session.fleet().registry().room_id(rest);
+                match &room {
+                    Some(id) => self.say("giot", format!("goals are said in: {id}")),
+                    None => self.say(
+                        "giot",
+                        format!("no room called \"{rest}\"; goals are said nowhere in particular"),
+                    ),
+                }
+                room
+            };
             return Vec::new();
         }
         self.goal.reset();

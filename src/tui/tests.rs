@@ -297,6 +297,25 @@ fn a_goal_typed_on_the_goal_line_runs_and_its_plan_shows_in_the_conversation() {
 }
 
 #[test]
+fn a_room_set_on_the_goal_line_is_where_the_next_goals_are_said() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "/room hallway");
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert_eq!(app.room.as_deref(), Some("hallway"));
+    type_text(&mut app, "turn on the lights");
+    let effects = key(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(&effects[..], [Effect::Session(session::Effect::Publish { actions, .. })] if actions[0].device == "hall_light"),
+        "{effects:?} {:?}",
+        app.conversation
+    );
+    type_text(&mut app, "/room attic");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.room, None);
+}
+
+#[test]
 fn a_malformed_state_payload_is_shown_and_skipped() {
     let mut app = app();
     app.handle(AppEvent::Mqtt(LinkEvent::Message {
