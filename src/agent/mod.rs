@@ -324,6 +324,60 @@ impl Agent {
             return plan;
         }
         let asks = goal.trim_end().ends_with('?');
+        let floors = self.templates.floors_named(&self.registry, goal);
+        let mut rest = self.plan_resolver(goal, asks, state);
+        rest.trace.splice(0..0, plan.trace.drain(..));
+        // A floor the goal names constrains the resolver's devices as a
+        // room does: "all the fans upstairs" is no fan downstairs.
+        let on_floor = |id: &str| {
+            self.registry
+                .get(id)
+                .and_then(|d| d.room.as_deref())
+                .and_then(|r| self.registry.floor_of(r))
+                .is_some_and(|f| floors.contains(&f.id))
+        };
+        if !floors.is_empty()
+            && let Decision::Clarify { candidates, .. } = &mut rest.decision
+        {
+            candidates.retain(|c| on_floor(c));
+            if candidates.is_empty() {
+                rest.decision = Decision::Refuse(format!(
+                    "nothing the goal names is on the {}",
+                    floors.join(" or ").replace('_', " ")
+                ));
+            }
+        }
+        if !floors.is_empty()
+            && let Decision::Act(actions) = &rest.decision
+        {
+            let kept: Vec<Action> = actions
+                .iter()
+                .filter(|a| on_floor(&a.device))
+                .cloned()
+                .collect();
+            if kept.len() < actions.len() {
+                rest.trace.push(format!(
+                    "on the {}: {} of {} actions",
+                    floors.join(", "),
+                    kept.len(),
+                    actions.len()
+                ));
+                rest.decision = if kept.is_empty() {
+                    Decision::Refuse(format!(
+                        "nothing the goal names is on the {}",
+                        floors.join(" or ").replace('_', " ")
+                    ))
+                } else {
+                    Decision::Act(kept)
+                };
+            }
+        }
+        rest
+    }
+
+    /// The resolver on `goal`, number words read as digits first.
+    fn plan_resolver(&mut self, goal: &str, asks: bool, state: StateLookup<'_>) -> Plan {
+        let mut plan = Plan::empty();
         // The resolver reads numbers as digits ("thirty percent" → 30 %).
         if let Some(converted) = self.templates.with_numbers(goal) {
             plan.trace.push(format!("numbers read as \"{converted}\""));

@@ -139,6 +139,28 @@ impl Index {
             })
             .collect();
         vocab.extend(room_words.keys().cloned());
+        // Floors are constraints applied after the resolver (the agent keeps
+        // its devices to the floor named), so their words are known here.
+        for f in &registry.floors {
+            for text in std::iter::once(&f.name).chain(&f.aliases) {
+                vocab.extend(words_of(text));
+            }
+            vocab.extend(words_of(&f.id));
+            if f.level.is_some() {
+                vocab.extend(
+                    [
+                        "upstairs",
+                        "downstairs",
+                        "basement",
+                        "ground",
+                        "floor",
+                        "first",
+                        "second",
+                    ]
+                    .map(String::from),
+                );
+            }
+        }
         let n = entries.len().max(1) as f64;
         let idf = df
             .into_iter()

@@ -117,6 +117,40 @@ impl Templates {
         Self { languages }
     }
 
+    /// The floors `goal` names (by name, alias, or in English by level:
+    /// "upstairs", "downstairs"), as floor ids.
+    pub fn floors_named(&self, registry: &Registry, goal: &str) -> Vec<String> {
+        let text = format!(" {} ", normalize(goal, &[]));
+        let mut found = Vec::new();
+        for f in &registry.floors {
+            let mut phrases: Vec<String> = std::iter::once(f.name.clone())
+                .chain(f.aliases.iter().cloned())
+                .chain(std::iter::once(f.id.replace('_', " ")))
+                .collect();
+            if let Some(level) = f.level
+                && registry
+                    .floors
+                    .iter()
+                    .filter(|g| g.level == Some(level))
+                    .count()
+                    == 1
+            {
+                for (l, words) in LEVEL_WORDS {
+                    if *l == level {
+                        phrases.extend(words.iter().map(|w| w.to_string()));
+                    }
+                }
+            }
+            if phrases
+                .iter()
+                .any(|p| text.contains(&format!(" {} ", normalize(p, &[]))))
+            {
+                found.push(f.id.clone());
+            }
+        }
+        found
+    }
+
     /// `goal` with number words as digits in the preferred language, for
     /// the layers after the templates.
     pub fn with_numbers(&self, goal: &str) -> Option<String> {
@@ -1409,6 +1443,19 @@ devices:
             [act("bedroom_light", "power", json!("off"))]
         );
         assert_eq!(actions(&plan("turn on the ground floor lights")).len(), 4);
+    }
+
+    #[test]
+    fn a_floor_constrains_the_resolver_too() {
+        // No template reads "… again": the resolver's devices are kept
+        // to the floor the goal names.
+        let p = plan("turn the lights upstairs off again");
+        let devices: Vec<String> = match &p.decision {
+            Decision::Act(a) => a.iter().map(|a| a.device.clone()).collect(),
+            Decision::Clarify { candidates, .. } => candidates.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(devices, ["bedroom_light"], "{:?}", p.trace);
     }
 
     #[test]
