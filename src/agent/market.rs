@@ -359,6 +359,23 @@ mod tests {
     }
 
     #[test]
+    fn a_retained_status_that_is_not_the_supervisors_is_said_so() {
+        let status = |_: &str| {
+            json!({"round": "seven", "history": "none"})
+                .as_object()
+                .cloned()
+        };
+        for goal in ["how is the market doing", "why did participation drop"] {
+            match ask(goal, &status) {
+                Some(Decision::Answer(text)) => {
+                    assert!(text.contains("not one its supervisor writes"), "{text}")
+                }
+                other => panic!("{goal}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn a_cheaper_draft_spends_less_and_stays_feasible() {
         let nothing = |_: &str| None;
         for (goal, by) in [
