@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 use serde_json::{Value, json};
 
 use super::{Action, Decision, StateLookup};
+use crate::market::protocol::{self, Proposal, Status};
 use crate::market::{self, MarketConfig, explain};
 use crate::planner::model::{MarketError, Menu};
 use crate::planner::planners::{DraftError, Method, Planners};
@@ -97,7 +98,8 @@ pub fn decide(
     } else {
         Source::Diffusion
     };
-    let status = state(&device_id(&config.id)).map(Value::Object);
+    let status =
+        state(&device_id(&config.id)).map(|s| serde_json::from_value::<Status>(Value::Object(s)));
     match tool {
         "publish_menu" => Some(match draft(config, source, has("cheaper")) {
             Ok(d) => Decision::Act(vec![menu_action(&config.id, &d.menu)]),
@@ -112,8 +114,12 @@ pub fn decide(
                 "no round of the {} market has been seen yet (is `giot market run` running?)",
                 config.id
             ),
-            Some(s) if has("why") => explain::participation(&config.id, &config.state, &s),
-            Some(s) => status_text(&config.id, &s),
+            Some(Err(e)) => format!(
+                "the {} market's retained status is not one its supervisor writes ({e})",
+                config.id
+            ),
+            Some(Ok(s)) if has("why") => explain::participation(&config.id, &config.state, &s),
+            Some(Ok(s)) => status_text(&config.id, &s),
         })),
     }
 }
@@ -125,30 +131,21 @@ pub fn menu_action(id: &str, menu: &Menu) -> Action {
         capability: "menu".into(),
         value: json!(menu),
         topic: market::topic(id, "proposal"),
-        payload: json!({ "menu": menu }).to_string(),
+        payload: protocol::encode(&Proposal { menu: menu.clone() }),
     }
 }
 
-fn status_text(id: &str, s: &Value) -> String {
-    let flagged: Vec<&str> = s["flagged"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let choices: Vec<String> = s["choices"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .enumerate()
-                .map(|(i, n)| format!("item {}: {n}", i + 1))
-                .collect()
-        })
-        .unwrap_or_default();
+fn status_text(id: &str, s: &Status) -> String {
+    let flagged = s.flagged.as_deref().unwrap_or_default();
+    let choices: Vec<String> = (s.choices.iter().flatten().enumerate())
+        .map(|(i, n)| format!("item {}: {n}", i + 1))
+        .collect();
     let mut text = format!(
         "{id} market after round {}: participation {:.0}%, server utility {:.2}, payments {:.2}; flagged for short delivery: {}",
-        s["round"],
-        s["participation"].as_f64().unwrap_or(0.0) * 100.0,
-        s["server_utility"].as_f64().unwrap_or(0.0),
-        s["payments"].as_f64().unwrap_or(0.0),
+        s.round,
+        s.participation.unwrap_or(0.0) * 100.0,
+        s.server_utility.unwrap_or(0.0),
+        s.payments.unwrap_or(0.0),
         if flagged.is_empty() {
             "none".to_string()
         } else {
@@ -158,13 +155,11 @@ fn status_text(id: &str, s: &Value) -> String {
     if !choices.is_empty() {
         text.push_str(&format!("; choices: {}", choices.join(", ")));
     }
-    if let Some(p) = s["proposal"]["decision"].as_str() {
+    if let Some(p) = &s.proposal {
         text.push_str(&format!(
-            "; last proposal {p}{}",
-            s["proposal"]["reason"]
-                .as_str()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default()
+            "; last proposal {}{}",
+            p.decision(),
+            p.reason().map(|r| format!(" ({r})")).unwrap_or_default()
         ));
     }
     text
@@ -364,6 +359,23 @@ mod tests {
     }
 
     #[test]
+    fn a_retained_status_that_is_not_the_supervisors_is_said_so() {
+        let status = |_: &str| {
+            json!({"round": "seven", "history": "none"})
+                .as_object()
+                .cloned()
+        };
+        for goal in ["how is the market doing", "why did participation drop"] {
+            match ask(goal, &status) {
+                Some(Decision::Answer(text)) => {
+                    assert!(text.contains("not one its supervisor writes"), "{text}")
+                }
+                other => panic!("{goal}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn a_cheaper_draft_spends_less_and_stays_feasible() {
         let nothing = |_: &str| None;
         for (goal, by) in [
@@ -397,8 +409,8 @@ mod tests {
         );
         let menu: Menu = serde_json::from_value(a.value.clone()).unwrap();
         assert_eq!(menu.items.len(), 3);
-        let payload: Value = serde_json::from_str(&a.payload).unwrap();
-        assert_eq!(payload["menu"], a.value);
+        let payload: Proposal = serde_json::from_str(&a.payload).unwrap();
+        assert_eq!(payload.menu, menu);
         // Without the tool the agent refuses.
         let only_status = vec!["market_status".to_string()];
         assert!(matches!(

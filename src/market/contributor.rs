@@ -9,12 +9,11 @@
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
+use super::protocol::{self, Choice, Delivery, MenuAnnouncement, TypeTruth};
 use super::{CHEAT_SHARE, MarketConfig, RunError, contract, topic, truth, truth_topic};
 use crate::mqtt::{ConnectOptions, Link, LinkEvent};
-use crate::planner::model::Menu;
 use crate::registry::Registry;
 
 /// The running contributors; dropping this stops them.
@@ -84,7 +83,7 @@ async fn run(
             LinkEvent::Connected => {
                 let t = truth_topic(market, &vehicle);
                 let _ = link
-                    .publish(&t, json!({"type": ty}).to_string(), true)
+                    .publish(&t, protocol::encode(&TypeTruth { ty }), true)
                     .await;
                 continue;
             }
@@ -92,13 +91,7 @@ async fn run(
             LinkEvent::Message { payload, .. } => payload,
         };
         // An empty retained menu means the market is closed.
-        let Ok(v) = serde_json::from_slice::<Value>(&payload) else {
-            continue;
-        };
-        let (Some(round), Ok(menu)) = (
-            v["round"].as_u64(),
-            serde_json::from_value::<Menu>(v["menu"].clone()),
-        ) else {
+        let Ok(MenuAnnouncement { round, menu }) = serde_json::from_slice(&payload) else {
             continue;
         };
         if round == answered || menu.items.len() != config.state.n() {
@@ -106,14 +99,14 @@ async fn run(
         }
         answered = round;
         let item = contract::choose(&config.state, &menu, ty);
-        let choice = json!({"round": round, "item": item}).to_string();
+        let choice = protocol::encode(&Choice { round, item });
         let _ = link
             .publish(&topic(market, &format!("{base}/choice")), choice, false)
             .await;
         if let Some(i) = item {
             let q = menu.items[i].q * if cheat { CHEAT_SHARE } else { 1.0 };
-            let data = contract::readings(truth(round), q, config.readings, &mut rng);
-            let data = json!({"round": round, "readings": data}).to_string();
+            let readings = contract::readings(truth(round), q, config.readings, &mut rng);
+            let data = protocol::encode(&Delivery { round, readings });
             let _ = link
                 .publish(&topic(market, &format!("{base}/data")), data, false)
                 .await;

@@ -9,24 +9,12 @@
 //! opting out), and contributors that answered but opted out for another
 //! reason.
 
-use serde_json::Value;
-
 use super::contract;
+use super::protocol::{HistoryEntry, Status};
 use crate::planner::model::{MarketState, Menu};
 
-fn names(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn pct(x: Option<f64>) -> String {
-    format!("{:.0}%", x.unwrap_or(0.0) * 100.0)
+fn pct(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
 }
 
 /// The types a menu leaves opting out, with the best utility each can get.
@@ -45,36 +33,30 @@ fn priced_out(state: &MarketState, menu: &Menu) -> Vec<(usize, f64)> {
 }
 
 /// Answers "why did participation drop?" for market `id`.
-pub fn participation(id: &str, state: &MarketState, status: &Value) -> String {
-    let history: Vec<&Value> = status["history"]
-        .as_array()
-        .map(|a| a.iter().collect())
-        .unwrap_or_default();
+pub fn participation(id: &str, state: &MarketState, status: &Status) -> String {
+    let history = &status.history;
     let Some(last) = history.last() else {
         return format!("the {id} market has not settled a round yet: nothing to compare");
     };
-    let share = |h: &Value| h["participation"].as_f64().unwrap_or(0.0);
+    let share = |h: &HistoryEntry| h.participation;
     // The most recent round whose participation is below the round before.
     let drop = (1..history.len())
         .rev()
-        .find(|&k| share(history[k]) < share(history[k - 1]) - 1e-9);
+        .find(|&k| share(&history[k]) < share(&history[k - 1]) - 1e-9);
     let Some(k) = drop else {
-        let low = history.iter().map(|h| share(h)).fold(1.0, f64::min);
+        let low = history.iter().map(share).fold(1.0, f64::min);
         return format!(
             "participation in the {id} market has not dropped over the last {} round(s): it is {} in round {} (lowest {})",
             history.len(),
-            pct(last["participation"].as_f64()),
-            last["round"],
-            pct(Some(low))
+            pct(last.participation),
+            last.round,
+            pct(low)
         );
     };
-    let (before, at) = (history[k - 1], history[k]);
+    let (before, at) = (&history[k - 1], &history[k]);
     let mut causes = Vec::new();
-    let silent = names(&at["silent"]);
-    let silent_before = names(&before["silent"]);
-    let newly_silent: Vec<&String> = silent
-        .iter()
-        .filter(|v| !silent_before.contains(v))
+    let newly_silent: Vec<&String> = (at.silent.iter())
+        .filter(|v| !before.silent.contains(v))
         .collect();
     if !newly_silent.is_empty() {
         causes.push(format!(
@@ -82,18 +64,15 @@ pub fn participation(id: &str, state: &MarketState, status: &Value) -> String {
             join(&newly_silent)
         ));
     }
-    let opted = names(&at["opted_out"]);
-    let opted_before = names(&before["opted_out"]);
-    let newly_opted: Vec<&String> = opted.iter().filter(|v| !opted_before.contains(v)).collect();
-    let menu: Option<Menu> = serde_json::from_value(status["menu"].clone()).ok();
-    let previous: Option<Menu> = serde_json::from_value(status["previous_menu"].clone()).ok();
+    let newly_opted: Vec<&String> = (at.opted_out.iter())
+        .filter(|v| !before.opted_out.contains(v))
+        .collect();
     let mut explained = false;
-    if at["menu_changed"].as_bool() == Some(true)
-        && let Some(menu) = &menu
+    if at.menu_changed
+        && let Some(menu) = &status.menu
     {
         let now = priced_out(state, menu);
-        let then = previous
-            .as_ref()
+        let then = (status.previous_menu.as_ref())
             .map(|p| priced_out(state, p))
             .unwrap_or_default();
         let lost: Vec<String> = now
@@ -111,7 +90,7 @@ pub fn participation(id: &str, state: &MarketState, status: &Value) -> String {
             explained = true;
             causes.push(format!(
                 "the menu adopted for round {} is not individually rational for every type: {}; so {} opted out",
-                at["round"],
+                at.round,
                 lost.join("; "),
                 if newly_opted.is_empty() {
                     "its vehicles".to_string()
@@ -125,7 +104,7 @@ pub fn participation(id: &str, state: &MarketState, status: &Value) -> String {
         causes.push(format!(
             "{} answered but opted out{}",
             join(&newly_opted),
-            if at["menu_changed"].as_bool() == Some(true) {
+            if at.menu_changed {
                 " after the menu changed"
             } else {
                 " with the menu unchanged"
@@ -137,13 +116,13 @@ pub fn participation(id: &str, state: &MarketState, status: &Value) -> String {
     }
     format!(
         "participation in the {id} market fell from {} in round {} to {} in round {}: {}. It is {} in round {}.",
-        pct(before["participation"].as_f64()),
-        before["round"],
-        pct(at["participation"].as_f64()),
-        at["round"],
+        pct(before.participation),
+        before.round,
+        pct(at.participation),
+        at.round,
         causes.join("; and "),
-        pct(last["participation"].as_f64()),
-        last["round"]
+        pct(last.participation),
+        last.round
     )
 }
 
@@ -155,7 +134,6 @@ fn join(v: &[&String]) -> String {
 mod tests {
     use super::*;
     use crate::planner::exact;
-    use serde_json::json;
 
     fn state() -> MarketState {
         MarketState {
@@ -168,8 +146,23 @@ mod tests {
         }
     }
 
-    fn round(r: u64, p: f64, silent: &[&str], opted: &[&str], changed: bool) -> Value {
-        json!({"round": r, "participation": p, "silent": silent, "opted_out": opted, "menu_changed": changed})
+    fn round(r: u64, p: f64, silent: &[&str], opted: &[&str], changed: bool) -> HistoryEntry {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        HistoryEntry {
+            round: r,
+            participation: p,
+            silent: names(silent),
+            opted_out: names(opted),
+            menu_changed: changed,
+            ..HistoryEntry::default()
+        }
+    }
+
+    fn history(h: Vec<HistoryEntry>) -> Status {
+        Status {
+            history: h,
+            ..Status::default()
+        }
     }
 
     #[test]
@@ -183,10 +176,14 @@ mod tests {
             it.r = 0.0;
         }
         out.items[2].r = s.kappa(1) * out.items[2].q; // type 2 and 3 still join
-        let status = json!({"menu": out, "previous_menu": good, "history": [
-            round(3, 1.0, &[], &[], false),
-            round(4, 0.6667, &[], &["taxi_02", "bus_01"], true),
-        ]});
+        let status = Status {
+            menu: Some(out),
+            previous_menu: Some(good),
+            ..history(vec![
+                round(3, 1.0, &[], &[], false),
+                round(4, 0.6667, &[], &["taxi_02", "bus_01"], true),
+            ])
+        };
         let text = participation("traffic", &s, &status);
         assert!(
             text.contains("fell from 100% in round 3 to 67% in round 4")
@@ -201,11 +198,11 @@ mod tests {
     #[test]
     fn silent_contributors_are_named_and_steady_participation_is_said_so() {
         let s = state();
-        let status = json!({"history": [
+        let status = history(vec![
             round(7, 1.0, &[], &[], false),
             round(8, 0.5, &["car_01", "car_02", "van_01"], &[], false),
             round(9, 0.5, &["car_01", "car_02", "van_01"], &[], false),
-        ]});
+        ]);
         let text = participation("traffic", &s, &status);
         assert!(
             text.contains("round 7 to 50% in round 8")
@@ -213,10 +210,12 @@ mod tests {
                 && text.contains("It is 50% in round 9"),
             "{text}"
         );
-        let steady =
-            json!({"history": [round(1, 1.0, &[], &[], false), round(2, 1.0, &[], &[], false)]});
+        let steady = history(vec![
+            round(1, 1.0, &[], &[], false),
+            round(2, 1.0, &[], &[], false),
+        ]);
         let text = participation("traffic", &s, &steady);
         assert!(text.contains("has not dropped"), "{text}");
-        assert!(participation("traffic", &s, &json!({})).contains("not settled a round"));
+        assert!(participation("traffic", &s, &Status::default()).contains("not settled a round"));
     }
 }

@@ -15,13 +15,16 @@
 //! broker, or in-process with `giot market run --sim`. An operator changes the
 //! menu by proposing one on `giot/market/<id>/proposal` (the agent's
 //! `publish_menu`, always confirmed by a person); the supervisor checks it
-//! and adopts it from the next round ([`supervisor`]).
+//! and adopts it from the next round ([`supervisor`]). Every one of these
+//! messages is a type of [`protocol`].
 
 pub mod contract;
 pub mod contributor;
 pub mod explain;
+pub mod protocol;
 pub mod supervisor;
 
+pub use protocol::ContributorRound;
 pub use supervisor::{RunOptions, run};
 
 use std::collections::HashMap;
@@ -54,21 +57,6 @@ pub struct MarketConfig {
 /// Delivered quality of a contributor marked `cheat: true`, as a share of
 /// what it chose.
 pub const CHEAT_SHARE: f64 = 0.3;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ContributorRound {
-    pub vehicle: String,
-    /// Its private type, when the simulation's ground truth is known (in
-    /// process, or published by `giot sim`); otherwise the type its choice
-    /// reveals.
-    #[serde(rename = "type")]
-    pub ty: Option<usize>,
-    pub item: Option<usize>,
-    pub measured_quality: Option<f64>,
-    pub paid: f64,
-    pub flagged: bool,
-    pub utility: f64,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Round {

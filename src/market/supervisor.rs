@@ -3,7 +3,7 @@
 //! the last rounds retained on `giot/market/<id>/status`, and adopts menus
 //! that operators propose on `giot/market/<id>/proposal`.
 //!
-//! A proposal is `{"menu": {"items": [{"q": .., "r": ..}, ..]}}`. One that is
+//! A proposal ([`Proposal`]) is `{"menu": {"items": [{"q": .., "r": ..}, ..]}}`. One that is
 //! well formed (an item per type, finite, non-negative) is adopted from the
 //! next round, whatever its audit says: the operator saw the audit and
 //! confirmed it (the policy makes sure of that). Both adoption and rejection
@@ -17,6 +17,10 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::protocol::{
+    self, Choice, Delivered, Delivery, HistoryEntry, MenuAnnouncement, Proposal, ProposalAudit,
+    ProposalOutcome, Settlements, Status, TypeTruth,
+};
 use super::{
     ContributorRound, MarketConfig, Report, Round, RunError, audit, contract, contributor, topic,
     truth,
@@ -68,9 +72,11 @@ struct Supervisor {
     menu_from: u64,
     previous_menu: Option<Menu>,
     next_menu: Option<Menu>,
-    history: VecDeque<Value>,
-    status: Option<Value>,
-    proposal: Option<Value>,
+    history: VecDeque<HistoryEntry>,
+    /// The last round's summary, without the menu, history and proposal
+    /// that [`Supervisor::publish_status`] adds.
+    status: Status,
+    proposal: Option<ProposalOutcome>,
     round: u64,
     /// Whether a round is waiting for its answers.
     open: bool,
@@ -147,7 +153,7 @@ pub async fn run(
         previous_menu: None,
         next_menu: None,
         history: VecDeque::new(),
-        status: None,
+        status: Status::default(),
         proposal: None,
         round: 0,
         open: false,
@@ -242,6 +248,9 @@ impl Supervisor {
         if payload.is_empty() {
             return Ok(());
         }
+        // JSON first, to tell a payload that is not JSON at all (warned
+        // about) from one that is not the topic's message (ignored, or a
+        // rejected proposal recorded as it came); then the topic's type.
         let v = match serde_json::from_slice::<Value>(&payload) {
             Ok(v) => v,
             Err(e) => {
@@ -253,38 +262,39 @@ impl Supervisor {
             }
         };
         if t == topic(&self.config.id, "proposal") {
-            return self.propose(&v).await;
+            return self.propose(v).await;
         }
         let parts: Vec<&str> = t.split('/').collect();
         if t.starts_with("giot/sim/") {
-            if let (Some(vehicle), Some(ty)) = (parts.last(), v["type"].as_u64()) {
-                self.types.insert(vehicle.to_string(), ty as usize);
+            if let (Some(vehicle), Ok(truth)) =
+                (parts.last(), serde_json::from_value::<TypeTruth>(v))
+            {
+                self.types.insert(vehicle.to_string(), truth.ty);
             }
             return Ok(());
         }
         let (Some(vehicle), Some(kind)) = (parts.get(4), parts.get(5)) else {
             return Ok(());
         };
-        if !self.open
-            || v["round"].as_u64() != Some(self.round)
-            || !self.vehicles.iter().any(|id| id == vehicle)
-        {
+        if !self.open || !self.vehicles.iter().any(|id| id == vehicle) {
             return Ok(());
         }
+        // A message that is not this round's choice or data is ignored.
         match *kind {
             "choice" => {
-                let item = v["item"]
-                    .as_u64()
-                    .map(|i| i as usize)
-                    .filter(|&i| i < self.menu.items.len());
-                self.choices.insert(vehicle.to_string(), item);
+                if let Ok(c) = serde_json::from_value::<Choice>(v)
+                    && c.round == self.round
+                {
+                    let item = c.item.filter(|&i| i < self.menu.items.len());
+                    self.choices.insert(vehicle.to_string(), item);
+                }
             }
             "data" => {
-                let readings: Vec<f64> = v["readings"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_f64).collect())
-                    .unwrap_or_default();
-                self.data.insert(vehicle.to_string(), readings);
+                if let Ok(d) = serde_json::from_value::<Delivery>(v)
+                    && d.round == self.round
+                {
+                    self.data.insert(vehicle.to_string(), d.readings);
+                }
             }
             _ => {}
         }
@@ -292,19 +302,18 @@ impl Supervisor {
     }
 
     /// Adopts a well-formed proposed menu from the next round on.
-    async fn propose(&mut self, v: &Value) -> Result<()> {
+    async fn propose(&mut self, v: Value) -> Result<()> {
         let from = self.round + 1;
-        let checked = serde_json::from_value::<Menu>(v["menu"].clone())
+        let checked = serde_json::from_value::<Proposal>(v.clone())
             .map_err(Rejection::NotAMenu)
-            .and_then(|m| {
+            .and_then(|Proposal { menu: m }| {
                 audit(&self.config.state, &m)
                     .map(|a| (m, a))
                     .map_err(Rejection::Invalid)
             });
         let (entry, note) = match checked {
             Ok((menu, a)) => {
-                let audit = json!({"ratio": a.ratio, "ir_violations": a.ir_violations,
-                    "ic_violations": a.ic_violations, "choices": a.choices});
+                let audit = ProposalAudit::from(&a);
                 tracing::info!(
                     "market {}: adopted a proposed menu from round {from}",
                     self.config.id
@@ -312,7 +321,11 @@ impl Supervisor {
                 self.next_menu = Some(menu.clone());
                 (
                     json!({"market": self.config.id, "decision": "adopted", "from_round": from, "menu": menu, "audit": audit}),
-                    json!({"decision": "adopted", "from_round": from, "menu": menu, "audit": audit}),
+                    ProposalOutcome::Adopted {
+                        from_round: from,
+                        menu,
+                        audit,
+                    },
                 )
             }
             Err(rejection) => {
@@ -320,7 +333,7 @@ impl Supervisor {
                 tracing::warn!("market {}: proposal rejected: {reason}", self.config.id);
                 (
                     json!({"market": self.config.id, "decision": "rejected", "reason": reason, "proposal": v}),
-                    json!({"decision": "rejected", "reason": reason}),
+                    ProposalOutcome::Rejected { reason },
                 )
             }
         };
@@ -330,22 +343,24 @@ impl Supervisor {
     }
 
     async fn publish_status(&mut self) -> Result<()> {
-        let mut status = self.status.clone().unwrap_or_else(|| json!({"round": 0}));
         let (menu, from) = match &self.next_menu {
             Some(m) => (m.clone(), self.round + 1),
             None => (self.menu.clone(), self.menu_from),
         };
-        status["menu"] = json!(menu);
-        status["menu_from_round"] = json!(from);
-        status["history"] = json!(self.history);
-        if let Some(p) = &self.previous_menu {
-            status["previous_menu"] = json!(p);
-        }
-        if let Some(p) = &self.proposal {
-            status["proposal"] = p.clone();
-        }
+        let status = Status {
+            menu: Some(menu),
+            menu_from_round: from,
+            history: self.history.iter().cloned().collect(),
+            previous_menu: self.previous_menu.clone(),
+            proposal: self.proposal.clone(),
+            ..self.status.clone()
+        };
         self.link
-            .publish(&topic(&self.config.id, "status"), status.to_string(), true)
+            .publish(
+                &topic(&self.config.id, "status"),
+                protocol::encode(&status),
+                true,
+            )
             .await?;
         Ok(())
     }
@@ -367,7 +382,10 @@ impl Supervisor {
         self.link
             .publish(
                 &topic(&id, "menu"),
-                json!({"round": round, "menu": menu}).to_string(),
+                protocol::encode(&MenuAnnouncement {
+                    round,
+                    menu: menu.clone(),
+                }),
                 true,
             )
             .await?;
@@ -421,7 +439,10 @@ impl Supervisor {
         self.link
             .publish(
                 &topic(&id, "settlements"),
-                json!({"round": round, "settlements": contributors}).to_string(),
+                protocol::encode(&Settlements {
+                    round,
+                    settlements: contributors.clone(),
+                }),
                 false,
             )
             .await?;
@@ -434,10 +455,16 @@ impl Supervisor {
             &self.choices,
             self.entries,
         );
-        self.history
-            .push_back(json!({"round": round, "participation": r.participation,
-            "server_utility": r.server_utility, "payments": r.payments, "silent": r.silent,
-            "opted_out": r.opted_out, "flagged": r.flagged, "menu_changed": menu_changed}));
+        self.history.push_back(HistoryEntry {
+            round,
+            participation: r.participation,
+            server_utility: r.server_utility,
+            payments: r.payments,
+            silent: r.silent.clone(),
+            opted_out: r.opted_out.clone(),
+            flagged: r.flagged.clone(),
+            menu_changed,
+        });
         while self.history.len() > HISTORY {
             self.history.pop_front();
         }
@@ -450,17 +477,28 @@ impl Supervisor {
                 delivered[i].1 += 1;
             }
         }
-        let delivered: Vec<Value> = delivered
+        let delivered: Vec<Delivered> = delivered
             .iter()
             .zip(&menu.items)
-            .map(|(&(sum, n), it)| {
-                json!({"contracted": it.q, "measured": (n > 0).then(|| sum / n as f64), "n": n})
+            .map(|(&(sum, n), it)| Delivered {
+                contracted: it.q,
+                measured: (n > 0).then(|| sum / n as f64),
+                n,
             })
             .collect();
-        self.status = Some(json!({"round": round, "participation": r.participation,
-            "server_utility": r.server_utility, "payments": r.payments, "flagged": r.flagged,
-            "silent": r.silent, "opted_out": r.opted_out, "choices": chosen, "delivered": delivered,
-            "contributor_utility": r.contributor_utility}));
+        self.status = Status {
+            round,
+            participation: Some(r.participation),
+            server_utility: Some(r.server_utility),
+            payments: Some(r.payments),
+            flagged: Some(r.flagged.clone()),
+            silent: Some(r.silent.clone()),
+            opted_out: Some(r.opted_out.clone()),
+            choices: Some(chosen),
+            delivered: Some(delivered),
+            contributor_utility: Some(r.contributor_utility.clone()),
+            ..Status::default()
+        };
         // The market at a glance, retained for operators and other tools.
         self.publish_status().await?;
         Ok(r)

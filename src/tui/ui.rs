@@ -15,6 +15,7 @@ use tui_tree_widget::{Tree, TreeItem};
 use super::app::{App, ModelStatus, View};
 use super::keymap::{self, Focus};
 use crate::fleet::display_value;
+use crate::market::protocol::Status;
 use crate::registry::CapabilityType;
 
 const ACCENT: Color = Color::Cyan;
@@ -248,7 +249,9 @@ fn draw_market(frame: &mut Frame, app: &App, area: Rect) {
     };
     let proposed = app.proposal();
     let topic = format!("giot/market/{}/status", market.id);
-    let status = app.fleet().tree().json_object(&topic).map(Value::Object);
+    // A retained status that is not the supervisor's reads as none.
+    let status = (app.fleet().tree().json_object(&topic))
+        .and_then(|s| serde_json::from_value::<Status>(Value::Object(s)).ok());
     let mut lines = Vec::new();
     let mut chart = Vec::new();
     match &status {
@@ -260,21 +263,16 @@ fn draw_market(frame: &mut Frame, app: &App, area: Rect) {
             .dim(),
         ),
         Some(status) => {
-            let names = |field: &str| -> Vec<&str> {
-                status[field]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default()
-            };
-            let (flagged, silent) = (names("flagged"), names("silent"));
-            let listed = |v: &[&str]| {
+            let flagged = status.flagged.as_deref().unwrap_or_default();
+            let silent = status.silent.as_deref().unwrap_or_default();
+            let listed = |v: &[String]| {
                 if v.is_empty() {
                     "none".to_string()
                 } else {
                     v.join(", ")
                 }
             };
-            let colour = |v: &[&str]| {
+            let colour = |v: &[String]| {
                 if v.is_empty() {
                     Color::Green
                 } else {
@@ -284,63 +282,50 @@ fn draw_market(frame: &mut Frame, app: &App, area: Rect) {
             lines.push(Line::from(Span::styled(
                 format!(
                     "{} market, round {} (menu from round {})",
-                    market.id, status["round"], status["menu_from_round"]
+                    market.id, status.round, status.menu_from_round
                 ),
                 Style::new().bold(),
             )));
             lines.push(Line::from(format!(
                 "participation {:.0}%   server utility {:.2}",
-                status["participation"].as_f64().unwrap_or(0.0) * 100.0,
-                status["server_utility"].as_f64().unwrap_or(0.0),
+                status.participation.unwrap_or(0.0) * 100.0,
+                status.server_utility.unwrap_or(0.0),
             )));
             lines.push(Line::from(format!(
                 "payments {:.2}",
-                status["payments"].as_f64().unwrap_or(0.0)
+                status.payments.unwrap_or(0.0)
             )));
             lines.push(Line::from(vec![
                 Span::raw("flagged: "),
-                Span::styled(listed(&flagged), Style::new().fg(colour(&flagged))),
+                Span::styled(listed(flagged), Style::new().fg(colour(flagged))),
                 Span::raw("   silent: "),
-                Span::styled(listed(&silent), Style::new().fg(colour(&silent))),
+                Span::styled(listed(silent), Style::new().fg(colour(silent))),
             ]));
-            if let Some(d) = status["proposal"]["decision"].as_str() {
+            if let Some(p) = &status.proposal {
                 lines.push(Line::from(format!(
-                    "last proposal: {d}{}",
-                    status["proposal"]["reason"]
-                        .as_str()
-                        .map(|r| format!(" ({r})"))
-                        .unwrap_or_default()
+                    "last proposal: {}{}",
+                    p.decision(),
+                    p.reason().map(|r| format!(" ({r})")).unwrap_or_default()
                 )));
             }
             lines.push(Line::from(""));
             lines.push(Line::from("type  theta  quality q  reward R  chose  got q").dim());
-            let items = status["menu"]["items"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
+            let items = status.menu.as_ref().map_or(&[][..], |m| &m.items);
             for (i, it) in items.iter().enumerate() {
-                let chose = status["choices"][i]
-                    .as_u64()
+                let chose = (status.choices.as_ref().and_then(|c| c.get(i)))
                     .map_or("–".into(), |n| n.to_string());
-                let got = status["delivered"][i]["measured"]
-                    .as_f64()
+                let got = (status.delivered.as_ref().and_then(|d| d.get(i)))
+                    .and_then(|d| d.measured)
                     .map_or("–".into(), |q| format!("{q:.2}"));
                 lines.push(Line::from(format!(
                     "{:>4}  {:>5.2}  {:>9.2}  {:>8.2}  {chose:>5}  {got:>5}",
                     i + 1,
                     market.state.theta.get(i).copied().unwrap_or(0.0),
-                    it["q"].as_f64().unwrap_or(0.0),
-                    it["r"].as_f64().unwrap_or(0.0)
+                    it.q,
+                    it.r
                 )));
             }
-            let utility: Vec<f64> = status["history"]
-                .as_array()
-                .map(|h| {
-                    h.iter()
-                        .filter_map(|r| r["server_utility"].as_f64())
-                        .collect()
-                })
-                .unwrap_or_default();
+            let utility: Vec<f64> = status.history.iter().map(|r| r.server_utility).collect();
             // From zero, so that a 1% change looks like one.
             let top = utility.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-9);
             chart = utility

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use giot::market::RunOptions;
-use giot::mqtt::ConnectOptions;
+use giot::market::protocol::{MenuAnnouncement, ProposalOutcome, Status};
+use giot::market::{RunOptions, topic, truth};
+use giot::mqtt::{ConnectOptions, Link, LinkEvent};
+use giot::planner::model::Menu;
 use giot::registry::Registry;
 
 use super::harness::{Mosquitto, Process, demo_devices, giot, spawn_sim};
@@ -146,6 +148,113 @@ async fn a_cheating_contributor_is_caught_and_not_paid_and_the_ledger_says_so() 
     );
 }
 
+/// Regression (issue 12, the market's messages as types): a choice or a
+/// delivery that is not the protocol's is skipped, or read as it always was.
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_choices_and_deliveries_are_skipped_or_read_as_before() {
+    let broker = Mosquitto::start();
+    let registry = honest_demo();
+    let vehicles: Vec<String> = giot::market::vehicles(&registry)
+        .into_iter()
+        .map(|v| v.0)
+        .collect();
+    assert!(vehicles.len() >= 6, "{vehicles:?}");
+    let mut link = Link::start(
+        &ConnectOptions::new(broker.url(), "rogue"),
+        vec![topic("traffic", "menu")],
+    )
+    .unwrap();
+    link.wait_connected(Duration::from_secs(5), |_| {})
+        .await
+        .unwrap();
+    let v = vehicles.clone();
+    let rogue = tokio::spawn(async move {
+        while let Some(e) = link.recv().await {
+            let LinkEvent::Message { payload, .. } = e else {
+                continue;
+            };
+            let Ok(MenuAnnouncement { round, .. }) = serde_json::from_slice(&payload) else {
+                continue;
+            };
+            let at =
+                |i: usize, kind: &str| topic("traffic", &format!("contributors/{}/{kind}", v[i]));
+            let t = truth(round);
+            for (i, kind, payload) in [
+                (0, "choice", "{not json".to_string()),
+                (1, "choice", r#"{"item": 0}"#.to_string()),
+                (
+                    2,
+                    "choice",
+                    format!(r#"{{"round": {round}, "item": "one"}}"#),
+                ),
+                (
+                    3,
+                    "choice",
+                    format!(r#"{{"round": {}, "item": 0}}"#, round + 100),
+                ),
+                (4, "choice", format!(r#"{{"round": {round}, "item": 0}}"#)),
+                (
+                    4,
+                    "data",
+                    format!(r#"{{"round": {round}, "readings": [{t}, "x", {t}]}}"#),
+                ),
+                (5, "choice", format!(r#"{{"round": {round}, "item": 0}}"#)),
+                (
+                    5,
+                    "data",
+                    format!(r#"{{"round": {round}, "readings": "fast"}}"#),
+                ),
+            ] {
+                let _ = link.publish(&at(i, kind), payload, false).await;
+            }
+        }
+    });
+    let report = giot::market::run(
+        &registry,
+        &ConnectOptions::new(broker.url(), "market"),
+        rounds(2, false, None),
+        never(),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    rogue.abort();
+    assert_eq!(report.rounds.len(), 2);
+    for round in &report.rounds {
+        let mut silent = round.silent.clone();
+        silent.sort();
+        let mut expected = vec![
+            vehicles[0].clone(),
+            vehicles[1].clone(),
+            vehicles[3].clone(),
+        ];
+        expected.extend(vehicles[6..].iter().cloned());
+        expected.sort();
+        assert_eq!(silent, expected, "round {}", round.round);
+        assert_eq!(
+            round.opted_out,
+            [vehicles[2].clone()],
+            "round {}",
+            round.round
+        );
+        let c = |i: usize| {
+            round
+                .contributors
+                .iter()
+                .find(|c| c.vehicle == vehicles[i])
+                .unwrap()
+        };
+        assert_eq!(c(4).item, Some(0));
+        assert!(
+            !c(4).flagged && c(4).paid == report.menu.items[0].r,
+            "{:?}",
+            c(4)
+        );
+        assert_eq!(c(5).item, Some(0));
+        assert!(c(5).flagged && c(5).paid == 0.0, "{:?}", c(5));
+    }
+}
+
 #[test]
 fn giot_market_run_reports_every_round_and_leaves_a_ledger_that_verifies() {
     let broker = Mosquitto::start();
@@ -188,8 +297,8 @@ fn giot_market_run_reports_every_round_and_leaves_a_ledger_that_verifies() {
     assert_eq!(report["ledger"], ledger.to_str().unwrap());
     // The last round's summary stays retained on the broker.
     let status = status(&broker);
-    assert_eq!(status["round"], 20);
-    assert_eq!(status["flagged"][0], "taxi_01");
+    assert_eq!(status.round, 20);
+    assert_eq!(status.flagged.unwrap()[0], "taxi_01");
 
     // The operator agent answers from it, and drafts without publishing.
     let ask = |goal: &str| {
@@ -222,8 +331,9 @@ fn giot_market_run_reports_every_round_and_leaves_a_ledger_that_verifies() {
     super::harness::assert_ledger_verifies(&ledger);
 }
 
-/// The retained market status, read with mosquitto_sub.
-fn status(broker: &Mosquitto) -> serde_json::Value {
+/// The retained market status, read with mosquitto_sub (empty when there is
+/// none yet).
+fn status(broker: &Mosquitto) -> Status {
     let out = std::process::Command::new("mosquitto_sub")
         .args([
             "-p",
@@ -238,11 +348,7 @@ fn status(broker: &Mosquitto) -> serde_json::Value {
 }
 
 /// Waits until the retained status satisfies `ok`.
-fn status_until(
-    broker: &Mosquitto,
-    what: &str,
-    ok: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
+fn status_until(broker: &Mosquitto, what: &str, ok: impl Fn(&Status) -> bool) -> Status {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let s = status(broker);
@@ -251,7 +357,7 @@ fn status_until(
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "waiting for {what}; last status: {s}"
+            "waiting for {what}; last status: {s:?}"
         );
         std::thread::sleep(Duration::from_millis(300));
     }
@@ -282,7 +388,7 @@ fn an_operator_publishes_a_cheaper_menu_only_with_a_yes_and_learns_why_participa
             .spawn()
             .unwrap(),
     );
-    let first = status_until(&broker, "a full round", |s| s["participation"] == 1.0);
+    let first = status_until(&broker, "a full round", |s| s.participation == Some(1.0));
     let ask = |goal: &str, yes: bool| {
         let mut cmd = giot();
         cmd.args(["run", "--json", "--broker", &broker.url(), "--devices"])
@@ -309,30 +415,34 @@ fn an_operator_publishes_a_cheaper_menu_only_with_a_yes_and_learns_why_participa
     );
     assert_eq!(o["actions"][0]["topic"], "giot/market/traffic/proposal");
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(status(&broker)["menu"], first["menu"]);
-    assert!(status(&broker)["proposal"].is_null());
+    assert_eq!(status(&broker).menu, first.menu);
+    assert!(status(&broker).proposal.is_none());
 
     // With one, the supervisor adopts it and the echo confirms it.
     let (code, o) = ask("publish the cheaper menu", true);
     assert_eq!(code, Some(0), "{o}");
     assert_eq!(o["status"], "executed", "{o}");
     assert_eq!(o["actions"][0]["confirmed"], true, "{o}");
-    let proposed = o["actions"][0]["value"].clone();
+    let proposed: Menu = serde_json::from_value(o["actions"][0]["value"].clone()).unwrap();
     let adopted = status_until(&broker, "a round with the new menu", |s| {
-        s["menu"] == proposed && s["round"].as_u64() >= s["menu_from_round"].as_u64()
+        s.menu.as_ref() == Some(&proposed) && s.round >= s.menu_from_round
     });
-    assert_eq!(adopted["proposal"]["decision"], "adopted");
     assert!(
-        adopted["payments"].as_f64().unwrap() < first["payments"].as_f64().unwrap(),
-        "the cheaper menu pays {} against {}",
-        adopted["payments"],
-        first["payments"]
+        matches!(&adopted.proposal, Some(ProposalOutcome::Adopted { menu, .. }) if *menu == proposed),
+        "{:?}",
+        adopted.proposal
+    );
+    assert!(
+        adopted.payments.unwrap() < first.payments.unwrap(),
+        "the cheaper menu pays {:?} against {:?}",
+        adopted.payments,
+        first.payments
     );
 
     // The fleet goes quiet: the agent says who stopped answering.
     drop(sim);
     status_until(&broker, "a round without contributors", |s| {
-        s["participation"] == 0.0
+        s.participation == Some(0.0)
     });
     let (_, why) = ask("why did participation drop?", false);
     assert_eq!(why["status"], "answered", "{why}");
