@@ -143,6 +143,9 @@ pub struct Agent {
     templates: templates::Templates,
     /// Language codes to read goals in, preferred first.
     languages: Vec<String>,
+    /// Floors the goal being planned names: the resolver's devices are kept
+    /// to them (set for one goal at a time).
+    floors: Vec<String>,
 }
 
 impl Agent {
@@ -165,6 +168,7 @@ impl Agent {
             stable: None,
             templates,
             languages,
+            floors: Vec::new(),
         }
     }
 
@@ -325,7 +329,22 @@ impl Agent {
         }
         let asks = goal.trim_end().ends_with('?');
         let floors = self.templates.floors_named(&self.registry, goal);
+        self.floors = floors.clone();
         let mut rest = self.plan_resolver(goal, asks, state);
+        // Words the registry does not know may be typos ("ligth", "bed
+        // room"): the resolver tries once more with them corrected.
+        if matches!(&rest.decision, Decision::Refuse(r) if r.contains("nothing in the registry is called"))
+            && let Some((corrected, fixes)) = self.templates.corrected(goal)
+        {
+            let mut again = self.plan_resolver(&corrected, asks, state);
+            if !matches!(again.decision, Decision::Refuse(_)) {
+                again
+                    .trace
+                    .insert(0, format!("typos corrected: {}", fixes.join(", ")));
+                rest = again;
+            }
+        }
+        self.floors.clear();
         rest.trace.splice(0..0, plan.trace.drain(..));
         // A floor the goal names constrains the resolver's devices as a
         // room does: "all the fans upstairs" is no fan downstairs.
@@ -401,7 +420,12 @@ impl Agent {
             plan.decision = Decision::Refuse("the goal is empty".into());
             return plan;
         }
-        let decision = if understand::is_question(&all_words) || asks {
+        let polite = matches!(
+            all_words.first().map(String::as_str),
+            Some("could" | "can" | "would" | "will")
+        ) && all_words.get(1).is_some_and(|w| w == "you")
+            && !understand::is_question(&all_words);
+        let decision = if understand::is_question(&all_words) || (asks && !polite) {
             let whole = understand::clauses(&normalized.replace(',', " "))
                 .into_iter()
                 .reduce(|mut a, b| {
@@ -416,6 +440,24 @@ impl Agent {
         };
         plan.decision = self.allowed(decision);
         plan
+    }
+
+    /// `scores` with the devices off the floors the goal names ruled out.
+    fn on_floors(&self, mut scores: Vec<Option<f64>>) -> Vec<Option<f64>> {
+        if self.floors.is_empty() {
+            return scores;
+        }
+        for (i, d) in self.registry.devices().iter().enumerate() {
+            let on = d
+                .room
+                .as_deref()
+                .and_then(|r| self.registry.floor_of(r))
+                .is_some_and(|f| self.floors.contains(&f.id));
+            if !on {
+                scores[i] = None;
+            }
+        }
+        scores
     }
 
     /// The decision if the agent definition lists the tool it needs
@@ -457,7 +499,7 @@ impl Agent {
                     quote_list(&unknown)
                 ));
             }
-            let scores = self.index.scores(&self.registry, clause);
+            let scores = self.on_floors(self.index.scores(&self.registry, clause));
             let matched = scores.iter().any(|s| s.is_some_and(|s| s > 0.0));
             let named = matched || self.names_something(clause);
             if named && !matched {
@@ -584,7 +626,7 @@ impl Agent {
         state: StateLookup<'_>,
         plan: &mut Plan,
     ) -> Decision {
-        let scores = self.index.scores(&self.registry, clause);
+        let scores = self.on_floors(self.index.scores(&self.registry, clause));
         let words: Vec<String> = clause.words.clone();
         // Devices that have a capability the question is about come first.
         let asked = |d: &Device| -> Vec<usize> {
@@ -722,6 +764,23 @@ impl Agent {
         if !able.is_empty() {
             tied = able;
         }
+        // "close the garage": a verb for covers means a cover, not the
+        // garage's light.
+        let is_cover = |i: usize| {
+            matches!(
+                roles::domain(&self.registry.devices()[i]),
+                "cover" | "valve"
+            )
+        };
+        let cover_verb = clause.words.iter().any(|w| {
+            matches!(
+                w.as_str(),
+                "open" | "close" | "shut" | "extend" | "retract" | "raise" | "lower"
+            )
+        }) && tied.iter().any(|&i| is_cover(i));
+        if cover_verb {
+            tied.retain(|&i| is_cover(i));
+        }
         // Devices the words do not tell from the best one ("lock the door"
         // with a front door and a side door) tie with it, however the
         // scores came out.
@@ -736,8 +795,12 @@ impl Agent {
                     continue;
                 }
                 let device = &self.registry.devices()[i];
-                if resolve::derive(device, clause, &clause.words).is_ok()
-                    && top_words.is_subset(&self.index.matched_words(&self.registry, i, clause))
+                if (!cover_verb || is_cover(i))
+                    && resolve::derive(device, clause, &clause.words).is_ok()
+                    && Index::alike(
+                        &top_words,
+                        &self.index.matched_words(&self.registry, i, clause),
+                    )
                 {
                     tied.push(i);
                 }

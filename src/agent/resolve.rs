@@ -330,10 +330,15 @@ impl Index {
         self.vocab.contains(self.canonical(word).as_ref())
     }
 
-    /// The clause's words that point at device `i`: words of its name, its
-    /// kind or its room. Two devices whose sets are the same (or one's set
-    /// inside the other's) are not told apart by the words.
+    /// The clause's words that point at device `i`, each marked by how:
+    /// `n:` a word of its name or aliases, `k:` a word for its kind, `r:`
+    /// its room, `=` its name said in full. The leading verb ("lock the
+    /// door") is not a word for a device.
     pub fn matched_words(&self, registry: &Registry, i: usize, clause: &Clause) -> HashSet<String> {
+        const VERBS: &[&str] = &[
+            "turn", "switch", "set", "lock", "unlock", "open", "close", "dim", "raise", "lower",
+            "start", "stop", "put", "make", "change", "extend", "retract", "shut",
+        ];
         let e = &self.entries[i];
         let d = &registry.devices()[i];
         let words: Vec<String> = clause
@@ -341,26 +346,42 @@ impl Index {
             .iter()
             .map(|w| self.canonical(w).into_owned())
             .collect();
-        let mut matched: HashSet<String> = words
-            .iter()
-            .filter(|w| {
-                e.name_words.contains(*w)
-                    || e.kind_words.contains(w.as_str())
-                    || self
-                        .room_words
-                        .get(w.as_str())
-                        .is_some_and(|r| d.room.as_ref() == Some(r))
-            })
-            .cloned()
-            .collect();
+        let mut matched = HashSet::new();
+        for (k, w) in words.iter().enumerate() {
+            if k == 0 && VERBS.contains(&w.as_str()) {
+                continue;
+            }
+            if e.name_words.contains(w) {
+                matched.insert(format!("n:{w}"));
+            } else if e.kind_words.contains(w.as_str()) {
+                matched.insert(format!("k:{w}"));
+            } else if self
+                .room_words
+                .get(w.as_str())
+                .is_some_and(|r| d.room.as_ref() == Some(r))
+            {
+                matched.insert(format!("r:{w}"));
+            }
+        }
         // A name said in full ("kitchen light") tells its device apart from
         // one that only has the same words as room and kind.
         for p in &e.phrases {
             if contains_phrase(&words, p) {
-                matched.insert(format!("\u{1}{}", p.join(" ")));
+                matched.insert(format!("={}", p.join(" ")));
             }
         }
         matched
+    }
+
+    /// Whether the words tell device `a` (with `matched_words` `a_words`)
+    /// apart from `b`: some word points at `a` more than at `b` (a name
+    /// word of `a` that is only a kind word for `b`, say).
+    pub fn alike(a_words: &HashSet<String>, b_words: &HashSet<String>) -> bool {
+        a_words.iter().all(|w| {
+            b_words.contains(w)
+                || w.strip_prefix("k:")
+                    .is_some_and(|k| b_words.contains(&format!("n:{k}")))
+        })
     }
 
     /// Whether the clause names a kind of device in the plural ("lights").

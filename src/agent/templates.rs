@@ -63,6 +63,8 @@ struct Loaded {
     /// Every word of the templates and of the registry's names, rooms and
     /// floors: what a typo is corrected towards.
     known: std::collections::HashSet<String>,
+    /// The registry's words and the words for kinds of device only.
+    names: std::collections::HashSet<String>,
 }
 
 /// The template layer over one registry.
@@ -89,7 +91,22 @@ impl Templates {
             .filter_map(|code| language(code))
             .map(|language| {
                 let numbers = text2num::get_interpreter_for(&language.code);
+                let mut names: std::collections::HashSet<String> = super::lexicon::KIND_WORDS
+                    .iter()
+                    .flat_map(|(_, words)| words.iter().map(|w| w.to_string()))
+                    .collect();
+                for d in registry.devices() {
+                    for n in std::iter::once(&d.name).chain(&d.aliases) {
+                        names.extend(normalize(n, &[]).split(' ').map(String::from));
+                    }
+                }
+                for r in registry.room_list() {
+                    for n in std::iter::once(&r.name).chain(&r.aliases) {
+                        names.extend(normalize(n, &[]).split(' ').map(String::from));
+                    }
+                }
                 let mut known = language.words();
+                known.extend(names.iter().cloned());
                 for d in registry.devices() {
                     for n in std::iter::once(&d.name).chain(&d.aliases) {
                         known.extend(normalize(n, &[]).split(' ').map(String::from));
@@ -111,6 +128,7 @@ impl Templates {
                     language,
                     numbers,
                     known,
+                    names,
                 }
             })
             .collect();
@@ -149,6 +167,18 @@ impl Templates {
             }
         }
         found
+    }
+
+    /// `goal` with its typos corrected towards the preferred language's and
+    /// the registry's words, and the corrections; `None` if none was made.
+    ///
+    /// Only towards the registry's own words (names, rooms, floors) and
+    /// the words for kinds of device: the resolver has no template to check
+    /// a correction against, and "pool" must not become the mode "cool".
+    pub fn corrected(&self, goal: &str) -> Option<(String, Vec<String>)> {
+        let loaded = self.languages.first()?;
+        let text = with_numbers(&normalize(goal, &loaded.language.skip_words), loaded);
+        correct_with(&text, &loaded.names)
     }
 
     /// `goal` with number words as digits in the preferred language, for
@@ -359,8 +389,46 @@ fn known_words(loaded: &Loaded) -> &std::collections::HashSet<String> {
 /// letters, 2 from 7), and the corrections made; `None` if none was made.
 /// A word with two equally near candidates is left alone.
 fn correct(text: &str, loaded: &Loaded) -> Option<(String, Vec<String>)> {
-    let known = known_words(loaded);
+    correct_with(text, known_words(loaded))
+}
+
+/// [`correct`] towards the words of `known`.
+fn correct_with(
+    text: &str,
+    known: &std::collections::HashSet<String>,
+) -> Option<(String, Vec<String>)> {
     let mut fixes = Vec::new();
+    // Words split or joined by speech-to-text: "bed room" → "bedroom",
+    // "livingroom" → "living room", when only that form is known.
+    let mut joined: Vec<String> = Vec::new();
+    let raw: Vec<&str> = text.split(' ').collect();
+    let mut i = 0;
+    while i < raw.len() {
+        let w = raw[i];
+        if let Some(next) = raw.get(i + 1) {
+            let both = format!("{w}{next}");
+            if (!known.contains(w) || !known.contains(*next)) && known.contains(&both) {
+                fixes.push(format!("\"{w} {next}\" → \"{both}\""));
+                joined.push(both);
+                i += 2;
+                continue;
+            }
+        }
+        if !known.contains(w) && w.chars().count() >= 6 {
+            let split = (3..w.len().saturating_sub(2))
+                .filter(|&k| w.is_char_boundary(k))
+                .find(|&k| known.contains(&w[..k]) && known.contains(&w[k..]));
+            if let Some(k) = split {
+                fixes.push(format!("\"{w}\" → \"{} {}\"", &w[..k], &w[k..]));
+                joined.push(format!("{} {}", &w[..k], &w[k..]));
+                i += 1;
+                continue;
+            }
+        }
+        joined.push(w.to_string());
+        i += 1;
+    }
+    let text = joined.join(" ");
     let words: Vec<String> = text
         .split(' ')
         .map(|w| {
@@ -1453,7 +1521,7 @@ devices:
         let devices: Vec<String> = match &p.decision {
             Decision::Act(a) => a.iter().map(|a| a.device.clone()).collect(),
             Decision::Clarify { candidates, .. } => candidates.clone(),
-            other => panic!("{other:?}"),
+            other => panic!("{other:?} {:?}", p.trace),
         };
         assert_eq!(devices, ["bedroom_light"], "{:?}", p.trace);
     }
@@ -1554,6 +1622,20 @@ devices:
             "{:?}",
             p.trace
         );
+        // Words split or joined by speech-to-text.
+        assert_eq!(
+            actions(&plan("turn on the bed room light")),
+            [act("bedroom_light", "power", json!("on"))]
+        );
+        assert_eq!(
+            actions(&plan("turn off the livingroom lights")),
+            [act("living_lamp", "power", json!("off"))]
+        );
+        // A word near nothing known stays unknown: nothing acts.
+        assert!(matches!(
+            plan("turn on the sauna").decision,
+            Decision::Refuse(_)
+        ));
     }
 
     #[test]

@@ -154,7 +154,13 @@ pub fn normalize(goal: &str, skip: &[String]) -> String {
     if text.contains('-') {
         text = text
             .split(' ')
-            .map(|w| w.trim_matches('-'))
+            .map(|w| {
+                // A minus sign stays: "-10%" is not "10%".
+                let negative =
+                    w.starts_with('-') && w[1..].starts_with(|c: char| c.is_ascii_digit());
+                let t = w.trim_matches('-');
+                if negative { &w[..t.len() + 1] } else { t }
+            })
             .filter(|w| !w.is_empty())
             .collect::<Vec<_>>()
             .join(" ");
@@ -654,6 +660,10 @@ mod tests {
             "turn on the light"
         );
         assert_eq!(normalize("twenty-one", &[]), "twenty-one");
+        assert_eq!(
+            normalize("brightness -10% - now", &[]),
+            "brightness -10% now"
+        );
         assert_eq!(
             normalize(
                 "could you please turn it on",
