@@ -199,8 +199,9 @@ impl Index {
     /// the clause names something that does not exist.
     ///
     /// Only words where a device would be named count: right before a word
-    /// that names devices ("the *attic* light"), or right after an article,
-    /// a room or a device word ("the *sauna*"). Inflected verbs and
+    /// that names devices ("the *attic* light"), right after an article,
+    /// a room or a device word ("the *sauna*"), or ending the goal after an
+    /// article and describing words ("the hot *tub*"). Inflected verbs and
     /// contractions ("switched", "leaving", "we're") never name a device.
     pub fn unknown_words(&self, clause: &Clause) -> Vec<String> {
         let words = &clause.words;
@@ -229,10 +230,19 @@ impl Index {
             .filter(|&(i, _)| {
                 let before = i.checked_sub(1).map(|j| words[j].as_str());
                 let after = words.get(i + 1).map(String::as_str);
-                after.is_some_and(|a| device_word(a) || !known(a))
-                    || before.is_some_and(|b| {
-                        matches!(b, "the" | "a" | "an" | "my" | "our" | "your") || device_word(b)
-                    })
+                let article = |b: &str| matches!(b, "the" | "a" | "an" | "my" | "our" | "your");
+                // The object's last word after an article and words that
+                // only describe it ("the hot *tub*").
+                let object_end = i + 1 == words.len()
+                    && words[..i]
+                        .iter()
+                        .rev()
+                        .take_while(|b| !device_word(b))
+                        .find(|b| article(b) || !known(b))
+                        .is_some_and(|b| article(b));
+                object_end
+                    || after.is_some_and(|a| device_word(a) || !known(a))
+                    || before.is_some_and(|b| article(b) || device_word(b))
             })
             .map(|(_, w)| w.clone())
             .collect()
