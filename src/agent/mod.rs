@@ -679,24 +679,11 @@ impl Agent {
             } else {
                 caps
             };
-            let parts: Vec<String> = caps
-                .iter()
-                .map(|&c| &d.capabilities[c])
-                .filter_map(|c| {
-                    current.get(&c.name).map(|v| {
-                        format!(
-                            "{} is {}",
-                            c.name.replace('_', " "),
-                            display_value(v, c.unit.as_deref())
-                        )
-                    })
-                })
-                .collect();
-            if parts.is_empty() {
-                lines.push(format!("{}: no value reported", d.name));
-            } else {
-                lines.push(format!("{}: {}", d.name, parts.join(", ")));
-            }
+            lines.push(state_line(
+                d,
+                &current,
+                caps.iter().map(|&c| &d.capabilities[c]),
+            ));
         }
         Decision::Answer(lines.join("; "))
     }
@@ -1038,6 +1025,31 @@ impl Agent {
             .map(|&i| self.registry.devices()[i].id.as_str())
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// "Hall light: power is on, brightness is 40%": the values `caps` have in
+/// `current`, or that none was reported.
+fn state_line<'a>(
+    d: &Device,
+    current: &Map<String, Value>,
+    caps: impl Iterator<Item = &'a crate::registry::Capability>,
+) -> String {
+    let parts: Vec<String> = caps
+        .filter_map(|c| {
+            current.get(&c.name).map(|v| {
+                format!(
+                    "{} is {}",
+                    c.name.replace('_', " "),
+                    display_value(v, c.unit.as_deref())
+                )
+            })
+        })
+        .collect();
+    if parts.is_empty() {
+        format!("{}: no value reported", d.name)
+    } else {
+        format!("{}: {}", d.name, parts.join(", "))
     }
 }
 

@@ -379,17 +379,12 @@ pub fn excluded_devices(registry: &Registry, phrase: &str) -> Option<Vec<String>
     (!ids.is_empty()).then_some(ids)
 }
 
-/// Words the language's templates and the registry's names know.
-fn known_words(loaded: &Loaded) -> &std::collections::HashSet<String> {
-    &loaded.known
-}
-
 /// The goal with each word nobody knows replaced by the one known word
 /// within a small edit distance (Damerau–Levenshtein: 1 for words of 4 to 6
 /// letters, 2 from 7), and the corrections made; `None` if none was made.
 /// A word with two equally near candidates is left alone.
 fn correct(text: &str, loaded: &Loaded) -> Option<(String, Vec<String>)> {
-    correct_with(text, known_words(loaded))
+    correct_with(text, &loaded.known)
 }
 
 /// [`correct`] towards the words of `known`.
@@ -1323,25 +1318,13 @@ fn answer(r: &Recognition<'_>, targets: &Targets<'_>, state: StateLookup<'_>) ->
                 lines.push(format!("{}: no state seen yet", d.name));
                 continue;
             };
-            let caps: Vec<_> = d
-                .capabilities
-                .iter()
-                .filter(|c| !temperature || c.name.contains("temperature"))
-                .filter_map(|c| {
-                    current.get(&c.name).map(|v| {
-                        format!(
-                            "{} is {}",
-                            c.name.replace('_', " "),
-                            display_value(v, c.unit.as_deref())
-                        )
-                    })
-                })
-                .collect();
-            if caps.is_empty() {
-                lines.push(format!("{}: no value reported", d.name));
-            } else {
-                lines.push(format!("{}: {}", d.name, caps.join(", ")));
-            }
+            lines.push(super::state_line(
+                d,
+                &current,
+                d.capabilities
+                    .iter()
+                    .filter(|c| !temperature || c.name.contains("temperature")),
+            ));
         }
         return Decision::Answer(lines.join("; "));
     };
