@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::outcome::Outcome;
+use crate::types::Outcome;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Case {

@@ -6,8 +6,6 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::fleet::Fleet;
 use crate::mqtt::{ConnectOptions, Link, LinkEvent, OptionsError, WaitError};
 use crate::registry::Registry;
@@ -135,24 +133,5 @@ impl Live {
             .devices()
             .iter()
             .all(|d| self.fleet.tree().get(&d.state_topic).is_some())
-    }
-}
-
-/// Whether a reported value is the value that was asked for (numbers within
-/// rounding, also inside arrays and objects such as a market's menu).
-pub fn same_value(shown: &Value, wanted: &Value) -> bool {
-    match (shown, wanted) {
-        (Value::Array(a), Value::Array(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_value(x, y))
-        }
-        (Value::Object(a), Value::Object(b)) => {
-            a.len() == b.len()
-                && a.iter()
-                    .all(|(k, x)| b.get(k).is_some_and(|y| same_value(x, y)))
-        }
-        _ => match (shown.as_f64(), wanted.as_f64()) {
-            (Some(a), Some(b)) => (a - b).abs() <= 1e-6 * b.abs().max(1.0),
-            _ => shown == wanted,
-        },
     }
 }

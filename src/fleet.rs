@@ -178,7 +178,7 @@ impl Fleet {
                 || self
                     .wildcards
                     .iter()
-                    .any(|f| crate::policy::topic_matches(f, &t));
+                    .any(|f| crate::mqtt::topic_matches(f, &t));
             if !covered {
                 self.filters.insert(t.clone());
                 self.new_filters.push(t);
@@ -194,7 +194,7 @@ impl Fleet {
     ///
     /// `market:<id>` gives the market supervisor's last retained summary.
     pub fn state(&self, device_id: &str) -> Option<Map<String, Value>> {
-        if let Some(market) = crate::agent::market::market_of(device_id) {
+        if let Some(market) = crate::types::market_of(device_id) {
             return self
                 .tree
                 .json_object(&format!("giot/market/{market}/status"));
@@ -232,7 +232,7 @@ impl Fleet {
             .registry()
             .market
             .as_ref()
-            .map(|m| crate::agent::market::device_id(&m.id));
+            .map(|m| crate::types::market_device(&m.id));
         self.registry()
             .devices()
             .iter()
@@ -244,9 +244,9 @@ impl Fleet {
 
     /// Whether the device's reported state shows the value the action set:
     /// the one confirmation rule of `run`, the bridge and the TUI.
-    pub fn shows(&self, action: &crate::outcome::ActionResult) -> bool {
+    pub fn shows(&self, action: &crate::types::ActionResult) -> bool {
         self.value(&action.device, &action.capability)
-            .is_some_and(|v| crate::exec::same_value(&v, &action.value))
+            .is_some_and(|v| crate::registry::value::same_value(&v, &action.value))
     }
 
     /// The current value of one capability.
@@ -255,29 +255,10 @@ impl Fleet {
     }
 }
 
-/// A value as people read it: strings without quotes, units appended.
-pub fn display_value(value: &Value, unit: Option<&str>) -> String {
-    let text = match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    match unit {
-        Some(u) if !matches!(value, Value::String(_)) => {
-            if u == "%" {
-                format!("{text}%")
-            } else {
-                format!("{text} {u}")
-            }
-        }
-        _ => text,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::Action;
-    use crate::outcome::ActionResult;
+    use crate::types::ActionResult;
     use serde_json::json;
 
     fn message(topic: &str, payload: &str) -> LinkEvent {
@@ -329,7 +310,7 @@ discovered:
         assert_eq!(fleet.take_new_filters(), ["garden/pump/state"]);
         assert!(fleet.take_new_filters().is_empty());
 
-        let action = Action::new(&pump, "power", json!("on"));
+        let action = pump.action("power", json!("on"));
         assert_eq!(
             (action.topic.as_str(), action.payload.as_str()),
             ("garden/pump/set", "ON")

@@ -79,7 +79,7 @@ pub mod kind {
 pub fn record_action(
     path: &Path,
     goal: &str,
-    actions: &[crate::outcome::ActionResult],
+    actions: &[crate::types::ActionResult],
     confirmed_by: &str,
 ) -> Result<Entry, Error> {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -25,6 +25,7 @@ pub mod registry;
 pub mod session;
 pub mod sim;
 pub mod tui;
+pub mod types;
 
 /// An error and its causes as one line, "what: why: …": the text of a
 /// refusal, a tool error or a goal's failure, where no `{:#}` formatter

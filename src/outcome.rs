@@ -1,167 +1,12 @@
-//! The result of one goal, in the `run --json` shape of DESIGN §3, shared by
-//! `giot run`, `giot eval`, the TUI and the bridge.
+//! A plan's outcome under the policy, before anything is published: the
+//! status, actions and reason every face reports (the types themselves live
+//! in [`crate::types`]).
 
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
-
-use crate::agent::{Action, Decision, Plan, PolicyOverrides};
 use crate::policy::{self, Verdict};
 use crate::registry::Registry;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Planned,
-    Executed,
-    NeedsConfirmation,
-    Refused,
-    Answered,
-    /// The goal fits several devices and nothing decides between them:
-    /// `candidates` lists them, nothing was published.
-    NeedsClarification,
-    /// Something outside the plan failed (a publish, a store write): the
-    /// reason says what, and `actions` holds only what was published.
-    Failed,
-    /// The bridge would not run the goal (malformed, bad signature,
-    /// overloaded, a spent confirmation token); `reason` says which.
-    Rejected,
-}
-
-impl Status {
-    /// The documented exit code of `giot run`.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Status::Planned | Status::Executed | Status::Answered => 0,
-            Status::NeedsConfirmation => 3,
-            Status::Refused => 4,
-            Status::NeedsClarification => 5,
-            Status::Failed => 1,
-            Status::Rejected => 2,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Planned => "planned",
-            Status::Executed => "executed",
-            Status::NeedsConfirmation => "needs_confirmation",
-            Status::Refused => "refused",
-            Status::Answered => "answered",
-            Status::NeedsClarification => "needs_clarification",
-            Status::Failed => "failed",
-            Status::Rejected => "rejected",
-        }
-    }
-}
-
-/// One action as reported, with whether the device confirmed it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ActionResult {
-    pub device: String,
-    pub capability: String,
-    pub value: Value,
-    pub topic: String,
-    pub payload: String,
-    pub confirmed: Option<bool>,
-}
-
-impl ActionResult {
-    /// The action again, for the policy to check once more.
-    pub fn to_action(&self) -> Action {
-        Action {
-            device: self.device.clone(),
-            capability: self.capability.clone(),
-            value: self.value.clone(),
-            topic: self.topic.clone(),
-            payload: self.payload.clone(),
-        }
-    }
-}
-
-impl From<&Action> for ActionResult {
-    fn from(a: &Action) -> Self {
-        Self {
-            device: a.device.clone(),
-            capability: a.capability.clone(),
-            value: a.value.clone(),
-            topic: a.topic.clone(),
-            payload: a.payload.clone(),
-            confirmed: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Timing {
-    pub total: f64,
-    #[serde(default)]
-    pub llm: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub load: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub connect: Option<f64>,
-}
-
-/// Milliseconds with a tenth of a millisecond's precision.
-pub fn ms(d: std::time::Duration) -> f64 {
-    (d.as_secs_f64() * 10_000.0).round() / 10.0
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
-    /// The goal's words (empty when a rejected message had none readable).
-    #[serde(default, deserialize_with = "text_or_null")]
-    pub goal: String,
-    pub status: Status,
-    pub actions: Vec<ActionResult>,
-    pub answer: Option<String>,
-    pub reason: Option<String>,
-    pub timing_ms: Timing,
-    /// Set when the actions were published but the ledger could not record them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ledger_error: Option<String>,
-    /// With `needs_clarification`: the devices the goal could mean.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub candidates: Vec<Candidate>,
-}
-
-/// A device a goal could mean, for the person to choose.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Candidate {
-    pub device: String,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub room: Option<String>,
-}
-
-impl Outcome {
-    /// An outcome with this status and nothing else.
-    pub fn new(goal: &str, status: Status) -> Self {
-        Self {
-            goal: goal.to_string(),
-            status,
-            actions: Vec::new(),
-            answer: None,
-            reason: None,
-            timing_ms: Timing::default(),
-            ledger_error: None,
-            candidates: Vec::new(),
-        }
-    }
-
-    /// An outcome with this status and reason, and nothing else.
-    pub fn with_reason(goal: &str, status: Status, reason: &str) -> Self {
-        Self {
-            reason: Some(reason.to_string()),
-            ..Self::new(goal, status)
-        }
-    }
-}
-
-/// A string that older records may have written as `null`.
-fn text_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
-}
+use crate::types::{
+    Action, ActionResult, Candidate, Decision, Outcome, Plan, PolicyOverrides, Status, ms,
+};
 
 /// Why a plan waits for a person, with a proposed menu's audit (the
 /// figures the person should weigh before saying yes).
@@ -175,7 +20,7 @@ fn confirmation_reason(
     let market = registry.market.as_ref();
     for a in actions
         .iter()
-        .filter(|a| crate::agent::market::market_of(&a.device).is_some())
+        .filter(|a| crate::types::market_of(&a.device).is_some())
     {
         let audit = serde_json::from_value(a.value.clone())
             .ok()
@@ -184,7 +29,7 @@ fn confirmation_reason(
         if let Some(audit) = audit {
             reason.push_str(&format!(
                 "; the proposed menu's audit: {}",
-                crate::agent::market::audit_text(&audit)
+                crate::market::explain::audit_text(&audit)
             ));
         }
     }

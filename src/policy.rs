@@ -6,8 +6,8 @@
 //! or on kinds the agent lists as needing confirmation, wait for a person's
 //! explicit yes. A plan is all or nothing.
 
-use crate::agent::{Action, PolicyOverrides};
 use crate::registry::{Device, Registry, Safety};
+use crate::types::{Action, PolicyOverrides};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -33,7 +33,7 @@ pub fn check(
     let mut allowed = Vec::with_capacity(actions.len());
     let mut confirm = Vec::new();
     for a in actions {
-        if let Some(market) = crate::agent::market::market_of(&a.device) {
+        if let Some(market) = crate::types::market_of(&a.device) {
             match market_action(registry, market, a) {
                 Ok(rebuilt) if !topic_allowed(overrides, &rebuilt.topic) => {
                     return Verdict::Refuse(format!(
@@ -78,7 +78,7 @@ pub fn check(
         if needs_confirmation(device, overrides) && !confirm.contains(&device.id) {
             confirm.push(device.id.clone());
         }
-        allowed.push(Action::new(device, &cap.name, a.value.clone()));
+        allowed.push(device.action(&cap.name, a.value.clone()));
     }
     if allowed.is_empty() {
         return Verdict::Refuse("nothing to do".into());
@@ -97,7 +97,7 @@ fn topic_allowed(overrides: &PolicyOverrides, topic: &str) -> bool {
         || overrides
             .allow_topics
             .iter()
-            .any(|f| topic_matches(f, topic))
+            .any(|f| crate::mqtt::topic_matches(f, topic))
 }
 
 /// Checks a proposed menu for market `id` and rebuilds its action from the
@@ -125,7 +125,7 @@ fn market_action(registry: &Registry, id: &str, a: &Action) -> Result<Action, Me
         id: id.to_owned(),
         source,
     })?;
-    Ok(crate::agent::market::menu_action(id, &menu))
+    Ok(crate::market::menu_action(id, &menu))
 }
 
 /// Why a proposed market action is refused; its chain is the refusal's text.
@@ -154,21 +154,6 @@ enum MenuRefusal {
 /// device, or a kind the agent lists in `confirm_kinds`.
 pub fn needs_confirmation(device: &Device, overrides: &PolicyOverrides) -> bool {
     device.safety == Safety::Confirm || overrides.confirm_kinds.iter().any(|k| k == &device.kind)
-}
-
-/// MQTT topic filter matching (`+` one level, `#` the rest).
-pub fn topic_matches(filter: &str, topic: &str) -> bool {
-    let mut f = filter.split('/');
-    let mut t = topic.split('/');
-    loop {
-        match (f.next(), t.next()) {
-            (Some("#"), _) => return true,
-            (Some("+"), Some(_)) => {}
-            (Some(a), Some(b)) if a == b => {}
-            (None, None) => return true,
-            _ => return false,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -203,7 +188,7 @@ devices:
 
     fn action(device: &str, cap: &str, value: serde_json::Value) -> Action {
         let reg = registry();
-        Action::new(reg.get(device).unwrap(), cap, value)
+        reg.get(device).unwrap().action(cap, value)
     }
 
     #[test]
@@ -311,14 +296,6 @@ devices:
             ),
             Verdict::NeedsConfirmation { .. }
         ));
-    }
-
-    #[test]
-    fn filters_match_like_mqtt() {
-        assert!(topic_matches("home/#", "home/a/b"));
-        assert!(topic_matches("home/+/set", "home/hall/set"));
-        assert!(!topic_matches("home/+/set", "home/hall/x/set"));
-        assert!(!topic_matches("home/a", "home/a/b"));
     }
 
     #[test]

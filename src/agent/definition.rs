@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::registry::Registry;
+use crate::types::PolicyOverrides;
 
 const EMBEDDED_AGENT: &str = include_str!("../../agents/operator.yaml");
 const EMBEDDED_PROMPT: &str = include_str!("../../prompts/operator.txt");
@@ -17,15 +18,6 @@ const EMBEDDED_PROMPT: &str = include_str!("../../prompts/operator.txt");
 pub struct Example {
     pub goal: String,
     pub device: String,
-}
-
-/// Policy settings an agent adds on top of the registry's own.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct PolicyOverrides {
-    pub confirm_kinds: Vec<String>,
-    pub deny_devices: Vec<String>,
-    pub allow_topics: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

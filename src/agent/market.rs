@@ -13,30 +13,19 @@
 
 use std::sync::OnceLock;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::{Action, Decision, StateLookup};
-use crate::market::protocol::{self, Proposal, Status};
-use crate::market::{self, MarketConfig, explain};
+use super::StateLookup;
+use crate::market::protocol::Status;
+use crate::market::{self, explain};
 use crate::planner::model::{MarketError, Menu};
 use crate::planner::planners::{DraftError, Method, Planners};
 use crate::planner::{exact, score};
-use crate::registry::Registry;
+use crate::registry::{MarketConfig, Registry};
+use crate::types::{Decision, market_device};
 
 /// The market tools an agent definition may list.
 pub const TOOLS: [&str; 3] = ["market_status", "draft_menu", "publish_menu"];
-
-/// A market as the agent, the policy and the state lookup name it: the
-/// pseudo-device `market:<id>`, whose state is the supervisor's retained
-/// status and whose one setting is its `menu`.
-pub fn device_id(market: &str) -> String {
-    format!("market:{market}")
-}
-
-/// The market a pseudo-device id names, if it names one.
-pub fn market_of(device: &str) -> Option<&str> {
-    device.strip_prefix("market:")
-}
 
 fn is_market_goal(words: &[String]) -> bool {
     let has = |w: &str| words.iter().any(|x| x == w);
@@ -98,11 +87,11 @@ pub fn decide(
     } else {
         Source::Diffusion
     };
-    let status =
-        state(&device_id(&config.id)).map(|s| serde_json::from_value::<Status>(Value::Object(s)));
+    let status = state(&market_device(&config.id))
+        .map(|s| serde_json::from_value::<Status>(Value::Object(s)));
     match tool {
         "publish_menu" => Some(match draft(config, source, has("cheaper")) {
-            Ok(d) => Decision::Act(vec![menu_action(&config.id, &d.menu)]),
+            Ok(d) => Decision::Act(vec![market::menu_action(&config.id, &d.menu)]),
             Err(e) => Decision::Refuse(crate::error_chain(&e)),
         }),
         "draft_menu" => Some(match draft(config, source, has("cheaper")) {
@@ -121,17 +110,6 @@ pub fn decide(
             Some(Ok(s)) if has("why") => explain::participation(&config.id, &config.state, &s),
             Some(Ok(s)) => status_text(&config.id, &s),
         })),
-    }
-}
-
-/// The action that proposes `menu` to market `id`'s supervisor.
-pub fn menu_action(id: &str, menu: &Menu) -> Action {
-    Action {
-        device: device_id(id),
-        capability: "menu".into(),
-        value: json!(menu),
-        topic: market::topic(id, "proposal"),
-        payload: protocol::encode(&Proposal { menu: menu.clone() }),
     }
 }
 
@@ -244,56 +222,18 @@ fn draft_text(id: &str, d: &Draft) -> String {
         } else {
             ""
         },
-        menu_text(&d.menu),
+        explain::menu_text(&d.menu),
         d.spend,
         d.optimum_spend,
-        audit_text(&d.audit),
+        explain::audit_text(&d.audit),
         if d.cheaper { "the cheaper " } else { "the " }
     )
-}
-
-/// A menu as operators read it: `type 1: (q 3.25, R 3.25), type 2: ...`.
-pub fn menu_text(menu: &Menu) -> String {
-    let items: Vec<String> = (menu.items.iter().enumerate())
-        .map(|(i, it)| format!("type {}: (q {:.2}, R {:.2})", i + 1, it.q, it.r))
-        .collect();
-    items.join(", ")
-}
-
-/// An audit as operators read it: utility against the optimum and the
-/// constraints the menu breaks.
-pub fn audit_text(a: &score::Score) -> String {
-    let mut text = format!(
-        "expected utility {:.2} = {:.1}% of the optimum",
-        a.u_real,
-        a.ratio.unwrap_or(0.0) * 100.0
-    );
-    if a.ir_violations.is_empty() && a.ic_violations.is_empty() {
-        text.push_str("; no IR/IC violations");
-    } else {
-        let ir: Vec<String> = a
-            .ir_violations
-            .iter()
-            .map(|t| format!("type {}", t + 1))
-            .collect();
-        let ic: Vec<String> = a
-            .ic_violations
-            .iter()
-            .map(|(i, j)| format!("type {} prefers item {}", i + 1, j + 1))
-            .collect();
-        if !ir.is_empty() {
-            text.push_str(&format!("; IR violated for {}", ir.join(", ")));
-        }
-        if !ic.is_empty() {
-            text.push_str(&format!("; IC violated: {}", ic.join(", ")));
-        }
-    }
-    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::market::protocol::Proposal;
     use serde_json::json;
 
     fn registry() -> Registry {

@@ -2,7 +2,7 @@
 //!
 //! No I/O happens here: [`Agent::plan`] reads the state through a closure and
 //! asks a [`Scorer`] (the model, or a scripted fake in tests) to rank devices
-//! when the words alone leave a tie. What comes out is a [`Plan`]: actions
+//! when the words alone leave a tie. What comes out is a [`Plan`](crate::types::Plan): actions
 //! drawn only from the registry, an answer from the live state, or a refusal
 //! with its reason. The policy ([`crate::policy`]) then decides what may be
 //! published, and a face (`run`, the TUI, the bridge) does the publishing.
@@ -18,108 +18,17 @@ mod understand;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use definition::{AgentDefinition, DefinitionError, PolicyOverrides};
+pub use definition::{AgentDefinition, DefinitionError};
 use resolve::Index;
 pub use templates::GoalContext;
 use understand::Clause;
 
-use crate::fleet::display_value;
 use crate::llm::{Prompt, Scorer};
+use crate::registry::value::display_value;
 use crate::registry::{Device, Registry};
-
-/// One command to one device.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Action {
-    pub device: String,
-    pub capability: String,
-    pub value: Value,
-    pub topic: String,
-    pub payload: String,
-}
-
-impl Action {
-    /// The action that sets `capability` of `device` to `value`, with the
-    /// topic and payload the device's format asks for (for a discovered
-    /// device, its convention's; the value snapped to the capability's step).
-    pub fn new(device: &Device, capability: &str, value: Value) -> Self {
-        let cap = device.capability(capability);
-        let value = match cap {
-            Some(c) if c.command.is_some() => crate::registry::wire::snap(c, value),
-            _ => value,
-        };
-        let (topic, payload) = match cap.and_then(|c| device.encode(c, &value)) {
-            Some(tp) => tp,
-            None => {
-                let mut payload = Map::new();
-                payload.insert(capability.to_string(), value.clone());
-                (
-                    device.command_topic.clone().unwrap_or_default(),
-                    Value::Object(payload).to_string(),
-                )
-            }
-        };
-        Self {
-            device: device.id.clone(),
-            capability: capability.to_string(),
-            value,
-            topic,
-            payload,
-        }
-    }
-}
-
-/// What the agent decided for a goal, before the policy.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
-    Act(Vec<Action>),
-    Answer(String),
-    Refuse(String),
-    /// The goal fits several devices and nothing decides between them:
-    /// ask which (`candidates` are device ids), publish nothing.
-    Clarify {
-        question: String,
-        candidates: Vec<String>,
-    },
-}
-
-/// A decision with what it took to reach it.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    pub decision: Decision,
-    /// Steps of the reasoning, for the TUI's conversation pane and logs.
-    pub trace: Vec<String>,
-    /// Time spent in the model (0 when the words settled everything).
-    pub llm_time: Duration,
-    pub llm_decode_time: Duration,
-    pub tokens_evaluated: usize,
-    /// Whether the model was asked at all.
-    pub used_model: bool,
-}
-
-impl Plan {
-    /// A plan that is only `decision` (a person's approved actions), at no cost.
-    pub fn deciding(decision: Decision) -> Self {
-        Self {
-            decision,
-            ..Self::empty()
-        }
-    }
-
-    /// A plan that has decided nothing yet and cost nothing.
-    fn empty() -> Self {
-        Self {
-            decision: Decision::Refuse(String::new()),
-            trace: Vec::new(),
-            llm_time: Duration::ZERO,
-            llm_decode_time: Duration::ZERO,
-            tokens_evaluated: 0,
-            used_model: false,
-        }
-    }
-}
+use crate::types::{Action, Decision, Plan};
 
 /// The state of one device, if known.
 pub type StateLookup<'a> = &'a dyn Fn(&str) -> Option<Map<String, Value>>;
@@ -591,7 +500,7 @@ impl Agent {
                 match resolve::derive(device, &clause, &clause.words) {
                     Ok(pairs) => {
                         for (cap, value) in pairs {
-                            let action = Action::new(device, &cap, value);
+                            let action = device.action(&cap, value);
                             if !actions.iter().any(|a| {
                                 a.device == action.device && a.capability == action.capability
                             }) {

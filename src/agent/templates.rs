@@ -15,12 +15,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Map, Value};
 
+use super::StateLookup;
 use super::roles::{self, domain};
-use super::{Action, Decision, StateLookup};
-use crate::fleet::display_value;
 use crate::intents::{Language, Matcher, Recognition, Vocabulary, normalize};
+use crate::registry::value::display_value;
 use crate::registry::value::number;
 use crate::registry::{CapabilityType, Device, Registry};
+use crate::types::Decision;
 
 /// Where a goal was said, and in which language.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -938,7 +939,7 @@ fn act(
         match action(intent, r, d, current.as_ref()) {
             Ok(pairs) => {
                 for (cap, value) in pairs {
-                    actions.push(Action::new(d, &cap, value));
+                    actions.push(d.action(&cap, value));
                 }
             }
             // In a group, a device that cannot do it is left out ("turn off
@@ -1386,7 +1387,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::agent::{Agent, AgentDefinition, Plan};
+    use crate::agent::{Agent, AgentDefinition};
+    use crate::types::Plan;
 
     const HOME: &str = r#"
 floors:

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::outcome::{Outcome, Status};
+use crate::types::{Outcome, Status};
 
 /// Largest goal message accepted.
 pub const MAX_MESSAGE: usize = 16 * 1024;

@@ -33,10 +33,10 @@ use crate::exec::Live;
 use crate::fleet::Fleet;
 use crate::llm::Scorer;
 use crate::mqtt::{ConnectOptions, Link, LinkEvent};
-use crate::outcome::Status;
 use crate::registry::Registry;
 use crate::session::driver::{BeforePublish, Driver, DriverConfig, Model};
 use crate::session::{GoalRequest, Intent, Origin, SessionConfig};
+use crate::types::Status;
 use message::{GoalResult, Incoming, Rejection};
 use store::{Record, Stage, Store, Token, now_ms};
 
@@ -166,7 +166,7 @@ pub async fn run(
     // crash after this point verifies the goal, never publishes it again.
     let before_publish: BeforePublish = {
         let store = store.clone();
-        Arc::new(move |id: &str, actions: &[crate::outcome::ActionResult]| {
+        Arc::new(move |id: &str, actions: &[crate::types::ActionResult]| {
             let unrecorded = |e| BridgeError::Unrecorded(id.to_string(), e);
             let mut record = store
                 .get(id)
@@ -556,7 +556,7 @@ async fn work(shared: &Shared, id: &str, record: &Record, verify_only: bool) -> 
             record
                 .actions
                 .iter()
-                .map(crate::outcome::ActionResult::to_action)
+                .map(crate::types::ActionResult::to_action)
                 .collect(),
         );
         request.yes = true;

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use super::message::GoalResult;
-use crate::outcome::ActionResult;
+use crate::types::ActionResult;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 

@@ -6,13 +6,15 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use giot::agent::{Agent, AgentDefinition, Decision};
+use giot::agent::{Agent, AgentDefinition};
 use giot::cli::EvalArgs;
 use giot::eval::{self, Case, Tally};
 use giot::exec::Live;
-use giot::outcome::{self, Status};
+use giot::outcome;
 use giot::session::driver::{Driver, DriverConfig, Model};
 use giot::session::{GoalRequest, Origin, SessionConfig};
+use giot::types::Decision;
+use giot::types::Status;
 use serde_json::json;
 
 pub fn run(args: EvalArgs) -> Result<ExitCode> {
@@ -158,8 +160,8 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
                 "llm_ms": {"p50": eval::percentile(&llm_ms, 50.0) as f64 / 1000.0, "p95": eval::percentile(&llm_ms, 95.0) as f64 / 1000.0},
                 "tokens_per_goal": {"p50": eval::percentile(&tokens, 50.0), "max": tokens.iter().max().copied().unwrap_or(0)},
                 "load_ms": load_time.as_millis() as u64,
-            "decode_ms_total": outcome::ms(decode_total),
-            "latency_ms_total": outcome::ms(latency_total),
+            "decode_ms_total": giot::types::ms(decode_total),
+            "latency_ms_total": giot::types::ms(latency_total),
             "peak_rss_mb": peak_rss_mb(),
                 "failures": failures,
             })

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use giot::cli::RunArgs;
 use giot::exec::Live;
-use giot::outcome::{self, Outcome, Status};
 use giot::session::driver::{Driver, DriverConfig, Model};
 use giot::session::{GoalRequest, Origin, SessionConfig};
+use giot::types::{Outcome, Status};
 
 use super::ConfigError;
 
@@ -84,8 +84,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(e) = &outcome.ledger_error {
         eprintln!("giot: the actions were published but the ledger could not record them: {e}");
     }
-    outcome.timing_ms.load = Some(outcome::ms(load_time));
-    outcome.timing_ms.connect = Some(outcome::ms(connect_time));
+    outcome.timing_ms.load = Some(giot::types::ms(load_time));
+    outcome.timing_ms.connect = Some(giot::types::ms(connect_time));
 
     let code = outcome.status.exit_code();
     if args.json {
@@ -96,8 +96,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             "({} ms; model {} ms; load {} ms; connect {} ms)",
             outcome.timing_ms.total,
             outcome.timing_ms.llm,
-            outcome::ms(load_time),
-            outcome::ms(connect_time)
+            giot::types::ms(load_time),
+            giot::types::ms(connect_time)
         );
     }
     Ok(ExitCode::from(code))
@@ -117,7 +117,7 @@ pub fn confirm_timeout(secs: f64) -> Result<Duration> {
 /// A proposed menu as its items (its JSON when it is not a menu).
 fn menu_items(menu: &serde_json::Value) -> String {
     serde_json::from_value(menu.clone())
-        .map(|m| giot::agent::market::menu_text(&m))
+        .map(|m| giot::market::explain::menu_text(&m))
         .unwrap_or_else(|_| menu.to_string())
 }
 
@@ -142,7 +142,7 @@ pub fn human(o: &Outcome) -> String {
                     Some(false) => "  NOT confirmed (no matching state before the timeout)",
                     None => "",
                 };
-                let line = match giot::agent::market::market_of(&a.device) {
+                let line = match giot::types::market_of(&a.device) {
                     // A menu reads as its items; the payload is the same menu.
                     Some(market) => format!(
                         "  the {market} market's menu = {}  ({})",

@@ -84,9 +84,7 @@ impl Announcement {
 
 /// Whether `topic` is one discovery reads.
 pub fn is_discovery_topic(topic: &str) -> bool {
-    FILTERS
-        .iter()
-        .any(|f| crate::policy::topic_matches(f, topic))
+    FILTERS.iter().any(|f| crate::mqtt::topic_matches(f, topic))
 }
 
 /// One announcement that could not be used.

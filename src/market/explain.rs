@@ -12,6 +12,7 @@
 use super::contract;
 use super::protocol::{HistoryEntry, Status};
 use crate::planner::model::{MarketState, Menu};
+use crate::planner::score;
 
 fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
@@ -128,6 +129,45 @@ pub fn participation(id: &str, state: &MarketState, status: &Status) -> String {
 
 fn join(v: &[&String]) -> String {
     v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// A menu as operators read it: `type 1: (q 3.25, R 3.25), type 2: ...`.
+pub fn menu_text(menu: &Menu) -> String {
+    let items: Vec<String> = (menu.items.iter().enumerate())
+        .map(|(i, it)| format!("type {}: (q {:.2}, R {:.2})", i + 1, it.q, it.r))
+        .collect();
+    items.join(", ")
+}
+
+/// An audit as operators read it: utility against the optimum and the
+/// constraints the menu breaks.
+pub fn audit_text(a: &score::Score) -> String {
+    let mut text = format!(
+        "expected utility {:.2} = {:.1}% of the optimum",
+        a.u_real,
+        a.ratio.unwrap_or(0.0) * 100.0
+    );
+    if a.ir_violations.is_empty() && a.ic_violations.is_empty() {
+        text.push_str("; no IR/IC violations");
+    } else {
+        let ir: Vec<String> = a
+            .ir_violations
+            .iter()
+            .map(|t| format!("type {}", t + 1))
+            .collect();
+        let ic: Vec<String> = a
+            .ic_violations
+            .iter()
+            .map(|(i, j)| format!("type {} prefers item {}", i + 1, j + 1))
+            .collect();
+        if !ir.is_empty() {
+            text.push_str(&format!("; IR violated for {}", ir.join(", ")));
+        }
+        if !ic.is_empty() {
+            text.push_str(&format!("; IC violated: {}", ic.join(", ")));
+        }
+    }
+    text
 }
 
 #[cfg(test)]

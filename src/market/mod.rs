@@ -29,30 +29,17 @@ pub use supervisor::{RunOptions, run};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
+use serde_json::json;
 
 use crate::planner::exact;
 use crate::planner::model::{MarketError, MarketState, Menu};
 use crate::planner::score::{self, Score};
-use crate::registry::Registry;
-
-/// The `market:` section of `devices.yaml`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MarketConfig {
-    pub id: String,
-    /// Types, proportions, cost and valuation; `m` is the number of vehicles.
-    pub state: MarketState,
-    /// How long a round waits for choices and data.
-    pub round: Duration,
-    /// Readings per delivery.
-    pub readings: usize,
-    /// Shortfall allowed before a delivery is flagged (0.5: half the quality).
-    pub tolerance: f64,
-}
+use crate::registry::{MarketConfig, Registry};
+use crate::types::{Action, market_device};
 
 /// Delivered quality of a contributor marked `cheat: true`, as a share of
 /// what it chose.
@@ -121,6 +108,17 @@ pub enum RunError {
     /// publishing (the link has stopped).
     #[error(transparent)]
     Publish(#[from] rumqttc::ClientError),
+}
+
+/// The action that proposes `menu` to market `id`'s supervisor.
+pub fn menu_action(id: &str, menu: &Menu) -> Action {
+    Action {
+        device: market_device(id),
+        capability: "menu".into(),
+        value: json!(menu),
+        topic: topic(id, "proposal"),
+        payload: protocol::encode(&protocol::Proposal { menu: menu.clone() }),
+    }
 }
 
 /// A topic of market `id`: `giot/market/<id>/<rest>`.

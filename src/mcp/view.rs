@@ -9,9 +9,10 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
 
-use crate::agent::PolicyOverrides;
-use crate::fleet::{Fleet, display_value};
+use crate::fleet::Fleet;
+use crate::registry::value::display_value;
 use crate::registry::{Device, Registry, Safety};
+use crate::types::PolicyOverrides;
 
 /// Characters of a non-JSON payload shown back to the client.
 const RAW_SHOWN: usize = 256;

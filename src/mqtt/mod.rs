@@ -246,9 +246,32 @@ async fn drive(
     }
 }
 
+/// MQTT topic filter matching (`+` one level, `#` the rest).
+pub fn topic_matches(filter: &str, topic: &str) -> bool {
+    let mut f = filter.split('/');
+    let mut t = topic.split('/');
+    loop {
+        match (f.next(), t.next()) {
+            (Some("#"), _) => return true,
+            (Some("+"), Some(_)) => {}
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filters_match_like_mqtt() {
+        assert!(topic_matches("home/#", "home/a/b"));
+        assert!(topic_matches("home/+/set", "home/hall/set"));
+        assert!(!topic_matches("home/+/set", "home/hall/x/set"));
+        assert!(!topic_matches("home/a", "home/a/b"));
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

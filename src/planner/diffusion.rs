@@ -18,6 +18,9 @@ use super::features::FEATURES;
 use super::heads::Head;
 use super::nn::{HIDDEN, Mlp, matrix, normal};
 
+/// The seed of the reverse chain's noise when drafting.
+pub const DRAFT_SEED: u64 = 0;
+
 /// Denoising steps.
 pub const STEPS: usize = 6;
 /// Width of the sinusoidal time embedding.
@@ -146,7 +149,7 @@ impl Diffusion {
 
     /// [`Diffusion::draft`] as a detached tensor, with the drafting seed.
     pub fn draft_tensor(&self, state: &Tensor) -> Result<Tensor> {
-        self.draft_tensor_seeded(state, super::planners::DRAFT_SEED)
+        self.draft_tensor_seeded(state, DRAFT_SEED)
     }
 
     fn draft_tensor_seeded(&self, state: &Tensor, seed: u64) -> Result<Tensor> {

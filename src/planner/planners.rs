@@ -27,8 +27,7 @@ pub const SHIPPED_WEIGHTS_PATH: &str =
 /// The diffusion head giot drafts with: feasible by construction, and the
 /// better of the two in every evaluation so far (see `planner/TRAINING.md`).
 pub const SHIPPED_HEAD: Head = Head::Structured;
-/// The seed of the reverse chain's noise when drafting.
-pub const DRAFT_SEED: u64 = 0;
+pub use super::diffusion::DRAFT_SEED;
 
 /// Why a menu could not be drafted.
 #[derive(Debug, thiserror::Error)]

@@ -275,7 +275,7 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Registry, LoadError> {
     let market = raw.market.as_ref().and_then(|m| {
         let raw = &m.value;
         let vehicles = devices.iter().filter(|d| d.kind == "vehicle").count();
-        let config = crate::market::MarketConfig {
+        let config = super::MarketConfig {
             id: raw.id.clone(),
             state: crate::planner::model::MarketState {
                 theta: raw.theta.clone(),

@@ -16,6 +16,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use serde_json::Value;
+
+use crate::types::Action;
 
 pub(crate) use load::topic_problem;
 pub use load::{LoadError, Problem, parse_str};
@@ -104,6 +107,35 @@ pub struct Device {
 }
 
 impl Device {
+    /// The action that sets `capability` to `value`, with the topic and
+    /// payload this device's format asks for (for a discovered device, its
+    /// convention's; the value snapped to the capability's step).
+    pub fn action(&self, capability: &str, value: Value) -> Action {
+        let cap = self.capability(capability);
+        let value = match cap {
+            Some(c) if c.command.is_some() => wire::snap(c, value),
+            _ => value,
+        };
+        let (topic, payload) = match cap.and_then(|c| self.encode(c, &value)) {
+            Some(tp) => tp,
+            None => {
+                let mut payload = serde_json::Map::new();
+                payload.insert(capability.to_string(), value.clone());
+                (
+                    self.command_topic.clone().unwrap_or_default(),
+                    Value::Object(payload).to_string(),
+                )
+            }
+        };
+        Action {
+            device: self.id.clone(),
+            capability: capability.to_string(),
+            value,
+            topic,
+            payload,
+        }
+    }
+
     pub fn capability(&self, name: &str) -> Option<&Capability> {
         self.capabilities.iter().find(|c| c.name == name)
     }
@@ -221,7 +253,7 @@ pub struct Registry {
     by_id: HashMap<String, usize>,
     source: Option<PathBuf>,
     /// The incentive market, if the file configures one.
-    pub market: Option<crate::market::MarketConfig>,
+    pub market: Option<MarketConfig>,
     /// Changes to discovered devices, from `devices.yaml`.
     pub overrides: Vec<Override>,
     /// Floors, from `devices.yaml`.
@@ -384,4 +416,18 @@ pub fn default_path() -> PathBuf {
     }
     let config = crate::paths::config_dir().join("devices.yaml");
     if config.exists() { config } else { local }
+}
+
+/// The `market:` section of `devices.yaml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarketConfig {
+    pub id: String,
+    /// Types, proportions, cost and valuation; `m` is the number of vehicles.
+    pub state: crate::planner::model::MarketState,
+    /// How long a round waits for choices and data.
+    pub round: std::time::Duration,
+    /// Readings per delivery.
+    pub readings: usize,
+    /// Shortfall allowed before a delivery is flagged (0.5: half the quality).
+    pub tolerance: f64,
 }

@@ -99,6 +99,43 @@ pub fn number(x: f64) -> Value {
     }
 }
 
+/// Whether a reported value is the value that was asked for (numbers within
+/// rounding, also inside arrays and objects such as a market's menu).
+pub fn same_value(shown: &Value, wanted: &Value) -> bool {
+    match (shown, wanted) {
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_value(x, y))
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, x)| b.get(k).is_some_and(|y| same_value(x, y)))
+        }
+        _ => match (shown.as_f64(), wanted.as_f64()) {
+            (Some(a), Some(b)) => (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+            _ => shown == wanted,
+        },
+    }
+}
+
+/// A value as people read it: strings without quotes, units appended.
+pub fn display_value(value: &Value, unit: Option<&str>) -> String {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match unit {
+        Some(u) if !matches!(value, Value::String(_)) => {
+            if u == "%" {
+                format!("{text}%")
+            } else {
+                format!("{text} {u}")
+            }
+        }
+        _ => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

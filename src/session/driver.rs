@@ -23,7 +23,7 @@ use crate::exec::Live;
 use crate::fleet::Fleet;
 use crate::llm::Scorer;
 use crate::mqtt::{Link, LinkEvent};
-use crate::outcome::{ActionResult, Outcome};
+use crate::types::{ActionResult, Outcome};
 
 use super::{Effect, GoalRequest, Input, ModelInfo, PlanStats, Session, SessionConfig};
 use crate::agent::AgentDefinition;

@@ -35,10 +35,10 @@ mod tests;
 
 use std::time::{Duration, Instant};
 
-use crate::agent::Action;
 use crate::llm::{LlmError, Prompt, Scores};
 use crate::mqtt::LinkEvent;
-use crate::outcome::{ActionResult, Outcome};
+use crate::types::Action;
+use crate::types::{ActionResult, Outcome};
 
 pub use replay::ModelInfo;
 pub use state::Session;

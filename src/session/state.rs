@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::agent::{Agent, AgentDefinition, Decision};
+use crate::agent::{Agent, AgentDefinition};
 use crate::fleet::Fleet;
 use crate::mqtt::LinkEvent;
-use crate::outcome::{self, ActionResult, Outcome, Status};
+use crate::outcome;
+use crate::types::Decision;
+use crate::types::{ActionResult, Outcome, Status};
 
 use super::replay::{Replay, ReplayScorer};
 use super::{
@@ -285,7 +287,7 @@ impl Session {
             Intent::Words if matches!(self.model, Model::Loading) => {}
             Intent::Words => self.plan(id, now, out),
             Intent::Actions(actions) => {
-                let plan = crate::agent::Plan::deciding(Decision::Act(actions));
+                let plan = crate::types::Plan::deciding(Decision::Act(actions));
                 self.decide(id, plan, now, out);
             }
             Intent::Verify(actions) => {
@@ -385,7 +387,7 @@ impl Session {
     }
 
     /// The policy's verdict on a plan, and what follows from it.
-    fn decide(&mut self, id: GoalId, plan: crate::agent::Plan, now: Now, out: &mut Vec<Effect>) {
+    fn decide(&mut self, id: GoalId, plan: crate::types::Plan, now: Now, out: &mut Vec<Effect>) {
         let registry = self.fleet.registry();
         let goal = self.goals.get_mut(&id).expect("goal in flight");
         if plan.used_model || plan.tokens_evaluated > 0 {
@@ -408,8 +410,8 @@ impl Session {
         goal.by_person = r.yes;
         match o.status {
             Status::NeedsConfirmation if r.ask && !r.dry_run => {
-                o.timing_ms.total = outcome::ms(now - goal.received);
-                o.timing_ms.llm = outcome::ms(goal.llm);
+                o.timing_ms.total = crate::types::ms(now - goal.received);
+                o.timing_ms.llm = crate::types::ms(goal.llm);
                 goal.stage = Stage::Asking(now + self.config.ask_timeout);
                 out.push(Effect::AskConfirmation {
                     goal: id,
@@ -423,7 +425,7 @@ impl Session {
                 self.release(out);
             }
             _ => {
-                o.timing_ms.total = outcome::ms(now - goal.received);
+                o.timing_ms.total = crate::types::ms(now - goal.received);
                 goal.outcome = Some(o);
                 self.report(id, now, out);
             }
@@ -442,18 +444,18 @@ impl Session {
             o.status = Status::Refused;
             o.actions.clear();
             o.reason = Some("the person said no: nothing was published".into());
-            o.timing_ms.total = outcome::ms(now - goal.received);
+            o.timing_ms.total = crate::types::ms(now - goal.received);
             self.report(id, now, out);
             return;
         }
         // The yes is for this plan: the policy checks it again, as it is now.
-        let actions: Vec<crate::agent::Action> = goal
+        let actions: Vec<crate::types::Action> = goal
             .outcome
             .as_ref()
             .map(|o| o.actions.iter().map(ActionResult::to_action).collect())
             .unwrap_or_default();
         goal.request.yes = true;
-        let mut plan = crate::agent::Plan::deciding(Decision::Act(actions));
+        let mut plan = crate::types::Plan::deciding(Decision::Act(actions));
         plan.llm_time = goal.llm;
         self.decide(id, plan, now, out);
     }
@@ -512,8 +514,8 @@ impl Session {
             return;
         }
         let o = goal.outcome.as_mut().expect("publishing an outcome");
-        o.timing_ms.total = outcome::ms(now - goal.received);
-        o.timing_ms.llm = outcome::ms(goal.llm);
+        o.timing_ms.total = crate::types::ms(now - goal.received);
+        o.timing_ms.llm = crate::types::ms(goal.llm);
         let all = o.actions.len();
         let published = published.min(all);
         let confirmed_by = if goal.by_person {
@@ -652,10 +654,10 @@ impl Session {
         };
         let mut o = goal.outcome.unwrap_or_else(|| {
             let mut o = Outcome::new(&goal.request.text, Status::Refused);
-            o.timing_ms.total = outcome::ms(now - goal.received);
+            o.timing_ms.total = crate::types::ms(now - goal.received);
             o
         });
-        o.timing_ms.llm = outcome::ms(goal.llm);
+        o.timing_ms.llm = crate::types::ms(goal.llm);
         if !goal.request.dry_run {
             for a in o.actions.iter_mut() {
                 if o.status == Status::Executed || o.status == Status::Failed {

@@ -10,7 +10,7 @@ use crate::agent::AgentDefinition;
 use crate::fleet::Fleet;
 use crate::llm::Scorer;
 use crate::llm::fake::FakeScorer;
-use crate::outcome::Status;
+use crate::types::Status;
 
 const FLEET: &str = r#"
 devices:
@@ -343,7 +343,7 @@ fn unconfirmed_actions_go_out_again_after_a_reconnection_and_verified_ones_never
     s.handle(goal(1, "turn on the desk lamp"), t0);
     published_ok(&mut s, 1, t0);
     let mut verify = GoalRequest::words(2, "turn on the bedside lamp", origin());
-    verify.intent = Intent::Verify(vec![crate::outcome::ActionResult {
+    verify.intent = Intent::Verify(vec![crate::types::ActionResult {
         device: "bedside_lamp".into(),
         capability: "power".into(),
         value: json!("on"),

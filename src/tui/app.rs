@@ -17,14 +17,14 @@ use tui_input::Input;
 use tui_tree_widget::TreeState;
 
 use super::keymap::{self, Action, Focus};
-use crate::agent::PolicyOverrides;
-use crate::agent::market::market_of;
 use crate::fleet::Fleet;
 use crate::mqtt::LinkEvent;
-use crate::outcome::{ActionResult, Outcome, Status};
 use crate::planner::model::Menu;
 use crate::policy::{self, Verdict};
 use crate::session::{self, GoalId, GoalRequest, Intent, Origin, Session};
+use crate::types::PolicyOverrides;
+use crate::types::market_of;
+use crate::types::{ActionResult, Outcome, Status};
 
 /// Everything that can happen to the TUI.
 #[derive(Debug)]
@@ -451,7 +451,7 @@ impl App {
         let menu: Menu = serde_json::from_value(a.value.clone()).ok()?;
         let market = self.fleet().registry().market.as_ref()?;
         let audit = match crate::market::audit(&market.state, &menu) {
-            Ok(a) => crate::agent::market::audit_text(&a),
+            Ok(a) => crate::market::explain::audit_text(&a),
             Err(e) => format!("not a valid menu: {e}"),
         };
         Some(Proposal { menu, audit })
@@ -646,7 +646,7 @@ impl App {
             }
             _ => Value::String(text.clone()),
         };
-        let action = crate::agent::Action::new(device, &form.capability, value);
+        let action = device.action(&form.capability, value);
         // The form shows a refusal where the value was typed; the session
         // checks the action again and asks for a yes where the policy wants one.
         if let Verdict::Refuse(reason) =
@@ -732,7 +732,7 @@ fn describe(actions: &[ActionResult]) -> String {
     list(actions.iter().map(|a| (&a.device, &a.capability, &a.value)))
 }
 
-fn describe_actions(actions: &[crate::agent::Action]) -> String {
+fn describe_actions(actions: &[crate::types::Action]) -> String {
     list(actions.iter().map(|a| (&a.device, &a.capability, &a.value)))
 }
 

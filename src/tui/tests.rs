@@ -12,11 +12,12 @@ use serde_json::json;
 use super::app::{App, AppEvent, Effect, ModelStatus, View};
 use super::keymap::Focus;
 use super::ui;
-use crate::agent::{Action, AgentDefinition};
+use crate::agent::AgentDefinition;
 use crate::fleet::Fleet;
 use crate::mqtt::LinkEvent;
 use crate::registry::Registry;
 use crate::session::{self, GoalRequest, Intent, Origin, Session, SessionConfig};
+use crate::types::Action;
 
 const FLEET: &str = r#"
 devices:
@@ -133,7 +134,7 @@ fn propose(app: &mut App, id: u64, action: Action) -> Vec<Effect> {
 
 fn unlock(app: &mut App, id: u64) -> Vec<Effect> {
     let door = app.fleet().registry().get("front_door").unwrap().clone();
-    propose(app, id, Action::new(&door, "lock", json!("unlocked")))
+    propose(app, id, door.action("lock", json!("unlocked")))
 }
 
 /// The runtime's answers to a publish and a ledger record.
@@ -402,11 +403,7 @@ fn the_market_tab_shows_the_last_round_and_the_audit_tab_the_ledger() {
     )
     .unwrap();
     key(&mut app, KeyCode::Char('t'));
-    propose(
-        &mut app,
-        1,
-        crate::agent::market::menu_action("traffic", &menu),
-    );
+    propose(&mut app, 1, crate::market::menu_action("traffic", &menu));
     assert_eq!(app.view, View::Market);
     let s = screen(&mut app);
     assert!(

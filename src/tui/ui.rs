@@ -14,9 +14,9 @@ use tui_tree_widget::{Tree, TreeItem};
 
 use super::app::{App, ModelStatus, View};
 use super::keymap::{self, Focus};
-use crate::fleet::display_value;
 use crate::market::protocol::Status;
 use crate::registry::CapabilityType;
+use crate::registry::value::display_value;
 
 const ACCENT: Color = Color::Cyan;
 
@@ -753,7 +753,7 @@ fn draw_dialog(frame: &mut Frame, app: &App) {
     }
     for a in &outcome.actions {
         // A menu's payload is the menu above; a device's is short.
-        let payload = if crate::agent::market::market_of(&a.device).is_some() {
+        let payload = if crate::types::market_of(&a.device).is_some() {
             String::new()
         } else {
             a.payload.clone()

@@ -13,6 +13,7 @@ mod ledger;
 mod llm;
 mod market;
 mod mcp;
+mod modules;
 mod planner;
 mod run;
 mod sim;

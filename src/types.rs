@@ -1,0 +1,274 @@
+//! The types every layer passes around: what a goal targets, the actions
+//! it becomes, the agent's decision, the policy's per-agent overrides and the
+//! outcome a face reports (the `run --json` shape of DESIGN §3).
+//!
+//! This module is the bottom of giot's module graph: it imports nothing from
+//! the rest of the crate, so the agent, the policy, the fleet, the executor,
+//! discovery and the faces can all share these types without depending on
+//! one another.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// What an action or a state lookup is about: a device of the registry, or a
+/// market, which the agent, the policy and the state lookup name as the
+/// pseudo-device `market:<id>` (its state is the supervisor's retained
+/// status, its one setting the `menu`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    Device(&'a str),
+    Market(&'a str),
+}
+
+impl<'a> Target<'a> {
+    /// The target an id names.
+    pub fn of(id: &'a str) -> Self {
+        match market_of(id) {
+            Some(m) => Target::Market(m),
+            None => Target::Device(id),
+        }
+    }
+}
+
+/// The pseudo-device id of market `market` (`market:<id>`).
+pub fn market_device(market: &str) -> String {
+    format!("market:{market}")
+}
+
+/// The market a pseudo-device id names, if it names one.
+pub fn market_of(device: &str) -> Option<&str> {
+    device.strip_prefix("market:")
+}
+
+/// One command to one device.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Action {
+    pub device: String,
+    pub capability: String,
+    pub value: Value,
+    pub topic: String,
+    pub payload: String,
+}
+
+impl Action {
+    /// The device or market this action is for.
+    pub fn target(&self) -> Target<'_> {
+        Target::of(&self.device)
+    }
+}
+
+/// What the agent decided for a goal, before the policy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Act(Vec<Action>),
+    Answer(String),
+    Refuse(String),
+    /// The goal fits several devices and nothing decides between them:
+    /// ask which (`candidates` are device ids), publish nothing.
+    Clarify {
+        question: String,
+        candidates: Vec<String>,
+    },
+}
+
+/// A decision with what it took to reach it.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub decision: Decision,
+    /// Steps of the reasoning, for the TUI's conversation pane and logs.
+    pub trace: Vec<String>,
+    /// Time spent in the model (0 when the words settled everything).
+    pub llm_time: Duration,
+    pub llm_decode_time: Duration,
+    pub tokens_evaluated: usize,
+    /// Whether the model was asked at all.
+    pub used_model: bool,
+}
+
+impl Plan {
+    /// A plan that is only `decision` (a person's approved actions), at no cost.
+    pub fn deciding(decision: Decision) -> Self {
+        Self {
+            decision,
+            ..Self::empty()
+        }
+    }
+
+    /// A plan that has decided nothing yet and cost nothing.
+    pub fn empty() -> Self {
+        Self {
+            decision: Decision::Refuse(String::new()),
+            trace: Vec::new(),
+            llm_time: Duration::ZERO,
+            llm_decode_time: Duration::ZERO,
+            tokens_evaluated: 0,
+            used_model: false,
+        }
+    }
+}
+
+/// Policy settings an agent adds on top of the registry's own.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyOverrides {
+    pub confirm_kinds: Vec<String>,
+    pub deny_devices: Vec<String>,
+    pub allow_topics: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Planned,
+    Executed,
+    NeedsConfirmation,
+    Refused,
+    Answered,
+    /// The goal fits several devices and nothing decides between them:
+    /// `candidates` lists them, nothing was published.
+    NeedsClarification,
+    /// Something outside the plan failed (a publish, a store write): the
+    /// reason says what, and `actions` holds only what was published.
+    Failed,
+    /// The bridge would not run the goal (malformed, bad signature,
+    /// overloaded, a spent confirmation token); `reason` says which.
+    Rejected,
+}
+
+impl Status {
+    /// The documented exit code of `giot run`.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Planned | Status::Executed | Status::Answered => 0,
+            Status::NeedsConfirmation => 3,
+            Status::Refused => 4,
+            Status::NeedsClarification => 5,
+            Status::Failed => 1,
+            Status::Rejected => 2,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Planned => "planned",
+            Status::Executed => "executed",
+            Status::NeedsConfirmation => "needs_confirmation",
+            Status::Refused => "refused",
+            Status::Answered => "answered",
+            Status::NeedsClarification => "needs_clarification",
+            Status::Failed => "failed",
+            Status::Rejected => "rejected",
+        }
+    }
+}
+
+/// One action as reported, with whether the device confirmed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionResult {
+    pub device: String,
+    pub capability: String,
+    pub value: Value,
+    pub topic: String,
+    pub payload: String,
+    pub confirmed: Option<bool>,
+}
+
+impl ActionResult {
+    /// The action again, for the policy to check once more.
+    pub fn to_action(&self) -> Action {
+        Action {
+            device: self.device.clone(),
+            capability: self.capability.clone(),
+            value: self.value.clone(),
+            topic: self.topic.clone(),
+            payload: self.payload.clone(),
+        }
+    }
+}
+
+impl From<&Action> for ActionResult {
+    fn from(a: &Action) -> Self {
+        Self {
+            device: a.device.clone(),
+            capability: a.capability.clone(),
+            value: a.value.clone(),
+            topic: a.topic.clone(),
+            payload: a.payload.clone(),
+            confirmed: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    pub total: f64,
+    #[serde(default)]
+    pub llm: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect: Option<f64>,
+}
+
+/// Milliseconds with a tenth of a millisecond's precision.
+pub fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The goal's words (empty when a rejected message had none readable).
+    #[serde(default, deserialize_with = "text_or_null")]
+    pub goal: String,
+    pub status: Status,
+    pub actions: Vec<ActionResult>,
+    pub answer: Option<String>,
+    pub reason: Option<String>,
+    pub timing_ms: Timing,
+    /// Set when the actions were published but the ledger could not record them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_error: Option<String>,
+    /// With `needs_clarification`: the devices the goal could mean.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Candidate>,
+}
+
+/// A device a goal could mean, for the person to choose.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub device: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+}
+
+impl Outcome {
+    /// An outcome with this status and nothing else.
+    pub fn new(goal: &str, status: Status) -> Self {
+        Self {
+            goal: goal.to_string(),
+            status,
+            actions: Vec::new(),
+            answer: None,
+            reason: None,
+            timing_ms: Timing::default(),
+            ledger_error: None,
+            candidates: Vec::new(),
+        }
+    }
+
+    /// An outcome with this status and reason, and nothing else.
+    pub fn with_reason(goal: &str, status: Status, reason: &str) -> Self {
+        Self {
+            reason: Some(reason.to_string()),
+            ..Self::new(goal, status)
+        }
+    }
+}
+
+/// A string that older records may have written as `null`.
+fn text_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
