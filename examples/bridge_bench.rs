@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use giot::agent::AgentDefinition;
+use giot::bridge::message::GoalMessage;
 use giot::bridge::{self, BridgeConfig};
 use giot::llm::Scorer;
 use giot::llm::fake::FakeScorer;
@@ -77,7 +78,7 @@ async fn measure(port: u16, name: &str, scorer: Box<dyn Scorer>) {
         // 10..=97 in steps of 3: consecutive goals on a light always differ.
         let value = 10 + (round * 3) % 88;
         let goal = format!("set the {light} brightness to {value}%");
-        let payload = serde_json::json!({"id": id, "goal": goal}).to_string();
+        let payload = GoalMessage::goal(&id, &goal).to_json();
         sent.insert(id, Instant::now());
         link.publish(&format!("giot/{agent}/goals"), payload, false)
             .await

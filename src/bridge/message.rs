@@ -4,7 +4,6 @@
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::Sha256;
 
 use crate::types::{Outcome, Status};
@@ -105,6 +104,78 @@ fn verify(key: &[u8], id: &str, text: &str, sig: &str) -> bool {
     mac.verify_slice(&bytes).is_ok()
 }
 
+/// A message on `giot/<agent>/goals` as senders write it: a goal, or a
+/// person's yes to an earlier `needs_confirmation` result (`confirm` holds
+/// its token). Read with [`parse`], which checks it; written with
+/// [`GoalMessage::goal`], [`GoalMessage::confirm`] and [`GoalMessage::signed`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GoalMessage {
+    /// The goal's id, `[A-Za-z0-9_.-]{1,64}`: one result per id, ever.
+    pub id: String,
+    /// The goal's words, 1 to 2,000 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal: Option<String>,
+    /// A confirmation token, instead of `goal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<String>,
+    /// Plan and check, publish nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+    /// The room the goal was said in (a registry room id or name), 1 to 64 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    /// The conversation the goal belongs to, 1 to 64 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<String>,
+    /// With a goal key: the hex HMAC-SHA256 of the id, a newline and the
+    /// goal (or the token), see [`sign`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
+}
+
+impl GoalMessage {
+    /// A goal to run.
+    pub fn goal(id: &str, goal: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            goal: Some(goal.to_string()),
+            ..Self::default()
+        }
+    }
+
+    /// A person's yes to the result that carried `token`.
+    pub fn confirm(id: &str, token: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            confirm: Some(token.to_string()),
+            ..Self::default()
+        }
+    }
+
+    /// The message signed with `key` (for a bridge started with a goal key).
+    pub fn signed(mut self, key: &[u8]) -> Self {
+        let text = self
+            .goal
+            .as_deref()
+            .or(self.confirm.as_deref())
+            .unwrap_or("");
+        self.sig = Some(sign(key, &self.id, text));
+        self
+    }
+
+    /// The message as JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a goal message serializes")
+    }
+}
+
+/// The id of a message that is not a valid [`GoalMessage`], when it has one,
+/// so that its sender still gets a `rejected` result.
+#[derive(Deserialize)]
+struct IdOnly {
+    id: Option<String>,
+}
+
 /// Reads one message from the goals topic.
 pub fn parse(payload: &[u8], key: Option<&[u8]>) -> Result<Incoming, Rejection> {
     let reject = |id: Option<&str>, reason: &str| Rejection {
@@ -117,61 +188,67 @@ pub fn parse(payload: &[u8], key: Option<&[u8]>) -> Result<Incoming, Rejection> 
     let Ok(text) = std::str::from_utf8(payload) else {
         return Err(reject(None, "malformed: not UTF-8"));
     };
-    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
-        return Err(reject(None, "malformed: not a JSON object"));
-    };
-    let id = match map.get("id").and_then(Value::as_str) {
-        Some(id) if valid_id(id) => id,
-        Some(_) => {
+    let id = match serde_json::from_str::<IdOnly>(text) {
+        Ok(IdOnly { id: Some(id) }) if valid_id(&id) => id,
+        Ok(IdOnly { id: Some(_) }) => {
             return Err(reject(
                 None,
                 "malformed: id must match [A-Za-z0-9_.-]{1,64}",
             ));
         }
-        None => return Err(reject(None, "malformed: no id")),
+        Ok(IdOnly { id: None }) => return Err(reject(None, "malformed: no id")),
+        Err(_) => {
+            return Err(reject(
+                None,
+                "malformed: not a JSON object with a string id",
+            ));
+        }
     };
-    let (incoming, signed_text) = match (map.get("goal"), map.get("confirm")) {
-        (Some(Value::String(goal)), None) => {
+    let id = id.as_str();
+    let message: GoalMessage = serde_path_to_error::deserialize(
+        &mut serde_json::Deserializer::from_str(text),
+    )
+    .map_err(|e| {
+        let field = e.path().to_string();
+        reject(
+            Some(id),
+            &format!("malformed: {field}: {}", strip_position(e.inner())),
+        )
+    })?;
+    let short_text = |name: &str, value: Option<String>| match value {
+        Some(s) if !(1..=64).contains(&s.len()) => Err(reject(
+            Some(id),
+            &format!("malformed: {name} must be a string of 1 to 64 characters"),
+        )),
+        v => Ok(v),
+    };
+    let (incoming, signed_text) = match (message.goal, message.confirm) {
+        (Some(goal), None) => {
             if goal.trim().is_empty() || goal.len() > MAX_GOAL {
                 return Err(reject(
                     Some(id),
                     "malformed: the goal must be 1 to 2000 characters",
                 ));
             }
-            let dry_run = match map.get("dry_run") {
-                None | Some(Value::Null) => false,
-                Some(Value::Bool(b)) => *b,
-                Some(_) => {
-                    return Err(reject(Some(id), "malformed: dry_run must be true or false"));
-                }
-            };
-            let text_field = |name: &str| match map.get(name) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) if (1..=64).contains(&s.len()) => Ok(Some(s.clone())),
-                Some(_) => Err(reject(
-                    Some(id),
-                    &format!("malformed: {name} must be a string of 1 to 64 characters"),
-                )),
-            };
-            let room = text_field("room")?;
-            let conversation = text_field("conversation")?;
+            let room = short_text("room", message.room)?;
+            let conversation = short_text("conversation", message.conversation)?;
             (
                 Incoming::Goal {
                     id: id.into(),
                     goal: goal.clone(),
-                    dry_run,
+                    dry_run: message.dry_run.unwrap_or(false),
                     room,
                     conversation,
                 },
-                goal.as_str(),
+                goal,
             )
         }
-        (None, Some(Value::String(token))) => (
+        (None, Some(token)) => (
             Incoming::Confirm {
                 id: id.into(),
                 token: token.clone(),
             },
-            token.as_str(),
+            token,
         ),
         _ => {
             return Err(reject(
@@ -181,15 +258,24 @@ pub fn parse(payload: &[u8], key: Option<&[u8]>) -> Result<Incoming, Rejection> 
         }
     };
     if let Some(key) = key {
-        match map.get("sig").and_then(Value::as_str) {
+        match message.sig.as_deref() {
             None => return Err(reject(Some(id), "bad signature: the goal is not signed")),
-            Some(sig) if !verify(key, id, signed_text, sig) => {
+            Some(sig) if !verify(key, id, &signed_text, sig) => {
                 return Err(reject(Some(id), "bad signature"));
             }
             Some(_) => {}
         }
     }
     Ok(incoming)
+}
+
+/// serde_json's message without its "at line 1 column 30" (the field is named).
+fn strip_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
 }
 
 #[cfg(test)]
@@ -201,7 +287,7 @@ mod tests {
         let mut result = GoalResult::rejected("g1", None, "overloaded");
         result.confirms = Some("g0".into());
         let text = serde_json::to_string(&result).unwrap();
-        let v: Value = serde_json::from_str(&text).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["status"], "rejected");
         assert_eq!(v["id"], "g1");
         assert_eq!(v["timing_ms"]["total"], 0.0);
@@ -211,6 +297,54 @@ mod tests {
         let old = r#"{"id":"g2","goal":null,"status":"rejected","actions":[],"answer":null,"reason":"bad signature","timing_ms":{"total":0.0,"llm":0.0}}"#;
         let old: GoalResult = serde_json::from_str(old).unwrap();
         assert_eq!(old.outcome.goal, "");
+    }
+
+    #[test]
+    fn a_goal_message_round_trips_and_is_read_as_written() {
+        let mut message = GoalMessage::goal("g7", "dim the hall light to 30%");
+        message.room = Some("hall".into());
+        message.dry_run = Some(true);
+        let message = message.signed(b"key");
+        let text = message.to_json();
+        assert_eq!(serde_json::from_str::<GoalMessage>(&text).unwrap(), message);
+        assert_eq!(
+            parse(text.as_bytes(), Some(b"key")),
+            Ok(Incoming::Goal {
+                id: "g7".into(),
+                goal: "dim the hall light to 30%".into(),
+                dry_run: true,
+                room: Some("hall".into()),
+                conversation: None,
+            })
+        );
+        let yes = GoalMessage::confirm("c7", "tok").signed(b"key").to_json();
+        assert!(!yes.contains("goal"));
+        assert_eq!(
+            parse(yes.as_bytes(), Some(b"key")),
+            Ok(Incoming::Confirm {
+                id: "c7".into(),
+                token: "tok".into()
+            })
+        );
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_named_in_the_rejection() {
+        let e = parse(br#"{"id":"a5","goal":"x","dry_run":"yes"}"#, None).unwrap_err();
+        assert_eq!(e.id.as_deref(), Some("a5"));
+        assert!(
+            e.reason.starts_with("malformed: dry_run: invalid type"),
+            "{}",
+            e.reason
+        );
+        assert!(!e.reason.contains("line 1"), "{}", e.reason);
+        let e = parse(br#"{"id":"a6","goal":"x","room":""}"#, None).unwrap_err();
+        assert_eq!(
+            e.reason,
+            "malformed: room must be a string of 1 to 64 characters"
+        );
+        assert_eq!(parse(br#"{"id":7,"goal":"x"}"#, None).unwrap_err().id, None);
+        assert_eq!(parse(br#"[1,2]"#, None).unwrap_err().id, None);
     }
 
     #[test]
