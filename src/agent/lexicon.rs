@@ -428,3 +428,200 @@ pub fn capability_words(name: &str) -> impl Iterator<Item = &'static str> + '_ {
         .filter(move |(cap, _)| *cap == name)
         .flat_map(|(_, words)| words.iter().copied())
 }
+
+/// What a statement about how things are asks for, in Home Assistant's
+/// domains: `light:on` (turn lights on), `cover:close`, `climate:heat`,
+/// `heater:on` (a switch or plug whose name says it heats, as a towel warmer
+/// or a radiator), `fan:on`, `valve:on` (sprinklers, irrigation), `vacuum:start`,
+/// `named:on` (whatever device the statement names, turned on).
+///
+/// `triggers` are words or phrases (matched on whole words) that state the
+/// situation; `about` are things a statement of it may name that are not
+/// devices ("the *lawn* is dry"), so they do not count as a missing device.
+pub struct Situation {
+    pub triggers: &'static [&'static str],
+    pub about: &'static [&'static str],
+    pub effects: &'static [&'static str],
+}
+
+/// Situations giot reads in English statements (the model then ranks the
+/// actions they allow when more than one fits).
+pub const SITUATIONS: &[Situation] = &[
+    Situation {
+        triggers: &[
+            "dark",
+            "darker",
+            "pitch black",
+            "gloomy",
+            "can't see",
+            "cannot see",
+            "cant see",
+            "see a thing",
+            "see anything",
+            "too dim",
+        ],
+        about: &["thing", "anything", "pitch"],
+        effects: &["light:on"],
+    },
+    Situation {
+        triggers: &["too bright", "glare", "glaring", "blinding", "dazzling"],
+        about: &["sun", "screen", "eyes"],
+        effects: &["light:off", "cover:close"],
+    },
+    Situation {
+        triggers: &[
+            "cold",
+            "freezing",
+            "chilly",
+            "frozen",
+            "shivering",
+            "brr",
+            "icy",
+        ],
+        about: &["hands", "feet", "toes", "bones"],
+        effects: &["climate:heat", "heater:on"],
+    },
+    Situation {
+        triggers: &[
+            "too hot",
+            "too warm",
+            "boiling",
+            "sweltering",
+            "roasting",
+            "sweating",
+            "baking",
+        ],
+        about: &[],
+        effects: &["fan:on", "climate:cool"],
+    },
+    Situation {
+        triggers: &[
+            "stuffy",
+            "steamy",
+            "steam",
+            "humid",
+            "muggy",
+            "smells",
+            "smelly",
+            "stinks",
+            "smoke",
+            "smoky",
+            "burning",
+            "musty",
+            "clear the air",
+            "fresh air",
+        ],
+        about: &[
+            "stove",
+            "oven",
+            "toast",
+            "food",
+            "cooking",
+            "shower",
+            "air",
+            "something",
+            "something's",
+        ],
+        effects: &["fan:on"],
+    },
+    Situation {
+        triggers: &["dry", "thirsty", "parched", "wilting", "water", "irrigate"],
+        about: &[
+            "lawn",
+            "grass",
+            "plants",
+            "flowers",
+            "beds",
+            "vegetables",
+            "hedge",
+            "soil",
+        ],
+        effects: &["valve:on"],
+    },
+    Situation {
+        triggers: &[
+            "dust",
+            "dusty",
+            "dirty",
+            "crumbs",
+            "mess",
+            "messy",
+            "filthy",
+            "needs cleaning",
+            "needs a clean",
+        ],
+        about: &[
+            "floor",
+            "floors",
+            "carpet",
+            "carpets",
+            "rug",
+            "rugs",
+            "crumbs",
+            "dust",
+            "hair",
+            "everywhere",
+        ],
+        effects: &["vacuum:start"],
+    },
+    Situation {
+        triggers: &[
+            "need",
+            "needs",
+            "want",
+            "could use",
+            "would like",
+            "i'd like",
+            "craving",
+            "fancy",
+            "in the mood for",
+        ],
+        about: &[],
+        effects: &["named:on"],
+    },
+];
+
+/// Words in a switch's name that say it heats.
+pub const HEATER_WORDS: &[&str] = &[
+    "heater", "warmer", "heating", "radiator", "heated", "boiler",
+];
+
+/// Words of device names that only tell devices apart ("the *right* bedside
+/// lamp"); alone, they name nothing ("right now").
+pub const DESCRIBING_WORDS: &[&str] = &[
+    "left", "right", "top", "bottom", "front", "back", "main", "big", "small", "upper", "lower",
+    "old", "new", "first", "second", "third", "north", "south", "east", "west", "inner", "outer",
+    "middle", "center", "centre", "side", "rear", "little", "large", "tall", "short",
+];
+
+/// Verbs that make a goal a command even when a typo hides its value word
+/// ("turn *of* the fan"): only a command's words are corrected as typos.
+pub const COMMAND_VERBS: &[&str] = &[
+    "turn",
+    "switch",
+    "set",
+    "start",
+    "stop",
+    "open",
+    "close",
+    "pause",
+    "play",
+    "resume",
+    "lock",
+    "unlock",
+    "dim",
+    "brighten",
+    "raise",
+    "lower",
+    "mute",
+    "unmute",
+    "activate",
+    "deactivate",
+    "put",
+    "make",
+    "change",
+    "adjust",
+    "send",
+    "return",
+    "skip",
+];

@@ -8,6 +8,7 @@
 //! published, and a face (`run`, the TUI, the bridge) does the publishing.
 
 mod definition;
+mod indirect;
 mod lexicon;
 pub mod market;
 mod resolve;
@@ -242,7 +243,16 @@ impl Agent {
         let mut rest = self.plan_resolver(goal, asks, state);
         // Words the registry does not know may be typos ("ligth", "bed
         // room"): the resolver tries once more with them corrected.
-        if matches!(&rest.decision, Decision::Refuse(r) if r.contains("nothing in the registry is called"))
+        // Only a goal with a command in it is corrected: a statement's
+        // words are not device names ("the lawn looks dry" is not "locks").
+        let commands = clauses.iter().any(|c| {
+            !c.cues.is_empty()
+                || c.words
+                    .iter()
+                    .any(|w| lexicon::COMMAND_VERBS.contains(&w.as_str()))
+        });
+        if commands
+            && matches!(&rest.decision, Decision::Refuse(r) if r.contains("nothing in the registry is called"))
             && let Some((corrected, fixes)) = self.templates.corrected(goal)
         {
             let mut again = self.plan_resolver(&corrected, asks, state);
@@ -254,6 +264,14 @@ impl Agent {
             }
         }
         self.floors.clear();
+        // What no words explain may be a situation for the model to read.
+        if let Decision::Refuse(why) | Decision::Clarify { question: why, .. } = &rest.decision
+            && let Some(mut indirect) = self.plan_indirect(goal, context, asks)
+        {
+            indirect.trace.insert(0, format!("the words alone: {why}"));
+            indirect.llm_time += rest.llm_time;
+            rest = indirect;
+        }
         rest.trace.splice(0..0, plan.trace.drain(..));
         // A floor the goal names constrains the resolver's devices as a
         // room does: "all the fans upstairs" is no fan downstairs.

@@ -195,6 +195,13 @@ impl Index {
         word.into()
     }
 
+    /// Whether `word` (or `word` and `next`, as in "living room") names a
+    /// room of the registry.
+    pub fn names_room(&self, word: &str, next: Option<&str>) -> bool {
+        next.is_some_and(|n| self.room_words.contains_key(&format!("{word}_{n}")))
+            || self.room_words.contains_key(self.canonical(word).as_ref())
+    }
+
     /// Words of a clause that neither the registry nor the lexicon knows:
     /// the clause names something that does not exist.
     ///

@@ -957,7 +957,8 @@ fn act(
     Ok(Decision::Act(actions))
 }
 
-type Pairs = Vec<(String, Value)>;
+/// Capability names and the values to set them to.
+pub(super) type Pairs = Vec<(String, Value)>;
 
 fn set(cap: &str, v: Value) -> Result<Pairs, String> {
     Ok(vec![(cap.to_string(), v)])
@@ -1174,7 +1175,7 @@ fn action(
 }
 
 /// The first writable enum value among `wanted`, in order of preference.
-fn enum_to(d: &Device, wanted: &[&str]) -> Option<Pairs> {
+pub(super) fn enum_to(d: &Device, wanted: &[&str]) -> Option<Pairs> {
     wanted.iter().find_map(|w| {
         d.writable()
             .find(|c| roles::enum_values(c).iter().any(|v| v == w))
@@ -1183,7 +1184,7 @@ fn enum_to(d: &Device, wanted: &[&str]) -> Option<Pairs> {
 }
 
 /// What "turn on" / "turn off" means for `d`.
-fn on_off(d: &Device, on: bool) -> Option<Pairs> {
+pub(super) fn on_off(d: &Device, on: bool) -> Option<Pairs> {
     match domain(d) {
         "lock" => {
             let cap = roles::lock(d)?;

@@ -148,6 +148,39 @@ fn questions_are_answered_and_ambiguity_is_asked_back_with_nothing_published() {
 }
 
 #[test]
+fn a_stated_situation_acts_only_where_one_device_answers_it_or_the_model_is_sure() {
+    let (broker, _sim) = home();
+    // One device in the study gives light: it is switched on and echoes.
+    let (_, json) = run(&broker, "en", &["it's too dark in the study"]);
+    assert_eq!(json["status"], "executed", "{json}");
+    assert_eq!(devices(&json), ["desk_lamp"], "{json}");
+    assert!(all_confirmed(&json), "{json}");
+    // Three lights in the living room: the real model either ranks one a
+    // margin above the others, or giot asks which; never another device.
+    let (_, json) = run(&broker, "en", &["it's too dark in the living room"]);
+    match json["status"].as_str().unwrap() {
+        "executed" => {
+            let acted = devices(&json);
+            assert_eq!(acted.len(), 1, "{json}");
+            assert!(
+                ["living_ceiling_light", "floor_lamp", "led_strip"].contains(&acted[0].as_str()),
+                "{json}"
+            );
+        }
+        "needs_clarification" => {
+            assert_eq!(json["candidates"].as_array().unwrap().len(), 3, "{json}")
+        }
+        other => panic!("{other}: {json}"),
+    }
+    // About nothing the registry has: refused, nothing published.
+    for goal in ["my car is dirty", "the hot tub is cold"] {
+        let (out, json) = run(&broker, "en", &[goal]);
+        assert_eq!(out.status.code(), Some(4), "{goal}: {json}");
+        assert!(json["actions"].as_array().unwrap().is_empty(), "{json}");
+    }
+}
+
+#[test]
 fn media_players_and_vacuums_are_commanded_and_confirmed() {
     let (broker, _sim) = home();
     let (_, json) = run(&broker, "en", &["mute the TV"]);
