@@ -60,6 +60,8 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let mut failures = Vec::new();
     let mut unconfirmed = 0;
     let mut used_model = 0;
+    let mut model_right = 0;
+    let mut languages: std::collections::BTreeMap<String, eval::Tally> = Default::default();
     let mut decode_total = Duration::ZERO;
     let mut latency_total = Duration::ZERO;
     for case in &cases {
@@ -88,6 +90,12 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         tokens.push(report.stats.tokens_evaluated as u64);
         used_model += usize::from(report.stats.used_model);
         let ok = eval::passes(case, &o);
+        model_right += usize::from(ok && report.stats.used_model);
+        let language = languages
+            .entry(case.language.clone().unwrap_or_else(|| "en".into()))
+            .or_default();
+        language.total += 1;
+        language.passed += usize::from(ok);
         if !ok {
             failures.push(json!({"goal": case.goal, "category": case.category, "want": {"status": case.status, "actions": case.actions},
                 "got": {"status": o.status, "actions": o.actions.iter().map(|a| json!([a.device, a.capability, a.value])).collect::<Vec<_>>(), "reason": o.reason}}));
@@ -156,6 +164,8 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
                 "invalid_actions_proposed": proposed_invalid,
                 "unconfirmed_actions": unconfirmed,
                 "goals_using_model": used_model,
+                "goals_using_model_passed": model_right,
+                "languages": languages.iter().map(|(l, t)| json!({"language": l, "goals": t.total, "passed": t.passed, "accuracy": t.accuracy()})).collect::<Vec<_>>(),
                 "latency_ms": {"p50": p50 as f64 / 1000.0, "p95": p95 as f64 / 1000.0},
                 "llm_ms": {"p50": eval::percentile(&llm_ms, 50.0) as f64 / 1000.0, "p95": eval::percentile(&llm_ms, 95.0) as f64 / 1000.0},
                 "tokens_per_goal": {"p50": eval::percentile(&tokens, 50.0), "max": tokens.iter().max().copied().unwrap_or(0)},
@@ -198,10 +208,17 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         );
         outln!();
         outln!(
-            "model: {model_name} (loaded in {} ms); asked on {used_model} of {} goals",
+            "model: {model_name} (loaded in {} ms); asked on {used_model} of {} goals, right on {model_right} of them",
             load_time.as_millis(),
             all.total
         );
+        if languages.len() > 1 {
+            let per: Vec<String> = languages
+                .iter()
+                .map(|(l, t)| format!("{l} {} ({} goals)", pct(t.accuracy()), t.total))
+                .collect();
+            outln!("by language: {}", per.join(", "));
+        }
         outln!(
             "latency (goal to last publish or decision): p50 {:.1} ms, p95 {:.1} ms; in the model: p50 {:.1} ms",
             p50 as f64 / 1000.0,
