@@ -299,6 +299,18 @@ pub const KIND_WORDS: &[(&str, &[&str])] = &[
     ),
     ("fan", &["fan", "fans", "ventilator"]),
     (
+        "vacuum",
+        &[
+            "vacuum",
+            "vacuums",
+            "vacuuming",
+            "hoover",
+            "hoovering",
+            "roomba",
+            "robot",
+        ],
+    ),
+    (
         "plug",
         &["plug", "plugs", "socket", "sockets", "outlet", "outlets"],
     ),
@@ -624,4 +636,30 @@ pub const COMMAND_VERBS: &[&str] = &[
     "send",
     "return",
     "skip",
+];
+
+/// A vacuum's commands, by the words that say them: the state values each
+/// may be written as, in order of preference (Home Assistant's `vacuum`
+/// states and the MQTT state schema's commands).
+pub const VACUUM_WORDS: &[(&[&str], &[&str])] = &[
+    (
+        &[
+            "dock", "base", "home", "charger", "charging", "return", "back",
+        ],
+        &["returning", "return_to_base", "docked", "dock"],
+    ),
+    (&["pause"], &["paused", "pause"]),
+    (&["stop", "halt"], &["idle", "stopped", "stop"]),
+    (
+        &[
+            "start",
+            "clean",
+            "vacuum",
+            "vacuuming",
+            "hoover",
+            "hoovering",
+            "resume",
+        ],
+        &["cleaning", "start"],
+    ),
 ];

@@ -1153,6 +1153,29 @@ devices:
     }
 
     #[test]
+    fn a_vacuum_is_started_paused_stopped_and_sent_home_in_the_words_people_use() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/intents/home.en.yaml");
+        let registry = Registry::load(&path).unwrap();
+        let mut agent = Agent::new(registry, AgentDefinition::builtin(), None);
+        for (goal, state) in [
+            ("send the vacuum back to its dock", "returning"),
+            ("the vacuum should go home now", "returning"),
+            ("start vacuuming", "cleaning"),
+            ("hoover the house", "cleaning"),
+            ("pause the vacuum", "paused"),
+            ("turn off the robot vacuum", "idle"),
+        ] {
+            let plan = agent.plan(goal, &no_state);
+            assert_eq!(
+                acts(&plan),
+                vec![a("robot_vacuum", "state", json!(state))],
+                "{goal}: {:?}",
+                plan.trace
+            );
+        }
+    }
+
+    #[test]
     fn questions_are_answered_from_the_state_and_never_act() {
         let state = |id: &str| {
             (id == "radiator").then(|| {

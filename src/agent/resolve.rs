@@ -139,6 +139,16 @@ impl Index {
             })
             .collect();
         vocab.extend(room_words.keys().cloned());
+        // A vacuum's command words ("back to its dock") name no device.
+        if registry
+            .devices()
+            .iter()
+            .any(|d| super::roles::domain(d) == "vacuum")
+        {
+            for (said, _) in lexicon::VACUUM_WORDS {
+                vocab.extend(said.iter().map(|w| w.to_string()));
+            }
+        }
         // Floors are constraints applied after the resolver (the agent keeps
         // its devices to the floor named), so their words are known here.
         for f in &registry.floors {
@@ -569,12 +579,41 @@ fn round(x: f64) -> f64 {
 }
 
 /// The capability/value pairs a clause asks of a device.
+/// What a goal asks of a vacuum ("send it back to its dock", "pause the
+/// robot vacuum", "hoover the house"), as the state value its schema takes.
+fn vacuum_command(
+    device: &Device,
+    clause: &Clause,
+    words: &[String],
+) -> Option<Vec<(String, Value)>> {
+    let says = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
+    // The last entry (start) is also the device's own name ("the vacuum"):
+    // "turn off the vacuum" stops it.
+    let (start, commands) = lexicon::VACUUM_WORDS.split_last()?;
+    for (said, values) in commands {
+        if says(said) {
+            return super::templates::enum_to(device, values);
+        }
+    }
+    match clause.cues.power {
+        Some(false) => super::templates::enum_to(device, &["idle", "stopped", "returning"]),
+        Some(true) => super::templates::enum_to(device, start.1),
+        None if says(start.0) => super::templates::enum_to(device, start.1),
+        None => None,
+    }
+}
+
 pub fn derive(
     device: &Device,
     clause: &Clause,
     words: &[String],
 ) -> Result<Vec<(String, Value)>, NoAction> {
     let cues = &clause.cues;
+    if super::roles::domain(device) == "vacuum"
+        && let Some(pairs) = vacuum_command(device, clause, words)
+    {
+        return Ok(pairs);
+    }
     let caps = &device.capabilities;
     let by_index = |i: usize| &caps[i];
     // 1. A capability the clause names ("brightness", "mode", "speed").
