@@ -43,6 +43,7 @@ async fn measure(port: u16, name: &str, scorer: Box<dyn Scorer>) {
         token_ttl: Duration::from_secs(60),
         keep: Duration::from_secs(3600),
         ledger: None,
+        escalation: None,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let daemon = tokio::spawn(bridge::run(config, scorer, stopped));

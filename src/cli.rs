@@ -203,9 +203,44 @@ pub struct ModelArgs {
     /// Context length of the --llm server's model, in tokens [default: 4096]
     #[arg(long, value_name = "N")]
     pub llm_context: Option<usize>,
+    /// OpenAI-compatible server for goals the local layers cannot decide: only the goal and its candidates' names are sent (API key: env GIOT_ESCALATE_API_KEY)
+    #[arg(long, env = "GIOT_ESCALATE", value_name = "URL")]
+    pub escalate: Option<String>,
+    /// Model name on the --escalate server [default: the server's only model]
+    #[arg(long, env = "GIOT_ESCALATE_MODEL", value_name = "NAME")]
+    pub escalate_model: Option<String>,
+}
+
+/// The environment variable holding the escalation server's API key.
+pub const ESCALATE_API_KEY_ENV: &str = "GIOT_ESCALATE_API_KEY";
+
+/// Refuses a server URL that is not `http(s)://host…`.
+fn server_url(url: &str) -> Result<(), ModelArgsError> {
+    match url::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        Ok(_) => Err(ModelArgsError::ServerUrl {
+            url: url.to_string(),
+            source: None,
+        }),
+        Err(e) => Err(ModelArgsError::ServerUrl {
+            url: url.to_string(),
+            source: Some(e),
+        }),
+    }
 }
 
 impl ModelArgs {
+    /// The escalation server (`--escalate`), if one is given.
+    pub fn escalation(&self) -> Option<crate::llm::http::HttpConfig> {
+        let url = self.escalate.as_ref()?;
+        let mut config = crate::llm::http::HttpConfig::new(url);
+        config.model.clone_from(&self.escalate_model);
+        config.api_key = std::env::var(ESCALATE_API_KEY_ENV)
+            .ok()
+            .filter(|k| !k.is_empty());
+        Some(config)
+    }
+
     pub fn config(&self) -> crate::llm::Backend {
         if let Some(url) = &self.llm {
             let mut config = crate::llm::http::HttpConfig::new(url);
@@ -232,6 +267,13 @@ impl ModelArgs {
         if self.gpu_layers.is_some_and(|n| n > 0) && !cfg!(feature = "cuda") {
             return Err(ModelArgsError::NoGpu);
         }
+        match &self.escalate {
+            Some(url) => server_url(url)?,
+            None if self.escalate_model.is_some() => {
+                return Err(ModelArgsError::EscalateModelWithoutServer);
+            }
+            None => {}
+        }
         let Some(url) = &self.llm else {
             for (given, flag) in [
                 (self.llm_model.is_some(), "--llm-model (env GIOT_LLM_MODEL)"),
@@ -253,21 +295,7 @@ impl ModelArgs {
                 return Err(ModelArgsError::BothBackends(flag));
             }
         }
-        match url::Url::parse(url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            Ok(_) => {
-                return Err(ModelArgsError::ServerUrl {
-                    url: url.clone(),
-                    source: None,
-                });
-            }
-            Err(e) => {
-                return Err(ModelArgsError::ServerUrl {
-                    url: url.clone(),
-                    source: Some(e),
-                });
-            }
-        }
+        server_url(url)?;
         if self.llm_context == Some(0) {
             return Err(ModelArgsError::NoContext);
         }
@@ -283,6 +311,11 @@ pub enum ModelArgsError {
         "--gpu-layers needs a GPU build: cargo build --features cuda (this build runs on the CPU only)"
     )]
     NoGpu,
+    /// `--escalate-model` without `--escalate URL`.
+    #[error(
+        "--escalate-model (env GIOT_ESCALATE_MODEL) applies to an escalation server: give --escalate URL too"
+    )]
+    EscalateModelWithoutServer,
     /// A flag of the model server (named here) without `--llm URL`.
     #[error("{0} applies to a model server: give --llm URL too")]
     ServerFlagWithoutServer(&'static str),

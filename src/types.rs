@@ -85,6 +85,8 @@ pub struct Plan {
     pub tokens_evaluated: usize,
     /// Whether the model was asked at all.
     pub used_model: bool,
+    /// Whether the goal went to the escalation server (`--escalate`).
+    pub escalated: bool,
 }
 
 impl Plan {
@@ -105,6 +107,7 @@ impl Plan {
             llm_decode_time: Duration::ZERO,
             tokens_evaluated: 0,
             used_model: false,
+            escalated: false,
         }
     }
 }

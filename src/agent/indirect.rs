@@ -50,7 +50,7 @@ use crate::types::{Action, Decision, Plan};
 
 /// How much (in nats) the best action's calibrated score must exceed the
 /// next one's before giot acts on it; below it, giot asks which.
-pub const ACTION_MARGIN: f32 = 1.0;
+pub const ACTION_MARGIN: f32 = 2.0;
 
 /// The instructions for ranking actions.
 const SYSTEM: &str = "You are giot, the operator of a smart home. The person says how things are or what they want. Answer with the one device action that helps.";
@@ -424,6 +424,20 @@ impl Agent {
         choices: &[Choice],
         plan: &mut Plan,
     ) -> Option<usize> {
+        self.rank_locally(goal, rooms, choices, plan).or_else(|| {
+            let texts: Vec<String> = choices.iter().map(|c| c.text.clone()).collect();
+            self.escalate(goal, &texts, plan)
+        })
+    }
+
+    /// The local model's choice, above [`ACTION_MARGIN`].
+    fn rank_locally(
+        &mut self,
+        goal: &str,
+        rooms: &HashSet<String>,
+        choices: &[Choice],
+        plan: &mut Plan,
+    ) -> Option<usize> {
         self.scorer.as_ref()?;
         let mut sorted: Vec<&String> = rooms.iter().collect();
         sorted.sort();
@@ -669,6 +683,30 @@ mod tests {
         assert_eq!(
             acts(&mut a, "it's too dark in the living room", None),
             act("floor_lamp", "power", json!("on"))
+        );
+    }
+
+    #[test]
+    fn without_a_local_margin_the_escalation_server_chooses_or_declines() {
+        let mut a = agent(None);
+        a.set_escalation(Some(Box::new(
+            FakeScorer::default().prefer("dark", " turn on the floor lamp"),
+        )));
+        let plan = a.plan("it's too dark in the living room", &no_state);
+        assert!(plan.escalated, "{:?}", plan.trace);
+        assert!(
+            matches!(&plan.decision, Decision::Act(x) if x[0].device == "floor_lamp"),
+            "{:?}",
+            plan.decision
+        );
+        a.set_escalation(Some(Box::new(
+            FakeScorer::default().prefer("dark", " none of these"),
+        )));
+        let plan = a.plan("it's too dark in the living room", &no_state);
+        assert!(
+            matches!(plan.decision, Decision::Clarify { .. }),
+            "{:?}",
+            plan.decision
         );
     }
 }

@@ -8,6 +8,7 @@
 //! published, and a face (`run`, the TUI, the bridge) does the publishing.
 
 mod definition;
+mod escalate;
 mod indirect;
 mod lexicon;
 pub mod market;
@@ -46,6 +47,8 @@ pub struct Agent {
     index: Index,
     definition: AgentDefinition,
     scorer: Option<Box<dyn Scorer>>,
+    /// Where goals no local layer decides go (`--escalate`), if anywhere.
+    escalation: Option<Box<dyn Scorer>>,
     /// log P(option | empty request), per option, for the current stable prompt.
     priors: HashMap<String, f32>,
     stable: Option<String>,
@@ -74,6 +77,7 @@ impl Agent {
             index,
             definition,
             scorer,
+            escalation: None,
             priors: HashMap::new(),
             stable: None,
             templates,
@@ -126,6 +130,12 @@ impl Agent {
     }
 
     /// Decides what to do about `goal`, said nowhere in particular.
+    /// Sends goals the local layers cannot decide above their margin to
+    /// `server` with their candidates (see `escalate.rs`); `None` stops it.
+    pub fn set_escalation(&mut self, server: Option<Box<dyn Scorer>>) -> Option<Box<dyn Scorer>> {
+        std::mem::replace(&mut self.escalation, server)
+    }
+
     pub fn plan(&mut self, goal: &str, state: StateLookup<'_>) -> Plan {
         self.plan_in(goal, &GoalContext::default(), state)
     }
@@ -773,6 +783,18 @@ impl Agent {
                     })
                     .collect();
                 if alike.len() > 1 {
+                    // Words only a bigger model can read: ask it, if allowed.
+                    if baseline.is_some() {
+                        let names: Vec<String> = alike
+                            .iter()
+                            .map(|&i| {
+                                format!("the {}", self.registry.devices()[i].name.to_lowercase())
+                            })
+                            .collect();
+                        if let Some(k) = self.escalate(goal, &names, plan) {
+                            return Ok(Some(alike[k]));
+                        }
+                    }
                     Err(alike)
                 } else {
                     Ok(Some(top))

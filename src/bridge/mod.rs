@@ -59,6 +59,8 @@ pub struct BridgeConfig {
     pub keep: Duration,
     /// The ledger executed actions are recorded in, if any.
     pub ledger: Option<PathBuf>,
+    /// Where goals the local layers cannot decide go (`--escalate`).
+    pub escalation: Option<crate::llm::http::HttpConfig>,
 }
 
 /// The daemon's topics.
@@ -194,6 +196,10 @@ pub async fn run(
             warm: true,
             forward: vec![topics.goals.clone()],
             events: Some(events),
+            escalation: config
+                .escalation
+                .clone()
+                .and_then(crate::llm::http::escalation),
         },
     );
     let shared = Arc::new(Shared {

@@ -84,6 +84,7 @@ pub fn run(args: BridgeArgs) -> Result<ExitCode> {
         token_ttl: seconds("token-ttl", args.token_ttl)?,
         keep: seconds("keep", args.keep * 3600.0)?,
         ledger: args.agent.ledger_path(),
+        escalation: args.model.escalation(),
     };
     let (llm, load) = giot::llm::spawn(args.model.config())?;
     tracing::info!("model loaded in {load:?}");

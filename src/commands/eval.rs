@@ -45,6 +45,10 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
             Model::Loaded(Box::new(llm)),
             DriverConfig {
                 warm: true,
+                escalation: args
+                    .model
+                    .escalation()
+                    .and_then(giot::llm::http::escalation),
                 ..DriverConfig::default()
             },
         )
@@ -61,6 +65,9 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let mut unconfirmed = 0;
     let mut used_model = 0;
     let mut model_right = 0;
+    let mut escalated = 0;
+    let mut escalated_right = 0;
+    let mut escalated_latency = Vec::new();
     let mut languages: std::collections::BTreeMap<String, eval::Tally> = Default::default();
     let mut decode_total = Duration::ZERO;
     let mut latency_total = Duration::ZERO;
@@ -91,6 +98,11 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         used_model += usize::from(report.stats.used_model);
         let ok = eval::passes(case, &o);
         model_right += usize::from(ok && report.stats.used_model);
+        if report.stats.escalated {
+            escalated += 1;
+            escalated_right += usize::from(ok);
+            escalated_latency.push(took.as_micros() as u64);
+        }
         let language = languages
             .entry(case.language.clone().unwrap_or_else(|| "en".into()))
             .or_default();
@@ -165,6 +177,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
                 "unconfirmed_actions": unconfirmed,
                 "goals_using_model": used_model,
                 "goals_using_model_passed": model_right,
+                "escalated": {"goals": escalated, "passed": escalated_right, "latency_ms_p50": eval::percentile(&escalated_latency, 50.0) as f64 / 1000.0, "latency_ms_p95": eval::percentile(&escalated_latency, 95.0) as f64 / 1000.0},
                 "languages": languages.iter().map(|(l, t)| json!({"language": l, "goals": t.total, "passed": t.passed, "accuracy": t.accuracy()})).collect::<Vec<_>>(),
                 "latency_ms": {"p50": p50 as f64 / 1000.0, "p95": p95 as f64 / 1000.0},
                 "llm_ms": {"p50": eval::percentile(&llm_ms, 50.0) as f64 / 1000.0, "p95": eval::percentile(&llm_ms, 95.0) as f64 / 1000.0},
@@ -212,6 +225,13 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
             load_time.as_millis(),
             all.total
         );
+        if escalated > 0 {
+            outln!(
+                "escalated: {escalated} goals, right on {escalated_right}; latency p50 {:.1} ms, p95 {:.1} ms",
+                eval::percentile(&escalated_latency, 50.0) as f64 / 1000.0,
+                eval::percentile(&escalated_latency, 95.0) as f64 / 1000.0
+            );
+        }
         if languages.len() > 1 {
             let per: Vec<String> = languages
                 .iter()

@@ -28,6 +28,7 @@ pub fn run(args: McpArgs) -> Result<ExitCode> {
         confirm_timeout: super::run::confirm_timeout(args.agent.confirm_timeout)?,
         language: args.agent.language.clone(),
         ledger: args.agent.ledger_path(),
+        escalation: args.model.escalation(),
     };
     let load: mcp::Loader = Box::new(move || {
         let (llm, took) = giot::llm::spawn(model)?;

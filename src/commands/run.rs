@@ -28,6 +28,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     // Load the model while connecting.
     let config = args.model.config();
     let loader = std::thread::spawn(move || giot::llm::spawn(config));
+    let escalation = args
+        .model
+        .escalation()
+        .and_then(giot::llm::http::escalation);
     let rt = super::runtime()?;
     let started = Instant::now();
     let live = rt.block_on(Live::connect(
@@ -57,6 +61,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             Model::Loaded(Box::new(llm)),
             DriverConfig {
                 ledger,
+                escalation,
                 ..DriverConfig::default()
             },
         )

@@ -47,6 +47,8 @@ pub struct McpConfig {
     pub language: Option<String>,
     /// The ledger executed actions are recorded in, if any.
     pub ledger: Option<PathBuf>,
+    /// Where goals the local layers cannot decide go (`--escalate`).
+    pub escalation: Option<crate::llm::http::HttpConfig>,
 }
 
 /// Loads the model (blocking); run once, in the background.
@@ -290,6 +292,10 @@ pub async fn serve(
         DriverConfig {
             ledger: config.ledger.clone(),
             warm: true,
+            escalation: config
+                .escalation
+                .clone()
+                .and_then(crate::llm::http::escalation),
             ..DriverConfig::default()
         },
     );

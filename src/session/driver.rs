@@ -59,6 +59,8 @@ pub struct DriverConfig {
     pub forward: Vec<String>,
     /// Gets the messages on `forward` topics, and every connection change.
     pub events: Option<mpsc::UnboundedSender<LinkEvent>>,
+    /// Where goals the local layers cannot decide are sent (`--escalate`).
+    pub escalation: Option<Box<dyn Scorer>>,
 }
 
 /// A goal's outcome with the agent's reasoning.
@@ -189,6 +191,8 @@ struct Task {
     session: Session,
     client: AsyncClient,
     model: Option<Arc<Mutex<Box<dyn Scorer>>>>,
+    /// The escalation server (`--escalate`), if any.
+    escalation: Option<Arc<Mutex<Box<dyn Scorer>>>>,
     config: DriverConfig,
     waiting: HashMap<u64, Waiting>,
     inputs: mpsc::UnboundedSender<Input>,
@@ -203,10 +207,17 @@ async fn drive(
     mut commands: mpsc::Receiver<Command>,
 ) {
     let (inputs, mut answers) = mpsc::unbounded_channel();
+    let mut config = config;
+    let mut session = session;
+    let escalation = config.escalation.take().map(|e| {
+        session.set_escalation(Some(ModelInfo::of(e.as_ref())));
+        Arc::new(Mutex::new(e))
+    });
     let mut task = Task {
         session,
         client: link.client(),
         model: None,
+        escalation,
         config,
         waiting: HashMap::new(),
         inputs,
@@ -306,9 +317,10 @@ impl Task {
             match effect {
                 Effect::Score {
                     request,
+                    escalate,
                     prompt,
                     options,
-                } => self.score(request, prompt, options),
+                } => self.score(request, escalate, prompt, options),
                 Effect::AskConfirmation { goal, .. } => {
                     // Nobody to ask on these faces (requests say ask: false).
                     let _ = self.inputs.send(Input::Confirm { goal, yes: false });
@@ -349,9 +361,20 @@ impl Task {
         }
     }
 
-    fn score(&self, request: u64, prompt: crate::llm::Prompt, options: Vec<String>) {
+    fn score(
+        &self,
+        request: u64,
+        escalate: bool,
+        prompt: crate::llm::Prompt,
+        options: Vec<String>,
+    ) {
         let inputs = self.inputs.clone();
-        let Some(model) = self.model.clone() else {
+        let model = if escalate {
+            self.escalation.clone()
+        } else {
+            self.model.clone()
+        };
+        let Some(model) = model else {
             let _ = inputs.send(Input::Scored {
                 request,
                 result: Err(crate::llm::LlmError::Stopped),

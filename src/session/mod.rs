@@ -167,6 +167,8 @@ pub enum Effect {
     /// [`Input::Scored`].
     Score {
         request: RequestId,
+        /// Ask the escalation server (`--escalate`), not the model.
+        escalate: bool,
         prompt: Prompt,
         options: Vec<String>,
     },
@@ -208,6 +210,8 @@ pub enum Effect {
 pub struct PlanStats {
     /// Whether the model ranked candidates for this goal.
     pub used_model: bool,
+    /// Whether the goal went to the escalation server.
+    pub escalated: bool,
     /// Tokens the model evaluated for it.
     pub tokens_evaluated: usize,
     /// Time inside the model's decode calls.

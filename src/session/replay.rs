@@ -24,7 +24,9 @@ pub struct ModelInfo {
     pub template: ChatTemplate,
 }
 
-type Key = (Prompt, Vec<String>);
+/// A request: whether it goes to the escalation server (`--escalate`)
+/// rather than the model, the prompt and the options.
+pub(crate) type Key = (bool, Prompt, Vec<String>);
 
 /// Answers known for the goal being planned, and the first one missing.
 #[derive(Debug, Default)]
@@ -37,12 +39,14 @@ pub(crate) struct Replay {
 pub(crate) struct ReplayScorer {
     pub replay: Arc<Mutex<Replay>>,
     pub model: ModelInfo,
+    /// This scorer stands for the escalation server, not the model.
+    pub escalation: bool,
 }
 
 impl Scorer for ReplayScorer {
     fn score(&mut self, prompt: &Prompt, options: &[String]) -> Result<Scores, LlmError> {
         let mut replay = self.replay.lock().expect("replay");
-        let key = (prompt.clone(), options.to_vec());
+        let key = (self.escalation, prompt.clone(), options.to_vec());
         if let Some(answer) = replay.answers.get(&key) {
             return answer.clone();
         }

@@ -208,11 +208,12 @@ impl Session {
         *self.replay.lock().expect("replay") = replay;
         self.agent.warm();
         let replay = std::mem::take(&mut *self.replay.lock().expect("replay"));
-        if let Some((prompt, options)) = replay.missing.clone() {
+        if let Some((escalate, prompt, options)) = replay.missing.clone() {
             let request = self.request_id();
             self.warming = Some((request, replay));
             out.push(Effect::Score {
                 request,
+                escalate,
                 prompt,
                 options,
             });
@@ -231,11 +232,26 @@ impl Session {
         }
     }
 
+    /// Hands goals the local layers cannot decide to an escalation server
+    /// (`Some`: its name and template), or stops doing so (`None`); its
+    /// requests come out as [`Effect::Score`] with `escalate` set.
+    pub fn set_escalation(&mut self, info: Option<ModelInfo>) {
+        let scorer = info.map(|model| {
+            Box::new(ReplayScorer {
+                replay: self.replay.clone(),
+                model,
+                escalation: true,
+            }) as Box<dyn crate::llm::Scorer>
+        });
+        self.agent.set_escalation(scorer);
+    }
+
     fn model_ready(&mut self, info: Option<ModelInfo>, now: Now, out: &mut Vec<Effect>) {
         let scorer = info.map(|model| {
             Box::new(ReplayScorer {
                 replay: self.replay.clone(),
                 model,
+                escalation: false,
             }) as Box<dyn crate::llm::Scorer>
         });
         self.model = if scorer.is_some() {
@@ -330,12 +346,13 @@ impl Session {
             .agent
             .plan_in(&goal.request.text, &context, &|device| fleet.state(device));
         goal.replay = std::mem::take(&mut *self.replay.lock().expect("replay"));
-        if let Some((prompt, options)) = goal.replay.missing.clone() {
+        if let Some((escalate, prompt, options)) = goal.replay.missing.clone() {
             self.next_request += 1;
             let request = self.next_request;
             goal.stage = Stage::Scoring(request);
             out.push(Effect::Score {
                 request,
+                escalate,
                 prompt,
                 options,
             });
@@ -390,8 +407,9 @@ impl Session {
     fn decide(&mut self, id: GoalId, plan: crate::types::Plan, now: Now, out: &mut Vec<Effect>) {
         let registry = self.fleet.registry();
         let goal = self.goals.get_mut(&id).expect("goal in flight");
-        if plan.used_model || plan.tokens_evaluated > 0 {
+        if plan.used_model || plan.tokens_evaluated > 0 || plan.escalated {
             goal.stats = PlanStats {
+                escalated: plan.escalated,
                 used_model: plan.used_model,
                 tokens_evaluated: plan.tokens_evaluated,
                 decode_time: plan.llm_decode_time,

@@ -305,6 +305,7 @@ fn a_tie_asks_the_model_through_effects_and_acts_on_its_answer() {
             request,
             prompt,
             options,
+            ..
         } => Some((*request, prompt.clone(), options.clone())),
         _ => None,
     }) {

@@ -148,6 +148,7 @@ pub async fn run(config: TuiConfig) -> Result<(), TuiError> {
                                 request,
                                 prompt,
                                 options,
+                                ..
                             }) => {
                                 if scores.send((request, prompt, options)).is_err() {
                                     answers.push(

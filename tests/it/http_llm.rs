@@ -629,3 +629,136 @@ fn a_server_that_never_answers_times_out_with_a_clear_error() {
     );
     held.join().unwrap();
 }
+
+/// Edge–cloud escalation: the default model runs locally, and a goal it
+/// cannot decide above its margin goes to a second server (here the
+/// stand-in above, answering with the real model) with only the goal and
+/// its candidates; the server's choice is one of them or "none of these".
+#[test]
+fn a_goal_the_local_model_cannot_decide_is_escalated_with_only_its_candidates() {
+    let broker = Mosquitto::start();
+    let fixture =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/intents/home.en.yaml");
+    let _sim = super::harness::Process(
+        giot()
+            .args([
+                "sim",
+                "--tick",
+                "0.5",
+                "--broker",
+                &broker.url(),
+                "--devices",
+            ])
+            .arg(&fixture)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let server = Server::start(Spec {
+        key: None,
+        prompt_logprobs: false,
+        llm: real_model(),
+    });
+    // Three lights in the living room: the words leave all three.
+    let goal = "it's too dark in the living room";
+    let out = giot()
+        .args([
+            "run",
+            "--json",
+            "--no-ledger",
+            "--broker",
+            &broker.url(),
+            "--devices",
+        ])
+        .arg(&fixture)
+        .arg("--model")
+        .arg(model_path())
+        .args(["--escalate", &server.url(), goal])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let chats = server.requests("/v1/chat/completions");
+    assert_eq!(chats.len(), 1, "{json} {}", stderr_of(&out));
+    let body = &chats[0].body;
+    let mut offered: Vec<String> = body
+        .pointer("/response_format/json_schema/schema/properties/choice/enum")
+        .and_then(Value::as_array)
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap().to_string())
+        .collect();
+    offered.sort();
+    assert_eq!(
+        offered,
+        [
+            "none of these",
+            "turn on the floor lamp",
+            "turn on the led strip",
+            "turn on the living room ceiling light",
+        ]
+    );
+    // Only the goal and the candidates leave the machine: no other device,
+    // no topic, no state.
+    let user = &body["messages"][1]["content"];
+    assert_eq!(user.as_str().unwrap().trim(), goal, "{body}");
+    let text = body.to_string();
+    for private in [
+        "desk lamp",
+        "kitchen",
+        "bench/",
+        "front door",
+        "brightness",
+        "state",
+    ] {
+        assert!(!text.contains(private), "{private} was sent: {text}");
+    }
+    let chosen = server.chosen.lock().unwrap().clone();
+    match chosen[0].as_str() {
+        "none of these" => assert_eq!(json["status"], "needs_clarification", "{json}"),
+        light => {
+            assert_eq!(json["status"], "executed", "{json}");
+            let want = match light {
+                "turn on the floor lamp" => "floor_lamp",
+                "turn on the led strip" => "led_strip",
+                _ => "living_ceiling_light",
+            };
+            assert_eq!(json["actions"][0]["device"], want, "{json}");
+            assert_eq!(json["actions"][0]["confirmed"], true, "{json}");
+        }
+    }
+}
+
+#[test]
+fn an_unreachable_escalation_server_leaves_the_goal_to_the_local_layers() {
+    let broker = Mosquitto::start();
+    let _sim = spawn_sim(&broker.url(), "0.5");
+    let dead = format!("http://127.0.0.1:{}/v1", free_port());
+    let out = giot()
+        .args([
+            "run",
+            "--json",
+            "--no-ledger",
+            "--broker",
+            &broker.url(),
+            "--devices",
+        ])
+        .arg(demo_devices())
+        .arg("--model")
+        .arg(model_path())
+        .args(["--escalate", &dead, "turn on the hall light"])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(json["status"], "executed", "{json}");
+    assert!(
+        stderr_of(&out).contains("--escalate"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = giot()
+        .args(["run", "--escalate-model", "m", "turn on the hall light"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("give --escalate URL too"));
+}

@@ -106,6 +106,19 @@ pub enum Mode {
 }
 
 /// Connects, resolves the model name, and starts the client thread.
+/// The escalation server (`--escalate`), connected. One that cannot be
+/// reached is reported (a warning) and left out: the local layers still
+/// decide, and ask back where they would have escalated.
+pub fn escalation(config: HttpConfig) -> Option<Box<dyn super::Scorer>> {
+    match spawn(config) {
+        Ok((server, _)) => Some(Box::new(server)),
+        Err(e) => {
+            tracing::warn!("--escalate: {e}; goals the local layers cannot decide are asked back");
+            None
+        }
+    }
+}
+
 pub fn spawn(config: HttpConfig) -> Result<(LlmHandle, Duration), LlmError> {
     let started = Instant::now();
     let counter = config
