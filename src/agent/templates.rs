@@ -944,7 +944,7 @@ fn act(
             }
             // In a group, a device that cannot do it is left out ("turn off
             // the kitchen" leaves its sensors alone); named alone, it refuses.
-            Err(why) if targets.devices.len() == 1 => return Err(Skip::Refuse(why)),
+            Err(why) if targets.devices.len() == 1 => return Err(Skip::Refuse(why.0)),
             Err(_) => {}
         }
     }
@@ -960,7 +960,19 @@ fn act(
 /// Capability names and the values to set them to.
 pub(super) type Pairs = Vec<(String, Value)>;
 
-fn set(cap: &str, v: Value) -> Result<Pairs, String> {
+/// Why a device cannot do what an intent asks ("Hall light cannot be
+/// dimmed"): the text of the refusal.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+struct Unmet(String);
+
+impl From<&str> for Unmet {
+    fn from(text: &str) -> Self {
+        Unmet(text.to_string())
+    }
+}
+
+fn set(cap: &str, v: Value) -> Result<Pairs, Unmet> {
     Ok(vec![(cap.to_string(), v)])
 }
 
@@ -970,17 +982,17 @@ fn action(
     r: &Recognition<'_>,
     d: &Device,
     current: Option<&Map<String, Value>>,
-) -> Result<Pairs, String> {
-    let cannot = |what: &str| Err(format!("{} cannot {what}", d.name));
+) -> Result<Pairs, Unmet> {
+    let cannot = |what: &str| Err(Unmet(format!("{} cannot {what}", d.name)));
     match intent {
         "HassTurnOn" | "HassTurnOff" => {
             let on = intent == "HassTurnOn";
             on_off(d, on).ok_or_else(|| {
-                format!(
+                Unmet(format!(
                     "{} cannot be {}",
                     d.name,
                     if on { "turned on" } else { "turned off" }
-                )
+                ))
             })
         }
         "HassLightSet" => {
@@ -1055,10 +1067,10 @@ fn action(
             };
             match roles::setpoint(d, cool) {
                 Some(cap) => set(&cap.name, number(t)),
-                None if roles::setpoints(d).next().is_some() => Err(format!(
+                None if roles::setpoints(d).next().is_some() => Err(Unmet(format!(
                     "{} has heating and cooling set points and its mode does not say which: say \"heat\" or \"cool\"",
                     d.name
-                )),
+                ))),
                 None => cannot("take a temperature"),
             }
         }
@@ -1106,10 +1118,10 @@ fn action(
                 .and_then(|s| s.get(&cap.name))
                 .and_then(Value::as_f64)
             else {
-                return Err(format!(
+                return Err(Unmet(format!(
                     "the volume of {} is not known yet, so it cannot be changed by a step",
                     d.name
-                ));
+                )));
             };
             let (min, max) = match cap.kind {
                 CapabilityType::Number { min, max, .. } => (min, max),
@@ -1164,13 +1176,15 @@ fn action(
         }
         "HassVacuumStart" | "HassVacuumCleanArea" | "HassLawnMowerStartMowing" => {
             enum_to(d, &["cleaning", "mowing", "start"])
-                .ok_or_else(|| format!("{} cannot start", d.name))
+                .ok_or_else(|| Unmet(format!("{} cannot start", d.name)))
         }
         "HassVacuumReturnToBase" | "HassLawnMowerDock" => {
             enum_to(d, &["returning", "return_to_base", "docked", "dock"])
-                .ok_or_else(|| format!("{} cannot return to its dock", d.name))
+                .ok_or_else(|| Unmet(format!("{} cannot return to its dock", d.name)))
         }
-        other => Err(format!("giot does not handle Home Assistant's {other} yet")),
+        other => Err(Unmet(format!(
+            "giot does not handle Home Assistant's {other} yet"
+        ))),
     }
 }
 
