@@ -236,6 +236,12 @@ fn effect(index: usize, d: &Device, effect: &str, words: &[String]) -> Option<Ch
             (on_off(d, true)?, format!("turn on the {name}"))
         }
         "fan:on" if domain == "fan" => (on_off(d, true)?, format!("turn on the {name}")),
+        "dehumidifier:on"
+            if format!("{} {} {name}", d.kind, d.id).contains("dehumid")
+                && matches!(domain, "humidifier" | "switch" | "") =>
+        {
+            (on_off(d, true)?, format!("turn on the {name}"))
+        }
         "valve:on" if domain == "valve" => (on_off(d, true)?, format!("turn on the {name}")),
         "vacuum:start" if domain == "vacuum" => (
             enum_to(d, &["cleaning", "start"])?,
@@ -628,6 +634,10 @@ mod tests {
             (
                 "there's dust everywhere",
                 act("robot_vacuum", "state", json!("cleaning")),
+            ),
+            (
+                "the bathroom walls are damp",
+                act("bathroom_fan", "power", on.clone()),
             ),
             (
                 "something's burning on the stove, clear the air in the kitchen",

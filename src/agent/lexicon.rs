@@ -444,7 +444,8 @@ pub fn capability_words(name: &str) -> impl Iterator<Item = &'static str> + '_ {
 /// What a statement about how things are asks for, in Home Assistant's
 /// domains: `light:on` (turn lights on), `cover:close`, `climate:heat`,
 /// `heater:on` (a switch or plug whose name says it heats, as a towel warmer
-/// or a radiator), `fan:on`, `valve:on` (sprinklers, irrigation), `vacuum:start`,
+/// or a radiator), `dehumidifier:on` (a humidifier-domain device, or a
+/// switch whose name says it dehumidifies), `fan:on`, `valve:on` (sprinklers, irrigation), `vacuum:start`,
 /// `named:on` (whatever device the statement names, turned on).
 ///
 /// `triggers` are words or phrases (matched on whole words) that state the
@@ -535,6 +536,22 @@ pub const SITUATIONS: &[Situation] = &[
             "something's",
         ],
         effects: &["fan:on"],
+    },
+    Situation {
+        triggers: &[
+            "damp",
+            "moist",
+            "mould",
+            "mold",
+            "mouldy",
+            "moldy",
+            "condensation",
+            "humidity",
+            "clammy",
+            "too humid",
+        ],
+        about: &["walls", "wall", "windows", "air", "ceiling", "corner"],
+        effects: &["dehumidifier:on", "fan:on"],
     },
     Situation {
         triggers: &["dry", "thirsty", "parched", "wilting", "water", "irrigate"],
