@@ -273,6 +273,19 @@ impl Agent {
                 rest = again;
             }
         }
+        // "turn of the fan", "switch the lamp of": after turn/switch, "of"
+        // can only be "off".
+        if matches!(&rest.decision, Decision::Refuse(_))
+            && let Some(corrected) = understand::of_as_off(&normalized)
+        {
+            let mut again = self.plan_resolver(&corrected, asks, state);
+            if !matches!(again.decision, Decision::Refuse(_)) {
+                again
+                    .trace
+                    .insert(0, "typos corrected: of → off".to_string());
+                rest = again;
+            }
+        }
         self.floors.clear();
         // What no words explain may be a situation for the model to read.
         if let Decision::Refuse(why) | Decision::Clarify { question: why, .. } = &rest.decision
@@ -1172,6 +1185,26 @@ devices:
         let plan = agent(Some(scorer)).plan("turn on the lamp where i sleep", &no_state);
         assert!(plan.used_model);
         assert_eq!(acts(&plan), [a("bedside_lamp", "power", json!("on"))]);
+    }
+
+    #[test]
+    fn of_after_turn_or_switch_is_read_as_off_and_said_in_the_trace() {
+        let mut agent = agent(None);
+        for goal in ["turn of the desk lamp", "switch the desk lamp of"] {
+            let plan = agent.plan(goal, &no_state);
+            assert_eq!(
+                acts(&plan),
+                vec![a("desk_lamp", "power", json!("off"))],
+                "{goal}: {:?}",
+                plan.trace
+            );
+            assert!(
+                plan.trace.iter().any(|t| t.contains("of → off")),
+                "{:?}",
+                plan.trace
+            );
+        }
+        assert_eq!(understand::of_as_off("turn on the lamp of the hall"), None);
     }
 
     #[test]

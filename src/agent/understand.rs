@@ -146,6 +146,29 @@ pub fn is_question(words: &[String]) -> bool {
 
 /// Splits a normalized goal into clauses at "and", commas, "then" and
 /// dashes, and reads each clause's cues.
+/// `normalized` with the typo "of" for "off" corrected where nothing else
+/// can be meant: right after "turn"/"switch" ("turn of the fan"), or ending a
+/// goal that starts with one of them ("switch the lamp of"); `None` when
+/// there is no such "of".
+pub fn of_as_off(normalized: &str) -> Option<String> {
+    let mut words: Vec<&str> = normalized.split_whitespace().collect();
+    let start = words
+        .iter()
+        .position(|w| !matches!(*w, "please" | "can" | "could" | "you"))?;
+    if !matches!(words[start], "turn" | "switch") {
+        return None;
+    }
+    let at = if words.get(start + 1) == Some(&"of") {
+        start + 1
+    } else if words.len() > start + 2 && words.last() == Some(&"of") {
+        words.len() - 1
+    } else {
+        return None;
+    };
+    words[at] = "off";
+    Some(words.join(" "))
+}
+
 pub fn clauses(normalized: &str) -> Vec<Clause> {
     let mut parts: Vec<Vec<String>> = vec![Vec::new()];
     for word in normalized.split_whitespace() {
