@@ -1101,6 +1101,19 @@ devices:
             acts(&agent.plan("open the blinds fully", &no_state)),
             [a("blinds", "position", json!(100))]
         );
+        // The lowest brightness is the lowest level that is still on.
+        assert_eq!(
+            acts(&agent.plan("turn the desk lamp down to its lowest setting", &no_state)),
+            [a("desk_lamp", "brightness", json!(1))]
+        );
+        assert_eq!(
+            acts(&agent.plan("set the study radiator as low as it goes", &no_state)),
+            [a("radiator", "target_temperature", json!(5))]
+        );
+        assert_eq!(
+            acts(&agent.plan("put the study radiator as high as it goes", &no_state)),
+            [a("radiator", "target_temperature", json!(30))]
+        );
     }
 
     #[test]

@@ -545,6 +545,14 @@ fn value_for(cap: &Capability, clause: &Clause, words: &[String]) -> Result<Valu
                 };
                 return Ok(number(round(v)));
             }
+            // The lowest brightness is the lowest level still on, not off.
+            if cues.extreme
+                && cues.direction == Some(Direction::Down)
+                && matches!(cap.name.as_str(), "brightness" | "level" | "dim")
+                && let Some(v) = super::roles::lowest_on(cap)
+            {
+                return Ok(number(round(v)));
+            }
             if let Some(dir) = cues.direction {
                 return Ok(number(if dir == Direction::Up { max } else { min }));
             }

@@ -256,9 +256,15 @@ fn read_cues(words: &[String]) -> Cues {
             }
         }
     }
-    if has("minimum") || has("min") {
+    // "as low as it goes", "its lowest setting"; "as high as it goes".
+    let after_as = |w: &str| words.windows(2).any(|p| p[0] == "as" && p[1] == w);
+    if has("minimum") || has("min") || has("lowest") || after_as("low") {
         cues.extreme = true;
         cues.direction = Some(Direction::Down);
+    }
+    if has("highest") || after_as("high") {
+        cues.extreme = true;
+        cues.direction = Some(Direction::Up);
     }
     cues
 }
