@@ -716,7 +716,9 @@ pub fn derive(
             })
             .or_else(|| find(&|c| enum_values(c).iter().any(|v| v == "open")));
         }
-        if chosen.is_none() && cues.number.is_some() {
+        // A number, or an end ("as low as it goes"), on a device with one
+        // settable number: that one.
+        if chosen.is_none() && (cues.number.is_some() || cues.extreme) {
             let numeric: Vec<usize> = (0..caps.len())
                 .filter(|&i| {
                     !caps[i].readonly && matches!(caps[i].kind, CapabilityType::Number { .. })
