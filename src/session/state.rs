@@ -236,24 +236,28 @@ impl Session {
     /// (`Some`: its name and template), or stops doing so (`None`); its
     /// requests come out as [`Effect::Score`] with `escalate` set.
     pub fn set_escalation(&mut self, info: Option<ModelInfo>) {
-        let scorer = info.map(|model| {
-            Box::new(ReplayScorer {
-                replay: self.replay.clone(),
-                model,
-                escalation: true,
-            }) as Box<dyn crate::llm::Scorer>
-        });
+        let scorer = self.replay_scorer(info, true);
         self.agent.set_escalation(scorer);
     }
 
-    fn model_ready(&mut self, info: Option<ModelInfo>, now: Now, out: &mut Vec<Effect>) {
-        let scorer = info.map(|model| {
+    /// The scorer the agent plans with for the model (or, with
+    /// `escalation`, the escalation server) described by `info`.
+    fn replay_scorer(
+        &self,
+        info: Option<ModelInfo>,
+        escalation: bool,
+    ) -> Option<Box<dyn crate::llm::Scorer>> {
+        info.map(|model| {
             Box::new(ReplayScorer {
                 replay: self.replay.clone(),
                 model,
-                escalation: false,
+                escalation,
             }) as Box<dyn crate::llm::Scorer>
-        });
+        })
+    }
+
+    fn model_ready(&mut self, info: Option<ModelInfo>, now: Now, out: &mut Vec<Effect>) {
+        let scorer = self.replay_scorer(info, false);
         self.model = if scorer.is_some() {
             Model::Ready
         } else {
