@@ -37,11 +37,10 @@ impl Agent {
         plan: &mut Plan,
     ) -> Option<usize> {
         let server = self.escalation.as_mut()?;
-        let full = server.chat(SYSTEM, "\u{2}");
-        let (stable, tail) = full.split_once('\u{2}').unwrap_or((&full, ""));
+        let (stable, tail) = super::prompt_frame(server.as_ref(), SYSTEM, ANSWER_PREFIX);
         let prompt = Prompt {
-            stable: stable.to_string(),
-            request: format!("{}{tail}{ANSWER_PREFIX}", goal.trim()),
+            stable,
+            request: format!("{}{tail}", goal.trim()),
         };
         let mut texts: Vec<String> = options.iter().map(|o| format!(" {o}")).collect();
         texts.push(format!(" {NONE}"));

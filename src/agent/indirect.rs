@@ -269,15 +269,18 @@ fn effect(index: usize, d: &Device, effect: &str, words: &[String]) -> Option<Ch
 impl Agent {
     /// The reading of a goal no other layer decided, or `None` when the goal
     /// states no situation giot knows (see the module's documentation).
+    /// `normalized` is the goal as [`understand::normalize`] left it,
+    /// `floors` the floors it names.
     pub(super) fn plan_indirect(
         &mut self,
         goal: &str,
+        normalized: &str,
         context: &GoalContext,
         asks: bool,
+        floors: &[String],
     ) -> Option<Plan> {
-        let normalized = understand::normalize(goal);
         // "burning *on* the stove" is a place, not a command.
-        let normalized = prepositions_dropped(&normalized);
+        let normalized = prepositions_dropped(normalized);
         let clauses = understand::clauses(&normalized);
         let words: Vec<String> = clauses.iter().flat_map(|c| c.words.clone()).collect();
         if words.is_empty()
@@ -316,8 +319,8 @@ impl Agent {
         // rooms (and floors) it names; else the room it was said in, when
         // something there fits; else the whole home.
         let mut rooms = rooms_named(&self.registry.room_list(), &words);
-        for f in self.templates.floors_named(&self.registry, goal) {
-            if let Some(floor) = self.registry.floors.iter().find(|x| x.id == f) {
+        for f in floors {
+            if let Some(floor) = self.registry.floors.iter().find(|x| x.id == *f) {
                 rooms.extend(floor.rooms.iter().cloned());
             }
         }
@@ -500,13 +503,11 @@ impl Agent {
         plan: &mut Plan,
     ) -> Option<Vec<(usize, f32)>> {
         let scorer = self.scorer.as_mut()?;
-        let full = scorer.chat(SYSTEM, "\u{2}");
-        let (stable, tail) = full.split_once('\u{2}').unwrap_or((&full, ""));
-        let tail = format!("{tail}{ANSWER_PREFIX}");
+        let (stable, tail) = super::prompt_frame(scorer.as_ref(), SYSTEM, ANSWER_PREFIX);
         let texts: Vec<String> = choices.iter().map(|c| format!(" {}", c.text)).collect();
         let mut score = |request: String| match scorer.score(
             &Prompt {
-                stable: stable.to_string(),
+                stable: stable.clone(),
                 request,
             },
             &texts,

@@ -289,7 +289,8 @@ impl Agent {
         self.floors.clear();
         // What no words explain may be a situation for the model to read.
         if let Decision::Refuse(why) | Decision::Clarify { question: why, .. } = &rest.decision
-            && let Some(mut indirect) = self.plan_indirect(goal, context, asks)
+            && let Some(mut indirect) =
+                self.plan_indirect(goal, &normalized, context, asks, &floors)
         {
             indirect.trace.insert(0, format!("the words alone: {why}"));
             indirect.llm_time += rest.llm_time;
@@ -875,11 +876,10 @@ impl Agent {
     /// The stable part of the prompt and the text that follows the goal.
     fn prompt_parts(&mut self) -> Option<(String, String)> {
         let scorer = self.scorer.as_ref()?;
-        let full = scorer.chat(&self.definition.system_prompt(&self.registry), "\u{2}");
-        let (stable, tail) = full.split_once('\u{2}').unwrap_or((&full, ""));
-        let (stable, tail) = (
-            stable.to_string(),
-            format!("{tail}{}", self.definition.answer_prefix),
+        let (stable, tail) = prompt_frame(
+            scorer.as_ref(),
+            &self.definition.system_prompt(&self.registry),
+            &self.definition.answer_prefix,
         );
         if self.stable.as_deref() != Some(&stable) {
             self.priors.clear();
@@ -988,6 +988,15 @@ impl Agent {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// The prompt `scorer` builds for `system`, split around the request: the
+/// stable part (whose KV cache the model keeps) and what follows the
+/// request, ending in `answer_prefix`, after which the options are scored.
+fn prompt_frame(scorer: &dyn Scorer, system: &str, answer_prefix: &str) -> (String, String) {
+    let full = scorer.chat(system, "\u{2}");
+    let (stable, tail) = full.split_once('\u{2}').unwrap_or((&full, ""));
+    (stable.to_string(), format!("{tail}{answer_prefix}"))
 }
 
 /// "Hall light: power is on, brightness is 40%": the values `caps` have in
