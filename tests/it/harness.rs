@@ -169,10 +169,15 @@ impl Drop for Process {
 
 /// `giot sim` on the demo fleet, publishing every `tick` seconds.
 pub fn spawn_sim(url: &str, tick: &str) -> Process {
+    spawn_sim_with(url, tick, &demo_devices())
+}
+
+/// `giot sim` on the fleet of `devices`.
+pub fn spawn_sim_with(url: &str, tick: &str, devices: &std::path::Path) -> Process {
     Process(
         giot()
             .args(["sim", "--tick", tick, "--broker", url, "--devices"])
-            .arg(demo_devices())
+            .arg(devices)
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap(),

@@ -630,6 +630,31 @@ fn a_server_that_never_answers_times_out_with_a_clear_error() {
     held.join().unwrap();
 }
 
+/// `giot run --json` on `devices` with the default model locally and
+/// `server` as the escalation server.
+fn run_escalating(
+    broker: &Mosquitto,
+    devices: &std::path::Path,
+    server: &str,
+    goal: &str,
+) -> Output {
+    giot()
+        .args([
+            "run",
+            "--json",
+            "--no-ledger",
+            "--broker",
+            &broker.url(),
+            "--devices",
+        ])
+        .arg(devices)
+        .arg("--model")
+        .arg(model_path())
+        .args(["--escalate", server, goal])
+        .output()
+        .unwrap()
+}
+
 /// Edge–cloud escalation: the default model runs locally, and a goal it
 /// cannot decide above its margin goes to a second server (here the
 /// stand-in above, answering with the real model) with only the goal and
@@ -639,21 +664,7 @@ fn a_goal_the_local_model_cannot_decide_is_escalated_with_only_its_candidates() 
     let broker = Mosquitto::start();
     let fixture =
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/intents/home.en.yaml");
-    let _sim = super::harness::Process(
-        giot()
-            .args([
-                "sim",
-                "--tick",
-                "0.5",
-                "--broker",
-                &broker.url(),
-                "--devices",
-            ])
-            .arg(&fixture)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _sim = super::harness::spawn_sim_with(&broker.url(), "0.5", &fixture);
     let server = Server::start(Spec {
         key: None,
         prompt_logprobs: false,
@@ -661,21 +672,7 @@ fn a_goal_the_local_model_cannot_decide_is_escalated_with_only_its_candidates() 
     });
     // Three lights in the living room: the words leave all three.
     let goal = "it's too dark in the living room";
-    let out = giot()
-        .args([
-            "run",
-            "--json",
-            "--no-ledger",
-            "--broker",
-            &broker.url(),
-            "--devices",
-        ])
-        .arg(&fixture)
-        .arg("--model")
-        .arg(model_path())
-        .args(["--escalate", &server.url(), goal])
-        .output()
-        .unwrap();
+    let out = run_escalating(&broker, &fixture, &server.url(), goal);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     let chats = server.requests("/v1/chat/completions");
     assert_eq!(chats.len(), 1, "{json} {}", stderr_of(&out));
@@ -733,21 +730,7 @@ fn an_unreachable_escalation_server_leaves_the_goal_to_the_local_layers() {
     let broker = Mosquitto::start();
     let _sim = spawn_sim(&broker.url(), "0.5");
     let dead = format!("http://127.0.0.1:{}/v1", free_port());
-    let out = giot()
-        .args([
-            "run",
-            "--json",
-            "--no-ledger",
-            "--broker",
-            &broker.url(),
-            "--devices",
-        ])
-        .arg(demo_devices())
-        .arg("--model")
-        .arg(model_path())
-        .args(["--escalate", &dead, "turn on the hall light"])
-        .output()
-        .unwrap();
+    let out = run_escalating(&broker, &demo_devices(), &dead, "turn on the hall light");
     let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     assert_eq!(json["status"], "executed", "{json}");
     assert!(

@@ -9,7 +9,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use super::harness::{Mosquitto, Process, giot};
+use super::harness::{Mosquitto, Process, giot, spawn_sim_with};
 use super::llm::model_path;
 
 fn fixture(lang: &str) -> PathBuf {
@@ -20,21 +20,7 @@ fn fixture(lang: &str) -> PathBuf {
 /// language's file).
 fn home() -> (Mosquitto, Process) {
     let broker = Mosquitto::start();
-    let sim = Process(
-        giot()
-            .args([
-                "sim",
-                "--tick",
-                "0.5",
-                "--broker",
-                &broker.url(),
-                "--devices",
-            ])
-            .arg(fixture("en"))
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let sim = spawn_sim_with(&broker.url(), "0.5", &fixture("en"));
     (broker, sim)
 }
 
