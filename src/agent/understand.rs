@@ -226,6 +226,15 @@ fn read_cues(words: &[String]) -> Cues {
             "stop" | "disable" | "deactivate" | "kill" => cues.power = Some(false),
             "lock" => cues.lock = Some(true),
             "unlock" => cues.lock = Some(false),
+            // After a determiner it describes a name ("the *open* office",
+            // "the *lower* deck"): a verb never follows "the".
+            "open" | "close" | "lower" | "upper"
+                if prev.is_some_and(|p| {
+                    matches!(
+                        p,
+                        "the" | "a" | "an" | "my" | "our" | "your" | "this" | "that"
+                    )
+                }) => {}
             "open" | "raise" | "extend" | "lift" | "up" => {
                 cues.direction = cues.direction.or(Some(Direction::Up))
             }
@@ -279,6 +288,20 @@ mod tests {
             .map(String::from)
             .collect();
         is_question(&words)
+    }
+
+    #[test]
+    fn a_verb_after_a_determiner_is_part_of_a_name() {
+        assert!(one("the open office is really stuffy").cues.is_empty());
+        assert!(one("the lower deck is cold").cues.is_empty());
+        assert_eq!(
+            one("open the open office blinds").cues.direction,
+            Some(Direction::Up)
+        );
+        assert_eq!(
+            one("close the blinds").cues.direction,
+            Some(Direction::Down)
+        );
     }
 
     #[test]
