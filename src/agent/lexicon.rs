@@ -610,6 +610,10 @@ pub const SITUATIONS: &[Situation] = &[
     },
 ];
 
+/// Words in a switch's name that say it waters (a plug driving an
+/// irrigation pump counts as a valve for `valve:on`).
+pub const WATERING_WORDS: &[&str] = &["sprinkler", "irrigation", "watering", "drip", "soaker"];
+
 /// Words in a switch's name that say it heats.
 pub const HEATER_WORDS: &[&str] = &[
     "heater", "warmer", "heating", "radiator", "heated", "boiler",
