@@ -23,6 +23,14 @@ pub struct Case {
     /// The language the goal is in (for reports; giot detects it).
     #[serde(default)]
     pub language: Option<String>,
+    /// Values set on the fleet before the goal (`[device, capability,
+    /// value]`), for goals that change the current value ("a bit brighter").
+    #[serde(default)]
+    pub given: Vec<(String, String, Value)>,
+    /// The conversation the goal is said in: goals of one conversation
+    /// follow each other ("turn it off again").
+    #[serde(default)]
+    pub conversation: Option<String>,
 }
 
 fn uncategorised() -> String {

@@ -684,3 +684,82 @@ pub const VACUUM_WORDS: &[(&[&str], &[&str])] = &[
         &["cleaning", "start"],
     ),
 ];
+
+/// Words that move a value from where it is, first match wins: the
+/// direction (up = towards the top of the range) and what they are about
+/// ([`super::relative`]).
+pub const RELATIVE_WORDS: &[(&[&str], bool, super::relative::Affinity)] = {
+    use super::relative::Affinity::*;
+    &[
+        (&["brighter", "brighten", "lighter"], true, Brightness),
+        (&["dimmer", "dim", "darker"], false, Brightness),
+        (&["louder"], true, Volume),
+        (&["quieter", "softer"], false, Volume),
+        (&["warmer", "hotter"], true, Warmth),
+        (&["cooler", "colder"], false, Warmth),
+        (&["increase", "raise", "higher", "boost"], true, Any),
+        (&["decrease", "reduce", "lower"], false, Any),
+        // Only with a size or "by N": "open the skylight by another 25%".
+        (&["open", "extend"], true, Any),
+        (&["close", "shut", "retract"], false, Any),
+    ]
+};
+
+/// Verbs that move a value with "up" or "down": "turn the heating up",
+/// "crank up the volume".
+pub const RELATIVE_MOVERS: &[&str] = &[
+    "turn", "crank", "bump", "nudge", "push", "knock", "bring", "put", "move", "pump", "ramp",
+    "notch", "volume",
+];
+
+/// Sizes of a relative change: half a step, and two and a half.
+pub const RELATIVE_SMALL: &[&str] = &["bit", "little", "slightly", "touch", "tad", "smidge"];
+pub const RELATIVE_LARGE: &[&str] = &["lot", "much", "way", "far", "lots", "significantly"];
+
+/// "by 2 steps": a count of plain steps.
+pub const STEP_WORDS: &[&str] = &[
+    "step", "steps", "notch", "notches", "level", "levels", "click", "clicks",
+];
+
+/// Levels of an ordered setting, lowest first (fan speeds, modes that are
+/// levels): a relative change moves along them.
+pub const ORDERED_LEVELS: &[&str] = &[
+    "off",
+    "lowest",
+    "silent",
+    "quiet",
+    "low",
+    "medium_low",
+    "medium",
+    "mid",
+    "normal",
+    "medium_high",
+    "high",
+    "highest",
+    "max",
+    "turbo",
+    "boost",
+];
+
+/// Every word of a relative change or a toggle, for the resolver's
+/// vocabulary (so that "a bit brighter" names nothing unknown).
+pub fn relative_vocabulary() -> impl Iterator<Item = &'static str> {
+    RELATIVE_WORDS
+        .iter()
+        .flat_map(|(words, _, _)| words.iter().copied())
+        .chain(RELATIVE_MOVERS.iter().copied())
+        .chain(RELATIVE_SMALL.iter().copied())
+        .chain(RELATIVE_LARGE.iter().copied())
+        .chain(STEP_WORDS.iter().copied())
+        .chain([
+            "toggle",
+            "flip",
+            "up",
+            "down",
+            "by",
+            "another",
+            "further",
+            "extra",
+            "additional",
+        ])
+}

@@ -12,6 +12,7 @@ mod escalate;
 mod indirect;
 mod lexicon;
 pub mod market;
+mod relative;
 mod resolve;
 pub mod roles;
 mod templates;
@@ -241,7 +242,16 @@ impl Agent {
             plan.decision = decision;
             return plan;
         }
-        if let Some((decision, trace)) = self.templates.decide(&self.registry, goal, context, state)
+        // "a bit brighter", "by 10%", "toggle": Home Assistant's templates
+        // read these as absolute values (or not at all); the resolver moves
+        // the current value.
+        let moves = clauses.iter().any(|c| {
+            relative::toggles(&c.words, &c.cues) || self.relative(c).is_some_and(|r| !r.implied)
+        });
+        if moves {
+            plan.trace.push("a change from the current value".into());
+        } else if let Some((decision, trace)) =
+            self.templates.decide(&self.registry, goal, context, state)
         {
             plan.trace.extend(trace);
             plan.decision = self.allowed(decision);
@@ -387,7 +397,7 @@ impl Agent {
                 .expect("non-empty");
             self.answer(goal, &whole, state, &mut plan)
         } else {
-            self.act(goal, &clauses, &mut plan)
+            self.act(goal, &clauses, state, &mut plan)
         };
         plan.decision = self.allowed(decision);
         plan
@@ -430,7 +440,13 @@ impl Agent {
         }
     }
 
-    fn act(&mut self, goal: &str, clauses: &[Clause], plan: &mut Plan) -> Decision {
+    fn act(
+        &mut self,
+        goal: &str,
+        clauses: &[Clause],
+        state: StateLookup<'_>,
+        plan: &mut Plan,
+    ) -> Decision {
         // Per clause: which devices, and which cues.
         let mut targets: Vec<Vec<usize>> = Vec::new();
         let mut cues: Vec<Clause> = Vec::new();
@@ -450,7 +466,36 @@ impl Agent {
                     quote_list(&unknown)
                 ));
             }
-            let scores = self.on_floors(self.index.scores(&self.registry, clause));
+            let mut scores = self.on_floors(self.index.scores(&self.registry, clause));
+            // "make it warmer in the bedroom": of the devices the words
+            // point to, those that have something to move that way.
+            let toggles = relative::toggles(&clause.words, &clause.cues);
+            let moves = self.relative(clause);
+            if toggles || moves.is_some() {
+                let fitness: Vec<u8> = self
+                    .registry
+                    .devices()
+                    .iter()
+                    .map(|d| match &moves {
+                        Some(r) if !toggles => relative::fitness(d, r),
+                        _ => u8::from(relative::can_toggle(d)),
+                    })
+                    .collect();
+                let best = scores
+                    .iter()
+                    .zip(&fitness)
+                    .filter(|(s, _)| s.is_some_and(|s| s > 0.0))
+                    .map(|(_, f)| *f)
+                    .max()
+                    .unwrap_or(0);
+                if best > 0 {
+                    for (s, f) in scores.iter_mut().zip(&fitness) {
+                        if *f < best {
+                            *s = None;
+                        }
+                    }
+                }
+            }
             let matched = scores.iter().any(|s| s.is_some_and(|s| s > 0.0));
             let named = matched || self.names_something(clause);
             if named && !matched {
@@ -539,6 +584,22 @@ impl Agent {
                     seen_clause_targets.push((i, d));
                 }
                 let device = &self.registry.devices()[d];
+                match self.change(device, &clause, state) {
+                    Some(Ok((cap, value))) => {
+                        let action = device.action(&cap, value);
+                        if !actions
+                            .iter()
+                            .any(|a| a.device == action.device && a.capability == action.capability)
+                        {
+                            actions.push(action);
+                        }
+                        continue;
+                    }
+                    Some(Err(why)) => {
+                        return Decision::Refuse(format!("{why} (\"{}\")", clause.text));
+                    }
+                    None => {}
+                }
                 match resolve::derive(device, &clause, &clause.words) {
                     Ok(pairs) => {
                         for (cap, value) in pairs {
@@ -568,6 +629,45 @@ impl Agent {
                 .join(", ")
         ));
         Decision::Act(actions)
+    }
+
+    /// The relative change a clause asks for, with the words of device
+    /// names left out ("the wine cooler" is no cooler).
+    fn relative(&self, clause: &Clause) -> Option<relative::Relative> {
+        // A name's word follows an article or another word of a name; the
+        // verb that starts a command does not ("*open* the skylight" in a
+        // home with an "open office").
+        let in_name = |words: &[String], i: usize| {
+            i > 0
+                && self.index.in_a_name(&words[i])
+                && (matches!(
+                    words[i - 1].as_str(),
+                    "the" | "a" | "an" | "my" | "our" | "your"
+                ) || self.index.in_a_name(&words[i - 1]))
+        };
+        relative::read(&clause.words, &clause.cues, &in_name)
+    }
+
+    /// What a relative change or a toggle sets on `device`, from its current
+    /// state: `None` when the clause asks for neither (or, on a cover, a
+    /// verb that opens or closes it), `Some(Err)` with the reason when it
+    /// cannot be made.
+    fn change(
+        &self,
+        device: &Device,
+        clause: &Clause,
+        state: StateLookup<'_>,
+    ) -> Option<Result<(String, Value), String>> {
+        let now = state(&device.id);
+        if relative::toggles(&clause.words, &clause.cues) {
+            return Some(relative::toggle(device, &clause.words, now.as_ref()));
+        }
+        let r = self.relative(clause)?;
+        match relative::derive(device, &r, &clause.words, now.as_ref()) {
+            Ok(change) => Some(Ok(change)),
+            Err(relative::NoChange::NotRelative) => None,
+            Err(relative::NoChange::Refuse(why)) => Some(Err(why)),
+        }
     }
 
     fn answer(

@@ -70,6 +70,7 @@ impl Index {
         for (_, words) in lexicon::KIND_WORDS.iter().chain(lexicon::CAPABILITY_WORDS) {
             vocab.extend(words.iter().map(|w| w.to_string()));
         }
+        vocab.extend(lexicon::relative_vocabulary().map(String::from));
         let mut entries = Vec::new();
         let mut df: HashMap<String, usize> = HashMap::new();
         for d in registry.devices() {
@@ -263,6 +264,12 @@ impl Index {
             })
             .map(|(_, w)| w.clone())
             .collect()
+    }
+
+    /// Whether `word` is part of some device's name or alias ("the wine
+    /// *cooler*").
+    pub fn in_a_name(&self, word: &str) -> bool {
+        self.entries.iter().any(|e| e.name_words.contains(word))
     }
 
     /// Rooms the clause mentions, as registry room ids.

@@ -72,10 +72,46 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let mut decode_total = Duration::ZERO;
     let mut latency_total = Duration::ZERO;
     for case in &cases {
+        // The starting state the case asks for, set on the fleet first (and
+        // confirmed by its echo), as a person would set it by hand.
+        if !case.given.is_empty() {
+            let actions = case
+                .given
+                .iter()
+                .map(|(device, capability, value)| {
+                    registry
+                        .get(device)
+                        .map(|d| d.action(capability, value.clone()))
+                        .ok_or_else(|| anyhow::anyhow!("{}: given: no device {device}", case.goal))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let given = rt
+                .block_on(driver.run(
+                    GoalRequest {
+                        intent: giot::session::Intent::Actions(actions),
+                        yes: true,
+                        ..GoalRequest::words(
+                            0,
+                            format!("given for \"{}\"", case.goal),
+                            origin.clone(),
+                        )
+                    },
+                    "eval",
+                ))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if given.outcome.status != Status::Executed {
+                anyhow::bail!(
+                    "{}: the given state could not be set: {}",
+                    case.goal,
+                    given.outcome.reason.unwrap_or_default()
+                );
+            }
+        }
         let report = rt
             .block_on(driver.run(
                 GoalRequest {
                     room: case.room.clone(),
+                    conversation: case.conversation.clone(),
                     ..GoalRequest::words(0, &case.goal, origin.clone())
                 },
                 "eval",
@@ -265,7 +301,18 @@ fn baseline_passes(
     registry: &giot::registry::Registry,
     definition: &AgentDefinition,
 ) -> bool {
-    let plan = agent.plan(&case.goal, &|id| snapshot.get(id).cloned());
+    // The state the case starts from: the fleet's, with its given values.
+    let mut state = snapshot.clone();
+    for (device, capability, value) in &case.given {
+        state
+            .entry(device.clone())
+            .or_default()
+            .insert(capability.clone(), value.clone());
+    }
+    let context = giot::agent::GoalContext {
+        room: case.room.clone(),
+    };
+    let plan = agent.plan_in(&case.goal, &context, &|id| state.get(id).cloned());
     let o = outcome::decide(
         &case.goal,
         &plan,

@@ -346,9 +346,21 @@ fn eval(devices: &std::path::Path, goals: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// The accuracy of one category of an evaluation report.
+fn category(report: &Value, name: &str) -> f64 {
+    report["categories"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["category"] == name))
+        .and_then(|c| c["accuracy"].as_f64())
+        .unwrap_or_else(|| panic!("no category {name} in {report}"))
+}
+
 #[test]
 fn the_demo_evaluation_meets_the_accuracy_target_with_the_real_model() {
     let report = eval(&demo_devices(), "tests/eval/goals.jsonl");
+    // Relative goals start from the state each case sets on the simulated
+    // fleet: every one lands on its value.
+    assert_eq!(category(&report, "relative"), 1.0, "{}", report["failures"]);
     assert!(report["goals"].as_u64().unwrap() >= 80);
     assert!(
         report["accuracy"].as_f64().unwrap() >= 0.95,
@@ -364,6 +376,7 @@ fn a_fleet_and_goals_written_apart_from_the_agent_meet_it_too() {
     let devices =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/eval/holdout/devices.yaml");
     let report = eval(&devices, "tests/eval/holdout/goals.jsonl");
+    assert_eq!(category(&report, "relative"), 1.0, "{}", report["failures"]);
     assert!(
         report["accuracy"].as_f64().unwrap() >= 0.95,
         "{}",
