@@ -393,6 +393,12 @@ pub struct RunArgs {
     /// then means that room's lights
     #[arg(long, value_name = "ROOM")]
     pub room: Option<String>,
+    /// Continue conversation ID: "turn it off again", "the same for the
+    /// bedroom" and answers to a question giot asked ("the front one")
+    /// refer to its last goal. Kept in
+    /// $XDG_STATE_HOME/giot/conversations/ID.json (ID: letters, digits, _ . -)
+    #[arg(long, value_name = "ID")]
+    pub conversation: Option<String>,
     /// The goal, e.g. "dim the hall light to 10%"
     #[arg(required = true, num_args = 1.., value_name = "GOAL")]
     pub goal: Vec<String>,

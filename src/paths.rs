@@ -20,6 +20,12 @@ pub fn data_dir() -> PathBuf {
     xdg("XDG_DATA_HOME", ".local/share").join("giot")
 }
 
+/// `$XDG_STATE_HOME/giot` (or `~/.local/state/giot`): conversations of
+/// `giot run --conversation`, schedules and rules of the long-running faces.
+pub fn state_dir() -> PathBuf {
+    xdg("XDG_STATE_HOME", ".local/state").join("giot")
+}
+
 /// Folders searched for Home Assistant's intent data (`<lang>.json`, put
 /// there by `scripts/fetch-intents`), in order: `$GIOT_INTENTS`, `./intents`,
 /// `$XDG_DATA_HOME/giot/intents`.

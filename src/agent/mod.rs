@@ -9,6 +9,7 @@
 
 mod definition;
 mod escalate;
+pub mod follow_up;
 mod indirect;
 mod lexicon;
 pub mod market;
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 pub use definition::{AgentDefinition, DefinitionError};
+pub use follow_up::Conversation;
 use resolve::Index;
 pub use templates::GoalContext;
 use understand::Clause;
@@ -481,16 +483,22 @@ impl Agent {
                         _ => u8::from(relative::can_toggle(d)),
                     })
                     .collect();
+                // Only among the devices the words fit best: a device the
+                // goal names is never traded for one that fits the change
+                // ("dim the bedside lamp by 10%" on a lamp without
+                // brightness is refused, not done to the desk lamp).
+                let top = scores.iter().flatten().copied().fold(0.0_f64, f64::max);
+                let tied = |s: &Option<f64>| s.is_some_and(|s| s > 0.0 && s >= top - TIE);
                 let best = scores
                     .iter()
                     .zip(&fitness)
-                    .filter(|(s, _)| s.is_some_and(|s| s > 0.0))
+                    .filter(|(s, _)| tied(s))
                     .map(|(_, f)| *f)
                     .max()
                     .unwrap_or(0);
                 if best > 0 {
                     for (s, f) in scores.iter_mut().zip(&fitness) {
-                        if *f < best {
+                        if tied(s) && *f < best {
                             *s = None;
                         }
                     }

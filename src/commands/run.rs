@@ -21,6 +21,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         return Err(ConfigError::new("the goal is empty: say what giot should do, e.g. giot run \"dim the hall light to 10%\"").into());
     }
     let confirm_timeout = confirm_timeout(args.agent.confirm_timeout)?;
+    let kept = args
+        .conversation
+        .as_deref()
+        .map(conversation_file)
+        .transpose()?;
     let registry = super::load_registry(&args.devices.path())?;
     let definition = super::load_agent(&args.agent.agent)?;
     let options = args.conn.options("run")?;
@@ -75,9 +80,25 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     request.yes = args.yes;
     request.dry_run = args.dry_run;
     request.room = args.room.clone();
+    request.conversation = args.conversation.clone();
+    // A conversation kept on disk: what its last goal did, restored first
+    // and saved after.
+    if let (Some(id), Some(path)) = (&args.conversation, &kept) {
+        let remembered = read_conversation(path)?;
+        let id = id.clone();
+        rt.block_on(driver.with_session(move |s| s.remember(id, remembered)))
+            .context("restoring the conversation")?;
+    }
     let report = rt
         .block_on(driver.run(request, "run"))
         .context("running the goal")?;
+    if let (Some(id), Some(path)) = (args.conversation.clone(), &kept) {
+        let remembered = rt
+            .block_on(driver.with_session(move |s| s.conversation(&id).cloned()))
+            .context("reading the conversation")?
+            .unwrap_or_default();
+        write_conversation(path, &remembered)?;
+    }
     drop(driver);
     rt.block_on(task).context("the agent's driver failed")?;
     for step in &report.trace {
@@ -106,6 +127,45 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::from(code))
+}
+
+/// Where conversation `id` is kept; ids are 1–64 letters, digits, `_`,
+/// `.` or `-`, not starting with a dot (they name a file).
+fn conversation_file(id: &str) -> Result<std::path::PathBuf> {
+    let valid = (1..=64).contains(&id.len())
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !valid {
+        return Err(ConfigError::new(format!(
+            "--conversation {id:?}: use 1 to 64 letters, digits, '_', '.' or '-' (not starting with '.')"
+        ))
+        .into());
+    }
+    Ok(giot::paths::state_dir()
+        .join("conversations")
+        .join(format!("{id}.json")))
+}
+
+fn read_conversation(path: &std::path::Path) -> Result<giot::agent::Conversation> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a giot conversation", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Writes the conversation whole or not at all (a temporary file renamed).
+fn write_conversation(path: &std::path::Path, c: &giot::agent::Conversation) -> Result<()> {
+    let dir = path.parent().expect("a file in a folder");
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(c)?)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 pub fn confirm_timeout(secs: f64) -> Result<Duration> {

@@ -123,6 +123,9 @@ pub struct RunGoalArgs {
     /// The room the user is in (id or name), if known: "turn off the lights" then means that room's lights.
     #[serde(default)]
     pub room: Option<String>,
+    /// The conversation the goal continues ("turn it off again", an answer to giot's question such as "the front one"). Omitted: this MCP session's own conversation.
+    #[serde(default)]
+    pub conversation: Option<String>,
 }
 
 const INSTRUCTIONS: &str = "giot controls an MQTT device fleet (lights, locks, thermostats, \
@@ -219,7 +222,11 @@ goal and confirm: true), or planned (dry_run). A plan is all or nothing.",
                 goal.len()
             )));
         }
-        match self.run(goal, args.confirm, args.dry_run, args.room).await {
+        let conversation = args.conversation.unwrap_or_else(|| "mcp".into());
+        match self
+            .run(goal, args.confirm, args.dry_run, args.room, conversation)
+            .await
+        {
             Ok(outcome) => Ok(CallToolResult::structured(outcome)),
             Err(e) => Ok(tool_error(crate::error_chain(&e))),
         }
@@ -243,6 +250,7 @@ impl GiotMcp {
         confirm: bool,
         dry_run: bool,
         room: Option<String>,
+        conversation: String,
     ) -> Result<Value, McpError> {
         if let Some(e) = self.inner.model_error.lock().expect("model error").clone() {
             return Err(McpError::Model(e));
@@ -260,6 +268,7 @@ impl GiotMcp {
         request.yes = confirm;
         request.dry_run = dry_run;
         request.room = room;
+        request.conversation = Some(conversation);
         let report = self.inner.driver.run(request, "mcp").await?;
         if let Some(e) = self.inner.model_error.lock().expect("model error").clone() {
             return Err(McpError::Model(e));

@@ -85,6 +85,7 @@ enum Command {
         reply: oneshot::Sender<Report>,
     },
     Read(Read),
+    Session(Box<dyn FnOnce(&mut Session) + Send>),
     Model(Option<Box<dyn Scorer>>),
     Warmed(oneshot::Sender<()>),
 }
@@ -155,6 +156,22 @@ impl Driver {
         });
         self.tx
             .send(Command::Read(read))
+            .await
+            .map_err(|_| Stopped)?;
+        answer.await.map_err(|_| Stopped)
+    }
+
+    /// Runs `f` on the session between inputs: what a conversation
+    /// remembers, read before a goal or restored from disk.
+    pub async fn with_session<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Session) -> T + Send + 'static,
+    ) -> Result<T, Stopped> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Command::Session(Box::new(move |session| {
+                let _ = reply.send(f(session));
+            })))
             .await
             .map_err(|_| Stopped)?;
         answer.await.map_err(|_| Stopped)
@@ -245,6 +262,7 @@ async fn drive(
                     task.input(Input::Goal(*request));
                 }
                 Some(Command::Read(look)) => look(task.session.fleet()),
+                Some(Command::Session(change)) => change(&mut task.session),
                 Some(Command::Model(model)) => task.set_model(model),
                 Some(Command::Warmed(reply)) => warmed.push(reply),
             },

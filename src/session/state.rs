@@ -1,10 +1,10 @@
 //! [`Session`]: the goals in flight and what each waits for.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::agent::{Agent, AgentDefinition};
+use crate::agent::{Agent, AgentDefinition, Conversation};
 use crate::fleet::Fleet;
 use crate::mqtt::LinkEvent;
 use crate::outcome;
@@ -75,7 +75,15 @@ pub struct Session {
     goals: BTreeMap<GoalId, Goal>,
     next_request: RequestId,
     warming: Option<(RequestId, Replay)>,
+    /// What each conversation remembers for its next goal ("it", "the
+    /// front one"), by conversation id; at most [`CONVERSATIONS`].
+    conversations: HashMap<String, (u64, Conversation)>,
+    /// Goals seen, to find the least recently used conversation.
+    turns: u64,
 }
+
+/// Conversations remembered at once; the least recently used is forgotten.
+pub const CONVERSATIONS: usize = 4096;
 
 impl Session {
     /// A session over `fleet` (the registry and the live state) for the
@@ -94,6 +102,8 @@ impl Session {
             goals: BTreeMap::new(),
             next_request: 0,
             warming: None,
+            conversations: HashMap::new(),
+            turns: 0,
         }
     }
 
@@ -330,6 +340,28 @@ impl Session {
         }
     }
 
+    /// What conversation `id` remembers for its next goal.
+    pub fn conversation(&self, id: &str) -> Option<&Conversation> {
+        self.conversations.get(id).map(|(_, c)| c)
+    }
+
+    /// Sets what conversation `id` remembers (a conversation kept on disk
+    /// between runs: `giot run --conversation`).
+    pub fn remember(&mut self, id: String, conversation: Conversation) {
+        self.turns += 1;
+        if !self.conversations.contains_key(&id)
+            && self.conversations.len() >= CONVERSATIONS
+            && let Some(oldest) = self
+                .conversations
+                .iter()
+                .min_by_key(|(_, (turn, _))| *turn)
+                .map(|(k, _)| k.clone())
+        {
+            self.conversations.remove(&oldest);
+        }
+        self.conversations.insert(id, (self.turns, conversation));
+    }
+
     /// Plans a goal in words with the answers known so far.
     fn plan(&mut self, id: GoalId, now: Now, out: &mut Vec<Effect>) {
         self.refresh_registry();
@@ -346,9 +378,20 @@ impl Session {
                 .as_deref()
                 .map(|r| fleet.registry().room_id(r).unwrap_or_else(|| r.to_string())),
         };
-        let plan = self
-            .agent
-            .plan_in(&goal.request.text, &context, &|device| fleet.state(device));
+        let conversation = goal
+            .request
+            .conversation
+            .as_ref()
+            .and_then(|c| self.conversations.get(c))
+            .map(|(_, c)| c.clone());
+        let state = |device: &str| fleet.state(device);
+        let plan = match conversation
+            .as_ref()
+            .and_then(|c| self.agent.plan_follow_up(&goal.request.text, c, &state))
+        {
+            Some(plan) => plan,
+            None => self.agent.plan_in(&goal.request.text, &context, &state),
+        };
         goal.replay = std::mem::take(&mut *self.replay.lock().expect("replay"));
         if let Some((escalate, prompt, options)) = goal.replay.missing.clone() {
             self.next_request += 1;
@@ -363,6 +406,12 @@ impl Session {
             return;
         }
         goal.replay.answers.clear();
+        if let Some(id) = goal.request.conversation.clone() {
+            let mut remembered = conversation.unwrap_or_default();
+            crate::agent::follow_up::remember(&mut remembered, &goal.request.text, &plan.decision);
+            self.remember(id, remembered);
+        }
+
         for step in &plan.trace {
             out.push(Effect::Trace {
                 goal: id,

@@ -373,3 +373,91 @@ fn unconfirmed_actions_go_out_again_after_a_reconnection_and_verified_ones_never
     let fx = s.handle(state("s/desk", json!({"power": "off"})), later);
     assert!(published(&fx).is_empty(), "{fx:?}");
 }
+
+fn said_in(id: GoalId, text: &str, conversation: &str) -> Input {
+    Input::Goal(GoalRequest {
+        conversation: Some(conversation.into()),
+        dry_run: true,
+        ..GoalRequest::words(id, text, origin())
+    })
+}
+
+fn acts(effects: &[Effect]) -> Vec<(String, String, serde_json::Value)> {
+    reports(effects)
+        .iter()
+        .flat_map(|o| {
+            o.actions
+                .iter()
+                .map(|a| (a.device.clone(), a.capability.clone(), a.value.clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_pointer_refers_to_the_last_goals_devices_in_the_same_conversation_only() {
+    let mut s = session();
+    let now = Instant::now();
+    s.handle(said_in(1, "turn on the desk lamp", "a"), now);
+    let again = s.handle(said_in(2, "turn it off again", "a"), now);
+    assert_eq!(
+        acts(&again),
+        vec![("desk_lamp".into(), "power".into(), json!("off"))]
+    );
+    // Another conversation has no "it".
+    let other = s.handle(said_in(3, "turn it off again", "b"), now);
+    assert_eq!(reports(&other)[0].status, Status::Refused);
+    // "set it to 30%": a value on the same device.
+    let set = s.handle(said_in(4, "set it to 30%", "a"), now);
+    assert_eq!(
+        acts(&set),
+        vec![("desk_lamp".into(), "brightness".into(), json!(30))]
+    );
+}
+
+#[test]
+fn an_answer_to_a_clarification_completes_the_pending_goal() {
+    let mut s = session();
+    let now = Instant::now();
+    let asked = s.handle(said_in(1, "turn on the lamp", "a"), now);
+    assert_eq!(reports(&asked)[0].status, Status::NeedsClarification);
+    let answered = s.handle(said_in(2, "the bedside one", "a"), now);
+    assert_eq!(
+        acts(&answered),
+        vec![("bedside_lamp".into(), "power".into(), json!("on"))]
+    );
+    // An answer that names none of them keeps the question open.
+    s.handle(said_in(3, "turn on the lamp", "a"), now);
+    let none = s.handle(said_in(4, "the kitchen one", "a"), now);
+    assert_eq!(reports(&none)[0].status, Status::NeedsClarification);
+    let both = s.handle(said_in(5, "both", "a"), now);
+    assert_eq!(acts(&both).len(), 2);
+}
+
+#[test]
+fn the_same_for_a_room_repeats_the_last_change_on_its_devices_of_that_kind() {
+    let mut s = session();
+    let now = Instant::now();
+    s.handle(said_in(1, "turn off the desk lamp", "a"), now);
+    let same = s.handle(said_in(2, "the same for the bedroom", "a"), now);
+    assert_eq!(
+        acts(&same),
+        vec![("bedside_lamp".into(), "power".into(), json!("off"))]
+    );
+}
+
+#[test]
+fn a_relative_goal_moves_the_value_the_fleet_last_reported() {
+    let mut s = session();
+    let now = Instant::now();
+    s.handle(
+        state("s/desk", json!({"power": "on", "brightness": 40})),
+        now,
+    );
+    let brighter = s.handle(said_in(1, "make the desk lamp a bit brighter", "a"), now);
+    assert_eq!(
+        acts(&brighter),
+        vec![("desk_lamp".into(), "brightness".into(), json!(45))]
+    );
+    let unknown = s.handle(said_in(2, "dim the bedside lamp by 10%", "a"), now);
+    assert_eq!(reports(&unknown)[0].status, Status::Refused);
+}

@@ -467,6 +467,8 @@ impl App {
         request.intent = intent;
         request.ask = true;
         request.room = self.room.clone();
+        // The operator's session is one conversation: "turn it off again".
+        request.conversation = Some("tui".into());
         request
     }
 

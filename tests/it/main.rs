@@ -4,6 +4,7 @@
 
 mod bridge;
 mod cli;
+mod conversation;
 mod discovery;
 mod faces;
 mod harness;
