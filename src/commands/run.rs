@@ -224,6 +224,16 @@ pub fn human(o: &Outcome) -> String {
             if let Some(reason) = &o.reason {
                 out.push_str(&format!("{reason}\n"));
             }
+            // The devices to choose from, as a person names them.
+            for c in &o.candidates {
+                let room = c.room.as_deref().map(|r| format!(", {}", r.replace('_', " ")));
+                out.push_str(&format!(
+                    "  {} ({}{})\n",
+                    c.device,
+                    c.name,
+                    room.unwrap_or_default()
+                ));
+            }
         }
     }
     out
