@@ -226,7 +226,10 @@ pub fn human(o: &Outcome) -> String {
             }
             // The devices to choose from, as a person names them.
             for c in &o.candidates {
-                let room = c.room.as_deref().map(|r| format!(", {}", r.replace('_', " ")));
+                let room = c
+                    .room
+                    .as_deref()
+                    .map(|r| format!(", {}", r.replace('_', " ")));
                 out.push_str(&format!(
                     "  {} ({}{})\n",
                     c.device,

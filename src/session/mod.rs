@@ -32,6 +32,7 @@ mod replay;
 mod state;
 #[cfg(test)]
 mod tests;
+pub mod when;
 
 use std::time::{Duration, Instant};
 
