@@ -44,6 +44,8 @@ async fn measure(port: u16, name: &str, scorer: Box<dyn Scorer>) {
         keep: Duration::from_secs(3600),
         ledger: None,
         escalation: None,
+        schedules: dir.path().join("schedules.json"),
+        time_zone: jiff::tz::TimeZone::UTC,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let daemon = tokio::spawn(bridge::run(config, scorer, stopped));

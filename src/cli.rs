@@ -40,6 +40,9 @@ pub enum Command {
     Eval(EvalArgs),
     /// Daemon: goals in over MQTT, results out (`giot bridge status` to check on it)
     Bridge(BridgeArgs),
+    /// Goals kept for later by the bridge ("in 10 minutes", "every day at 7"): list or cancel them
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// MCP server on stdin/stdout: list_devices, get_state and run_goal for an AI client
     #[command(
         long_about = "A Model Context Protocol server on stdin/stdout, for AI clients \
@@ -455,9 +458,58 @@ pub struct BridgeArgs {
     /// Hours finished goals are remembered (a repeated id within it is answered from the record)
     #[arg(long, default_value_t = 168.0, value_name = "HOURS")]
     pub keep: f64,
+    /// Where goals for later are kept [default: beside --store as STORE.schedules.json, else $XDG_STATE_HOME/giot/schedules-AGENT.json]
+    #[arg(long, value_name = "FILE")]
+    pub schedules: Option<PathBuf>,
+    /// The operator's time zone for "at 7 pm" (IANA name, e.g. Europe/Berlin) [default: the system's]
+    #[arg(long, env = "GIOT_TIME_ZONE", value_name = "ZONE")]
+    pub time_zone: Option<String>,
     /// With `status`: print JSON
     #[arg(long)]
     pub json: bool,
+}
+
+/// `giot schedule list|cancel`.
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// The schedules kept, soonest first
+    List(ScheduleArgs),
+    /// Cancel a schedule by its id (a running bridge notices within a second)
+    Cancel {
+        #[command(flatten)]
+        args: ScheduleArgs,
+        /// The schedule's id, as `list` and the `scheduled` result show it
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+}
+
+/// Which schedules file.
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// The schedules file [default: $XDG_STATE_HOME/giot/schedules-AGENT.json]
+    #[arg(long, value_name = "FILE")]
+    pub schedules: Option<PathBuf>,
+    /// The agent whose schedules (its bridge's default file)
+    #[arg(long, default_value = "operator", value_name = "NAME")]
+    pub agent: String,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ScheduleArgs {
+    /// The file: `--schedules`, else the agent's default.
+    pub fn path(&self) -> PathBuf {
+        self.schedules
+            .clone()
+            .unwrap_or_else(|| default_schedules(&self.agent))
+    }
+}
+
+/// `$XDG_STATE_HOME/giot/schedules-AGENT.json`.
+pub fn default_schedules(agent: &str) -> PathBuf {
+    crate::paths::state_dir().join(format!("schedules-{agent}.json"))
 }
 
 #[derive(Debug, Args)]

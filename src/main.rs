@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Bridge(args) => commands::bridge::run(args),
+        Command::Schedule(cmd) => commands::schedule::run(cmd),
         Command::Mcp(args) => commands::mcp::run(args),
         Command::Planner(cmd) => commands::planner::run(cmd),
         Command::Ledger(cmd) => commands::ledger::run(cmd),

@@ -138,13 +138,16 @@ pub enum Status {
     /// The bridge would not run the goal (malformed, bad signature,
     /// overloaded, a spent confirmation token); `reason` says which.
     Rejected,
+    /// A delayed or recurring goal, kept to run later: `schedule` says when;
+    /// `actions` are what it would do now (it is planned again then).
+    Scheduled,
 }
 
 impl Status {
     /// The documented exit code of `giot run`.
     pub fn exit_code(self) -> u8 {
         match self {
-            Status::Planned | Status::Executed | Status::Answered => 0,
+            Status::Planned | Status::Executed | Status::Answered | Status::Scheduled => 0,
             Status::NeedsConfirmation => 3,
             Status::Refused => 4,
             Status::NeedsClarification => 5,
@@ -163,6 +166,7 @@ impl Status {
             Status::NeedsClarification => "needs_clarification",
             Status::Failed => "failed",
             Status::Rejected => "rejected",
+            Status::Scheduled => "scheduled",
         }
     }
 }
@@ -236,6 +240,27 @@ pub struct Outcome {
     /// With `needs_clarification`: the devices the goal could mean.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<Candidate>,
+    /// With `scheduled`, and on the result of a goal a schedule ran: which
+    /// schedule and when it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleInfo>,
+}
+
+/// A schedule as the outcome shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleInfo {
+    /// Its id, for `giot schedule cancel`.
+    pub id: String,
+    /// The goal it runs, without its time phrase.
+    pub goal: String,
+    /// The next run, RFC 3339 with the offset (`2026-12-01T07:00:00+01:00`);
+    /// absent once a one-off schedule has run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// The operator's time zone the times are in (IANA name).
+    pub time_zone: String,
+    /// "once", or the days and time it repeats ("every day at 07:00").
+    pub repeats: String,
 }
 
 /// A device a goal could mean, for the person to choose.
@@ -259,6 +284,7 @@ impl Outcome {
             timing_ms: Timing::default(),
             ledger_error: None,
             candidates: Vec::new(),
+            schedule: None,
         }
     }
 

@@ -61,6 +61,10 @@ pub struct BridgeConfig {
     pub ledger: Option<PathBuf>,
     /// Where goals the local layers cannot decide go (`--escalate`).
     pub escalation: Option<crate::llm::http::HttpConfig>,
+    /// Where goals for later are kept (`--schedules`).
+    pub schedules: PathBuf,
+    /// The operator's time zone (`--time-zone`).
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 /// The daemon's topics.
@@ -137,6 +141,9 @@ pub enum BridgeError {
     /// The before-publish hook was called for a goal the store never saw.
     #[error("the bridge has no record of goal {0}")]
     NoRecord(String),
+    /// The schedules file cannot be read, or another giot runs it.
+    #[error("the bridge's schedules")]
+    Schedules(#[from] crate::session::schedule_file::FileError),
 }
 
 /// Runs the bridge until `shutdown` turns true. `scorer` is the model.
@@ -147,6 +154,9 @@ pub async fn run(
 ) -> Result<(), BridgeError> {
     let topics = Topics::new(&config.agent);
     let store = Arc::new(Store::open(&config.store)?);
+    // One process runs a schedules file's goals: held until the bridge stops.
+    let _schedules_owner = crate::session::schedule_file::own(&config.schedules)?;
+    let schedules = crate::session::schedule_file::load(&config.schedules)?;
     let pruned = store.prune(config.keep.as_millis() as u64)?;
     if pruned > 0 {
         tracing::info!(
@@ -183,8 +193,13 @@ pub async fn run(
     };
     let (events, mut link_events) = mpsc::unbounded_channel();
     let definition = config.definition.clone();
-    let session_config = SessionConfig::confirming_within(config.confirm_timeout)
-        .preferring(config.language.as_deref());
+    let session_config = SessionConfig {
+        time_zone: config.time_zone.clone(),
+        keeps_schedules: true,
+        ..SessionConfig::confirming_within(config.confirm_timeout)
+            .preferring(config.language.as_deref())
+    };
+    let (fired_tx, mut fired) = mpsc::unbounded_channel();
     let (driver, driver_task) = Driver::start(
         Live { link, fleet },
         definition,
@@ -200,8 +215,20 @@ pub async fn run(
                 .escalation
                 .clone()
                 .and_then(crate::llm::http::escalation),
+            schedules: Some(config.schedules.clone()),
+            fired: Some(fired_tx),
         },
     );
+    if !schedules.is_empty() {
+        tracing::info!(
+            "keeping {} schedules from {}",
+            schedules.len(),
+            config.schedules.display()
+        );
+    }
+    let _ = driver
+        .with_session(move |session| session.set_schedules(schedules))
+        .await;
     let shared = Arc::new(Shared {
         topics,
         store,
@@ -241,6 +268,13 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.changed() => if *shutdown.borrow() { break },
             _ = metrics_tick.tick() => publish_metrics(&shared, started).await,
+            // A schedule's goal ran: its result goes out under the schedule's id.
+            Some(report) = fired.recv() => {
+                if let Some(schedule) = report.outcome.schedule.clone() {
+                    let result = GoalResult::new(&schedule.id, report.outcome);
+                    publish_result(&shared, &schedule.id, &result).await;
+                }
+            }
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             event = link_events.recv() => {
                 let Some(event) = event else { break };

@@ -85,6 +85,13 @@ pub fn run(args: BridgeArgs) -> Result<ExitCode> {
         keep: seconds("keep", args.keep * 3600.0)?,
         ledger: args.agent.ledger_path(),
         escalation: args.model.escalation(),
+        // Beside the store when one is given (each bridge its own), else
+        // where `giot schedule` looks by default.
+        schedules: args.schedules.clone().unwrap_or_else(|| match &args.store {
+            Some(store) => store.with_extension("schedules.json"),
+            None => giot::cli::default_schedules(&args.agent.agent),
+        }),
+        time_zone: super::time_zone(args.time_zone.as_deref())?,
     };
     let (llm, load) = giot::llm::spawn(args.model.config())?;
     tracing::info!("model loaded in {load:?}");

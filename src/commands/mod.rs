@@ -23,6 +23,7 @@ pub mod market;
 pub mod mcp;
 pub mod planner;
 pub mod run;
+pub mod schedule;
 pub mod sim;
 pub mod tui;
 
@@ -128,4 +129,18 @@ pub async fn stop_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// The operator's time zone: `name` (an IANA name such as Europe/Berlin),
+/// else the system's.
+pub fn time_zone(name: Option<&str>) -> Result<jiff::tz::TimeZone> {
+    match name {
+        None => Ok(jiff::tz::TimeZone::system()),
+        Some(name) => jiff::tz::TimeZone::get(name).map_err(|e| {
+            ConfigError::new(format!(
+                "--time-zone {name:?} is not a time zone giot knows (an IANA name such as Europe/Berlin): {e}"
+            ))
+            .into()
+        }),
+    }
 }

@@ -61,6 +61,12 @@ pub struct DriverConfig {
     pub events: Option<mpsc::UnboundedSender<LinkEvent>>,
     /// Where goals the local layers cannot decide are sent (`--escalate`).
     pub escalation: Option<Box<dyn Scorer>>,
+    /// The file schedules are kept in (long-running faces, with
+    /// [`super::SessionConfig::keeps_schedules`]): written on every change,
+    /// read again when another process (`giot schedule cancel`) changed it.
+    pub schedules: Option<PathBuf>,
+    /// Gets the reports of goals that schedules started.
+    pub fired: Option<mpsc::UnboundedSender<Report>>,
 }
 
 /// A goal's outcome with the agent's reasoning.
@@ -214,6 +220,8 @@ struct Task {
     waiting: HashMap<u64, Waiting>,
     inputs: mpsc::UnboundedSender<Input>,
     subscribe: Vec<String>,
+    /// When the schedules file was last written by this driver.
+    schedules_written: Option<std::time::SystemTime>,
 }
 
 async fn drive(
@@ -239,7 +247,13 @@ async fn drive(
         waiting: HashMap::new(),
         inputs,
         subscribe: Vec::new(),
+        schedules_written: None,
     };
+    if let Some(path) = &task.config.schedules {
+        task.schedules_written = super::schedule_file::modified(path);
+    }
+    // The wall clock, for goals said with a time ("in 10 minutes").
+    task.input(Input::Clock(jiff::Timestamp::now()));
     if let Some(model) = model {
         task.set_model(Some(model));
     }
@@ -247,7 +261,17 @@ async fn drive(
     let mut link_open = true;
     let mut warmed: Vec<oneshot::Sender<()>> = Vec::new();
     while open || task.session.in_flight() > 0 {
-        let deadline = task.session.next_deadline();
+        // Faces that keep schedules read the clock about once a second.
+        let deadline = match (
+            task.session.next_deadline(),
+            task.config.schedules.is_some(),
+        ) {
+            (d, true) => {
+                let second = Instant::now() + Duration::from_secs(1);
+                Some(d.map_or(second, |d| d.min(second)))
+            }
+            (d, false) => d,
+        };
         let sleep = async {
             match deadline {
                 Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -292,7 +316,10 @@ async fn drive(
                     open = false;
                 }
             },
-            _ = sleep => task.input(Input::Tick),
+            _ = sleep => {
+                task.reload_schedules();
+                task.input(Input::Clock(jiff::Timestamp::now()));
+            }
         }
         if !task.session.warming() {
             for reply in warmed.drain(..) {
@@ -315,6 +342,26 @@ async fn drive(
 }
 
 impl Task {
+    /// Takes the schedules file again when another process changed it
+    /// (`giot schedule cancel`).
+    fn reload_schedules(&mut self) {
+        let Some(path) = &self.config.schedules else {
+            return;
+        };
+        let modified = super::schedule_file::modified(path);
+        if modified == self.schedules_written {
+            return;
+        }
+        match super::schedule_file::load(path) {
+            Ok(schedules) => {
+                tracing::info!("schedules changed on disk: {} kept", schedules.len());
+                self.session.set_schedules(schedules);
+                self.schedules_written = modified;
+            }
+            Err(e) => tracing::warn!("cannot read the schedules again: {e}"),
+        }
+    }
+
     fn set_model(&mut self, model: Option<Box<dyn Scorer>>) {
         let info = model.as_deref().map(ModelInfo::of);
         self.model = model.map(|m| Arc::new(Mutex::new(m)));
@@ -373,6 +420,22 @@ impl Task {
                             trace: w.trace,
                             stats,
                         });
+                    } else if let Some(fired) = &self.config.fired
+                        && outcome.schedule.is_some()
+                    {
+                        let _ = fired.send(Report {
+                            outcome,
+                            trace: Vec::new(),
+                            stats,
+                        });
+                    }
+                }
+                Effect::SaveSchedules(schedules) => {
+                    if let Some(path) = &self.config.schedules {
+                        match super::schedule_file::save(path, &schedules) {
+                            Ok(()) => self.schedules_written = super::schedule_file::modified(path),
+                            Err(e) => tracing::error!("cannot keep the schedules: {e}"),
+                        }
                     }
                 }
             }
@@ -422,7 +485,11 @@ impl Task {
         let (client, inputs, hook) = (
             self.client.clone(),
             self.inputs.clone(),
-            self.config.before_publish.clone().filter(|_| !retransmit),
+            // A schedule's goal has no record of the face's to mark.
+            self.config
+                .before_publish
+                .clone()
+                .filter(|_| !retransmit && self.waiting.contains_key(&goal)),
         );
         // The hook (an fsync) and the publishes run on one blocking thread,
         // back to back: the moment between "recorded as executing" and

@@ -29,6 +29,8 @@
 
 pub mod driver;
 mod replay;
+pub mod schedule;
+pub mod schedule_file;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -159,6 +161,9 @@ pub enum Input {
     Link(LinkEvent),
     /// Time passed; deadlines are checked.
     Tick,
+    /// The wall clock reads this now; schedules that are due run. Faces
+    /// that keep schedules send it with every tick (about once a second).
+    Clock(jiff::Timestamp),
 }
 
 /// What the session wants done.
@@ -198,6 +203,9 @@ pub enum Effect {
     },
     /// A step of the agent's reasoning, for a conversation pane or the log.
     Trace { goal: GoalId, step: String },
+    /// The schedules changed (one was made, ran or was cancelled): keep
+    /// these, all of them, so that a restart finds them.
+    SaveSchedules(Vec<schedule::Schedule>),
     /// The goal is finished: this is its outcome.
     Report {
         goal: GoalId,
@@ -229,6 +237,14 @@ pub struct SessionConfig {
     /// Languages goals are read in (Home Assistant's codes), the preferred
     /// first; a goal in any of them is recognised (`--language`).
     pub languages: Vec<String>,
+    /// The operator's time zone: "at 7 pm" is 19:00 there.
+    pub time_zone: jiff::tz::TimeZone,
+    /// Whether this face keeps schedules (runs for their time, saves them):
+    /// the bridge and the TUI do; `giot run` refuses a goal for later.
+    pub keeps_schedules: bool,
+    /// Whether a schedule's goal that needs a person's yes can ask one (the
+    /// TUI); otherwise it is reported `needs_confirmation`.
+    pub schedules_ask: bool,
 }
 
 /// The languages read by default: English first, then the others whose
@@ -261,6 +277,9 @@ impl Default for SessionConfig {
             confirm_timeout: Duration::from_secs(3),
             ask_timeout: Duration::from_secs(120),
             languages: DEFAULT_LANGUAGES.iter().map(|l| l.to_string()).collect(),
+            time_zone: jiff::tz::TimeZone::system(),
+            keeps_schedules: false,
+            schedules_ask: false,
         }
     }
 }

@@ -12,6 +12,8 @@ use crate::types::Decision;
 use crate::types::{ActionResult, Outcome, Status};
 
 use super::replay::{Replay, ReplayScorer};
+use super::schedule::Schedule;
+use super::when::{self, Timing};
 use super::{
     Effect, GoalId, GoalRequest, Input, Intent, ModelInfo, Now, PlanStats, RequestId, SessionConfig,
 };
@@ -62,6 +64,10 @@ struct Goal {
     /// only after our first retransmission).
     resend: bool,
     stats: PlanStats,
+    /// A goal for later: when, and the words to plan without the time.
+    later: Option<(Timing, String)>,
+    /// The schedule that started this goal.
+    fired: Option<crate::types::ScheduleInfo>,
 }
 
 /// The agent core: goals in, effects out. See the [module docs](super).
@@ -80,7 +86,16 @@ pub struct Session {
     conversations: HashMap<String, (u64, Conversation)>,
     /// Goals seen, to find the least recently used conversation.
     turns: u64,
+    /// Goals kept for later, by id.
+    schedules: BTreeMap<String, Schedule>,
+    /// The wall clock's last reading and the moment it was read.
+    wall: Option<(jiff::Timestamp, Now)>,
+    /// Schedules made and goals started by schedules, for their ids.
+    scheduled: u64,
 }
+
+/// Goal ids from here up are goals started by schedules.
+pub const FIRED: GoalId = GoalId::MAX / 2;
 
 /// Conversations remembered at once; the least recently used is forgotten.
 pub const CONVERSATIONS: usize = 4096;
@@ -104,6 +119,9 @@ impl Session {
             warming: None,
             conversations: HashMap::new(),
             turns: 0,
+            schedules: BTreeMap::new(),
+            wall: None,
+            scheduled: 0,
         }
     }
 
@@ -140,8 +158,14 @@ impl Session {
         self.goals.len()
     }
 
-    /// The earliest deadline of any goal, for the driver's next tick.
+    /// The earliest deadline of any goal or schedule, for the driver's
+    /// next tick.
     pub fn next_deadline(&self) -> Option<Now> {
+        let due = self.wall.and_then(|(ts, at)| {
+            let next = self.schedules.values().map(|s| s.next).min()?;
+            let wait = next.duration_since(ts).as_secs_f64().max(0.0);
+            Some(at + Duration::from_secs_f64(wait.min(86_400.0)))
+        });
         self.goals
             .values()
             .filter_map(|g| match g.stage {
@@ -149,7 +173,39 @@ impl Session {
                 Stage::Confirming { deadline, .. } => Some(deadline),
                 _ => None,
             })
+            .chain(due)
             .min()
+    }
+
+    /// The schedules kept, soonest first.
+    pub fn schedules(&self) -> Vec<&Schedule> {
+        let mut all: Vec<&Schedule> = self.schedules.values().collect();
+        all.sort_by_key(|s| s.next);
+        all
+    }
+
+    /// Takes the schedules kept on disk (at start, or after another
+    /// process changed them: `giot schedule cancel`).
+    pub fn set_schedules(&mut self, schedules: Vec<Schedule>) {
+        self.schedules = schedules.into_iter().map(|s| (s.id.clone(), s)).collect();
+    }
+
+    /// Cancels schedule `id`; the effect saves what is left.
+    pub fn cancel_schedule(&mut self, id: &str) -> Option<Effect> {
+        self.schedules.remove(id)?;
+        Some(Effect::SaveSchedules(
+            self.schedules.values().cloned().collect(),
+        ))
+    }
+
+    /// The wall clock at `now`, in the operator's zone, once a face said it.
+    fn wall_at(&self, now: Now) -> Option<jiff::ZonedDateTime> {
+        let (ts, at) = self.wall?;
+        let since = now.saturating_duration_since(at);
+        let ts = ts
+            .checked_add(jiff::SignedDuration::try_from(since).ok()?)
+            .ok()?;
+        Some(ts.to_zoned_datetime(self.config.time_zone.clone()))
     }
 
     /// Takes one input at `now`; returns what should be done.
@@ -199,6 +255,11 @@ impl Session {
                 }
             }
             Input::Tick => self.expire(now, &mut out),
+            Input::Clock(wall) => {
+                self.wall = Some((wall, now));
+                self.run_due(now, &mut out);
+                self.expire(now, &mut out);
+            }
         }
         out
     }
@@ -311,8 +372,13 @@ impl Session {
                 by_person: false,
                 resend: false,
                 stats: PlanStats::default(),
+                later: None,
+                fired: None,
             },
         );
+        if intent == Intent::Words && !self.for_later(id, now, out) {
+            return;
+        }
         match intent {
             Intent::Words if matches!(self.model, Model::Loading) => {}
             Intent::Words => self.plan(id, now, out),
@@ -362,6 +428,170 @@ impl Session {
         self.conversations.insert(id, (self.turns, conversation));
     }
 
+    /// Reads a time phrase off goal `id` ("in 10 minutes", "every day at
+    /// 7"): the goal is then planned without it and kept for later.
+    /// `false` when the goal was reported instead (a time that cannot be
+    /// read, or a face that keeps no schedules).
+    fn for_later(&mut self, id: GoalId, now: Now, out: &mut Vec<Effect>) -> bool {
+        let goal = self.goals.get(&id).expect("goal in flight");
+        if goal.fired.is_some() {
+            return true;
+        }
+        // Without a clock, a time phrase is still recognised (and refused):
+        // a goal for later never runs now.
+        let wall = self.wall_at(now).unwrap_or_else(|| {
+            jiff::Timestamp::UNIX_EPOCH.to_zoned_datetime(self.config.time_zone.clone())
+        });
+        let refusal = match when::split(&goal.request.text, &wall) {
+            Ok(None) => return true,
+            Ok(Some(_)) if self.wall.is_none() || !self.config.keeps_schedules => {
+                "this goal is for later, and this giot keeps no schedules: send it to \
+                 `giot bridge` (giot/<agent>/goals) or say it in `giot tui`, which run it \
+                 at its time"
+                    .to_string()
+            }
+            Ok(Some(later)) => {
+                self.goals.get_mut(&id).expect("goal in flight").later = Some(later);
+                return true;
+            }
+            Err(when::BadTime(why)) => why,
+        };
+        let goal = self.goals.get_mut(&id).expect("goal in flight");
+        let mut o = Outcome::with_reason(&goal.request.text, Status::Refused, &refusal);
+        o.timing_ms.total = crate::types::ms(now - goal.received);
+        goal.outcome = Some(o);
+        self.report(id, now, out);
+        false
+    }
+
+    /// A schedule for goal `id`, with a new id.
+    fn make_schedule(&mut self, id: GoalId, timing: Timing, rest: String, now: Now) -> Schedule {
+        let goal = &self.goals[&id];
+        let wall = self.wall_at(now).expect("a goal for later has a clock");
+        self.scheduled += 1;
+        let next = match &timing {
+            Timing::Once(t) => *t,
+            every => every.next_after(&wall).unwrap_or(wall.timestamp()),
+        };
+        let created = wall.timestamp();
+        Schedule {
+            id: format!(
+                "s{}{}",
+                radix36(created.as_millisecond().unsigned_abs()),
+                radix36(self.scheduled)
+            ),
+            goal: rest,
+            said: goal.request.text.clone(),
+            timing,
+            next,
+            time_zone: self
+                .config
+                .time_zone
+                .iana_name()
+                .unwrap_or("UTC")
+                .to_string(),
+            conversation: goal.request.conversation.clone(),
+            room: goal.request.room.clone(),
+            created,
+        }
+    }
+
+    /// Starts the goals of the schedules whose time has come; each one-off
+    /// schedule is removed, and each recurring one moved to its next time,
+    /// before its goal starts (saved first: a crash right after loses one
+    /// run rather than repeating it).
+    fn run_due(&mut self, now: Now, out: &mut Vec<Effect>) {
+        let Some(wall) = self.wall_at(now) else {
+            return;
+        };
+        if !self.config.keeps_schedules {
+            return;
+        }
+        let due: Vec<String> = self
+            .schedules
+            .values()
+            .filter(|s| s.next <= wall.timestamp())
+            .map(|s| s.id.clone())
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        let mut runs = Vec::new();
+        for sid in due {
+            let schedule = self.schedules.remove(&sid).expect("due");
+            if let Some(next) = schedule.after_run(&wall) {
+                self.schedules.insert(sid.clone(), next);
+            }
+            runs.push(schedule);
+        }
+        out.push(Effect::SaveSchedules(
+            self.schedules.values().cloned().collect(),
+        ));
+        for schedule in runs {
+            self.scheduled += 1;
+            let goal = FIRED + self.scheduled;
+            let late = wall.timestamp().duration_since(schedule.next).as_secs();
+            let info = self
+                .schedules
+                .get(&schedule.id)
+                .map_or_else(|| schedule.info(true), |next| next.info(false));
+            let mut request = GoalRequest::words(
+                goal,
+                schedule.goal.clone(),
+                super::Origin::new(
+                    "schedule",
+                    "operator (schedule)",
+                    &format!("say yes to schedule {}", schedule.id),
+                ),
+            );
+            request.conversation = schedule.conversation.clone();
+            request.room = schedule.room.clone();
+            request.ask = self.config.schedules_ask;
+            out.push(Effect::Trace {
+                goal,
+                step: format!(
+                    "schedule {} runs \"{}\"{}",
+                    schedule.id,
+                    schedule.goal,
+                    if late > 60 {
+                        format!(
+                            " (late by {}: giot was not running)",
+                            super::schedule::human_duration(late)
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
+            });
+            self.start_fired(request, info, now, out);
+        }
+    }
+
+    /// Starts a schedule's goal like any other, marked as the schedule's.
+    fn start_fired(
+        &mut self,
+        request: GoalRequest,
+        info: crate::types::ScheduleInfo,
+        now: Now,
+        out: &mut Vec<Effect>,
+    ) {
+        let id = request.id;
+        self.start(request, now, out);
+        if let Some(goal) = self.goals.get_mut(&id) {
+            goal.fired = Some(info);
+        } else {
+            // Reported at once (refused, answered): say which schedule.
+            for e in out.iter_mut().rev() {
+                if let Effect::Report { goal, outcome, .. } = e
+                    && *goal == id
+                {
+                    outcome.schedule = Some(info);
+                    break;
+                }
+            }
+        }
+    }
+
     /// Plans a goal in words with the answers known so far.
     fn plan(&mut self, id: GoalId, now: Now, out: &mut Vec<Effect>) {
         self.refresh_registry();
@@ -385,12 +615,16 @@ impl Session {
             .and_then(|c| self.conversations.get(c))
             .map(|(_, c)| c.clone());
         let state = |device: &str| fleet.state(device);
+        let text = goal
+            .later
+            .as_ref()
+            .map_or(goal.request.text.as_str(), |(_, rest)| rest.as_str());
         let plan = match conversation
             .as_ref()
-            .and_then(|c| self.agent.plan_follow_up(&goal.request.text, c, &state))
+            .and_then(|c| self.agent.plan_follow_up(text, c, &state))
         {
             Some(plan) => plan,
-            None => self.agent.plan_in(&goal.request.text, &context, &state),
+            None => self.agent.plan_in(text, &context, &state),
         };
         goal.replay = std::mem::take(&mut *self.replay.lock().expect("replay"));
         if let Some((escalate, prompt, options)) = goal.replay.missing.clone() {
@@ -408,7 +642,11 @@ impl Session {
         goal.replay.answers.clear();
         if let Some(id) = goal.request.conversation.clone() {
             let mut remembered = conversation.unwrap_or_default();
-            crate::agent::follow_up::remember(&mut remembered, &goal.request.text, &plan.decision);
+            let text = goal
+                .later
+                .as_ref()
+                .map_or(goal.request.text.as_str(), |(_, rest)| rest.as_str());
+            crate::agent::follow_up::remember(&mut remembered, text, &plan.decision);
             self.remember(id, remembered);
         }
 
@@ -469,16 +707,43 @@ impl Session {
             };
         }
         let r = &goal.request;
+        // A goal for later is checked now, as a dry run: it is planned
+        // again, and checked again, when its time comes.
         let mut o = outcome::decide(
             &r.text,
             &plan,
             registry,
             &self.agent.definition().policy,
             r.yes,
-            r.dry_run,
+            r.dry_run || goal.later.is_some(),
             &r.origin.confirm_hint,
         );
         goal.by_person = r.yes;
+        if let Some((timing, rest)) = goal.later.clone()
+            && matches!(o.status, Status::Planned | Status::NeedsConfirmation)
+        {
+            let dry_run = r.dry_run;
+            let schedule = self.make_schedule(id, timing, rest, now);
+            let goal = self.goals.get_mut(&id).expect("goal in flight");
+            o.schedule = Some(schedule.info(false));
+            o.status = if dry_run {
+                o.reason = Some("dry run: not scheduled".into());
+                Status::Planned
+            } else {
+                o.reason = None;
+                Status::Scheduled
+            };
+            o.timing_ms.total = crate::types::ms(now - goal.received);
+            goal.outcome = Some(o);
+            if !dry_run {
+                self.schedules.insert(schedule.id.clone(), schedule);
+                out.push(Effect::SaveSchedules(
+                    self.schedules.values().cloned().collect(),
+                ));
+            }
+            self.report(id, now, out);
+            return;
+        }
         match o.status {
             Status::NeedsConfirmation if r.ask && !r.dry_run => {
                 o.timing_ms.total = crate::types::ms(now - goal.received);
@@ -728,6 +993,9 @@ impl Session {
             o.timing_ms.total = crate::types::ms(now - goal.received);
             o
         });
+        if goal.fired.is_some() {
+            o.schedule = goal.fired;
+        }
         o.timing_ms.llm = crate::types::ms(goal.llm);
         if !goal.request.dry_run {
             for a in o.actions.iter_mut() {
@@ -744,4 +1012,19 @@ impl Session {
         // A finished goal may free devices for queued ones.
         self.release(out);
     }
+}
+
+/// `n` in base 36 (0-9a-z): short ids.
+fn radix36(mut n: u64) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ascii")
 }

@@ -461,3 +461,94 @@ fn a_relative_goal_moves_the_value_the_fleet_last_reported() {
     let unknown = s.handle(said_in(2, "dim the bedside lamp by 10%", "a"), now);
     assert_eq!(reports(&unknown)[0].status, Status::Refused);
 }
+
+fn keeping_schedules() -> Session {
+    let registry = crate::registry::parse_str(FLEET, Path::new("t.yaml")).unwrap();
+    Session::new(
+        Fleet::new(registry, 4),
+        AgentDefinition::builtin(),
+        SessionConfig {
+            time_zone: jiff::tz::TimeZone::get("Europe/Berlin").unwrap(),
+            keeps_schedules: true,
+            ..SessionConfig::default()
+        },
+    )
+}
+
+/// Monday 30 November 2026 at 20:00 in Berlin, plus `secs`.
+fn wall(secs: i64) -> Input {
+    let t: jiff::Timestamp = "2026-11-30T19:00:00Z".parse().unwrap();
+    Input::Clock(
+        t.checked_add(jiff::SignedDuration::from_secs(secs))
+            .unwrap(),
+    )
+}
+
+fn saved(effects: &[Effect]) -> Option<usize> {
+    effects.iter().rev().find_map(|e| match e {
+        Effect::SaveSchedules(s) => Some(s.len()),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_delayed_goal_is_kept_then_run_once_when_the_clock_reaches_it() {
+    let mut s = keeping_schedules();
+    let t0 = Instant::now();
+    s.handle(wall(0), t0);
+    let fx = s.handle(goal(1, "turn on the desk lamp in 10 minutes"), t0);
+    let o = reports(&fx)[0];
+    assert_eq!(o.status, Status::Scheduled);
+    let info = o.schedule.clone().unwrap();
+    assert_eq!(info.next.as_deref(), Some("2026-11-30T20:10:00+01:00"));
+    assert_eq!(info.goal, "turn on the desk lamp");
+    assert!(published(&fx).is_empty());
+    assert_eq!(saved(&fx), Some(1));
+    // Time is what the clock says, not what passes between inputs.
+    let fx = s.handle(wall(9 * 60), t0);
+    assert!(published(&fx).is_empty());
+    let fx = s.handle(wall(10 * 60), t0);
+    assert_eq!(saved(&fx), Some(0), "removed before it runs");
+    let runs = published(&fx);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].1, vec![("c/desk".into(), r#"{"power":"on"}"#.into())]);
+    assert!(runs[0].0 >= super::state::FIRED);
+    assert!(published(&s.handle(wall(11 * 60), t0)).is_empty(), "once");
+}
+
+#[test]
+fn a_recurring_goal_moves_to_its_next_day_and_a_confirm_device_asks_then() {
+    let mut s = keeping_schedules();
+    let t0 = Instant::now();
+    s.handle(wall(0), t0);
+    let fx = s.handle(goal(1, "every day at 7:00 lock the front door"), t0);
+    let o = reports(&fx)[0];
+    assert_eq!(o.status, Status::Scheduled, "{:?}", o.reason);
+    assert_eq!(
+        o.schedule.as_ref().unwrap().next.as_deref(),
+        Some("2026-12-01T07:00:00+01:00")
+    );
+    // 07:00 the next morning: the lock needs a yes, nobody can give one
+    // on this face, so nothing is published; the schedule stays.
+    let fx = s.handle(wall(11 * 3600), t0);
+    assert_eq!(saved(&fx), Some(1));
+    let o = reports(&fx)[0];
+    assert_eq!(o.status, Status::NeedsConfirmation);
+    assert!(published(&fx).is_empty());
+    let next = s.schedules()[0].next_local();
+    assert_eq!(next.strftime("%a %H:%M").to_string(), "Wed 07:00");
+}
+
+#[test]
+fn a_face_without_schedules_refuses_a_goal_for_later_and_never_acts_now() {
+    let mut s = session();
+    let t0 = Instant::now();
+    s.handle(wall(0), t0);
+    let fx = s.handle(goal(1, "turn on the desk lamp in 10 minutes"), t0);
+    assert_eq!(reports(&fx)[0].status, Status::Refused);
+    assert!(published(&fx).is_empty());
+    // Without any clock either.
+    let mut s = session();
+    let fx = s.handle(goal(2, "every day at 7 turn on the desk lamp"), t0);
+    assert_eq!(reports(&fx)[0].status, Status::Refused);
+}

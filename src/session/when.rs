@@ -512,8 +512,7 @@ fn clock_time(words: &[String]) -> Option<(i8, i8, Option<bool>, usize, bool)> {
             // "seven thirty", "seven fifteen"
             match number(&words[used..]) {
                 Some((m, k))
-                    if m >= 10.0
-                        && m < 60.0
+                    if (10.0..60.0).contains(&m)
                         && m.fract() == 0.0
                         && !words[used].chars().next()?.is_ascii_digit() =>
                 {

@@ -316,6 +316,9 @@ impl App {
                 session::Effect::Score { .. } | session::Effect::Record { .. } => {
                     out.push(Effect::Session(effect));
                 }
+                // The TUI's session keeps no schedules (keeps_schedules is
+                // off): a goal for later is refused with where to send it.
+                session::Effect::SaveSchedules(_) => {}
                 session::Effect::Trace { step, .. } => {
                     if !step.starts_with("plan:") {
                         self.say("agent", step);
@@ -410,13 +413,28 @@ impl App {
                 self.say(
                     "agent",
                     format!(
-                        "which one do you mean? {}; say the goal again with its name",
+                        "which one do you mean? {}; answer with its name",
                         names.join(", ")
                     ),
                 );
             }
             Status::Planned => {
                 self.say("agent", format!("plan: {}", describe(&outcome.actions)));
+            }
+            Status::Scheduled => {
+                if let Some(s) = &outcome.schedule {
+                    self.say(
+                        "agent",
+                        format!(
+                            "scheduled {}: \"{}\" {} next at {} ({})",
+                            s.id,
+                            s.goal,
+                            s.repeats,
+                            s.next.as_deref().unwrap_or("-"),
+                            s.time_zone
+                        ),
+                    );
+                }
             }
             Status::Executed => {
                 self.last_latency_ms = Some(outcome.timing_ms.total);

@@ -17,6 +17,7 @@ mod mcp;
 mod modules;
 mod planner;
 mod run;
+mod schedule;
 mod sim;
 mod tui;
 mod understand;
