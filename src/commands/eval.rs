@@ -40,8 +40,13 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         Driver::start(
             live,
             definition.clone(),
-            SessionConfig::confirming_within(confirm_timeout)
-                .preferring(args.agent.language.as_deref()),
+            // Goals for later are scored as scheduled (kept in memory only:
+            // the run ends long before any of them is due).
+            SessionConfig {
+                keeps_schedules: true,
+                ..SessionConfig::confirming_within(confirm_timeout)
+                    .preferring(args.agent.language.as_deref())
+            },
             Model::Loaded(Box::new(llm)),
             DriverConfig {
                 warm: true,
@@ -183,11 +188,21 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let baseline = if args.no_baseline {
         None
     } else {
-        let results: Vec<bool> = cases
+        // The words-only planner has no session: goals that lean on one
+        // (follow-ups, goals for later) are left out of its column.
+        let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC);
+        let (alone, results): (Vec<Case>, Vec<bool>) = cases
             .iter()
-            .map(|case| baseline_passes(&mut agent, case, &snapshot, &registry, &definition))
-            .collect();
-        Some(eval::tally(&cases, &results))
+            .filter(|case| {
+                case.conversation.is_none()
+                    && matches!(giot::session::when::split(&case.goal, &now), Ok(None))
+            })
+            .map(|case| {
+                let ok = baseline_passes(&mut agent, case, &snapshot, &registry, &definition);
+                (case.clone(), ok)
+            })
+            .unzip();
+        Some(eval::tally(&alone, &results))
     };
 
     let p50 = eval::percentile(&latencies, 50.0);
@@ -247,6 +262,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         }
         let base = baseline
             .as_ref()
+            .filter(|(b, _)| b.total > 0)
             .map_or("-".into(), |(b, _)| pct(b.accuracy()));
         outln!(
             "{:<16} {:>5} {:>8} {:>10}",

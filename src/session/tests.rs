@@ -511,7 +511,10 @@ fn a_delayed_goal_is_kept_then_run_once_when_the_clock_reaches_it() {
     assert_eq!(saved(&fx), Some(0), "removed before it runs");
     let runs = published(&fx);
     assert_eq!(runs.len(), 1);
-    assert_eq!(runs[0].1, vec![("c/desk".into(), r#"{"power":"on"}"#.into())]);
+    assert_eq!(
+        runs[0].1,
+        vec![("c/desk".into(), r#"{"power":"on"}"#.into())]
+    );
     assert!(runs[0].0 >= super::state::FIRED);
     assert!(published(&s.handle(wall(11 * 60), t0)).is_empty(), "once");
 }
