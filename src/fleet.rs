@@ -18,7 +18,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::discovery::{self, Discovery, Shadowed};
+use crate::discovery::{self, Discovery, Renamed, Shadowed};
 use crate::mqtt::{LinkEvent, TopicTree};
 use crate::registry::Registry;
 
@@ -29,7 +29,7 @@ pub struct Fleet {
     /// `base` with the discovered devices joined, built when first asked
     /// for after a change: a burst of announcements costs one merge, not
     /// one per announcement.
-    merged: OnceCell<(Registry, Vec<Shadowed>)>,
+    merged: OnceCell<(Registry, Vec<Shadowed>, Vec<Renamed>)>,
     discovery: Option<Discovery>,
     generation: u64,
     /// Filters already subscribed to (or asked for), and those to ask for.
@@ -85,10 +85,18 @@ impl Fleet {
         }
     }
 
-    fn merged(&self) -> &(Registry, Vec<Shadowed>) {
+    /// Discovered devices kept under a new id because theirs was taken.
+    pub fn renamed(&self) -> &[Renamed] {
+        match &self.discovery {
+            Some(_) => &self.merged().2,
+            None => &[],
+        }
+    }
+
+    fn merged(&self) -> &(Registry, Vec<Shadowed>, Vec<Renamed>) {
         self.merged.get_or_init(|| match &self.discovery {
             Some(d) => discovery::merge(&self.base, d.devices()),
-            None => (self.base.clone(), Vec::new()),
+            None => (self.base.clone(), Vec::new(), Vec::new()),
         })
     }
 

@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::{
-    Announcement, DiscoveryError, MAX_DESCRIPTION, MAX_NAME, clean_text, default_safety, make_id,
+    Announcement, DiscoveryError, MAX_DESCRIPTION, MAX_NAME, clean_text, default_safety,
+    make_unique_id, slug, slug_or,
 };
 use crate::registry::{
     Capability, CapabilityType, CommandSpec, Device, Discovered, PayloadFormat, StateSource,
@@ -162,8 +163,22 @@ pub fn parse(topic: &str, payload: &[u8]) -> Result<Option<Announcement>, Discov
         Some(node) => format!("{node}_{object_id}"),
         None => object_id.to_string(),
     };
-    let device = entity(topic, component, &make_id("ha", &raw_id), &config)?;
-    Ok(Some(Announcement::new(topic, device.into_iter().collect())))
+    let id = make_unique_id(
+        "ha",
+        &[
+            Some(&raw_id),
+            super::homeassistant::text(&config, "unique_id"),
+        ],
+        topic,
+    );
+    let mut announcement = Announcement::new(topic, Vec::new());
+    match entity(topic, component, &id, &config)? {
+        Some(d) => announcement.devices.push(d),
+        None => announcement
+            .problems
+            .push(format!("giot does not model the {component} component")),
+    }
+    Ok(Some(announcement))
 }
 
 /// `homeassistant/device/<id>/config`: every component is one entity, with
@@ -209,10 +224,21 @@ fn device_based(
         {
             continue;
         }
-        let id = make_id("ha", &format!("{object_id}_{key}"));
+        // Both parts must give an identifier: a device in a non-Latin
+        // script would otherwise share `ha_light` with every other.
+        let both = format!("{object_id}_{key}");
+        let named =
+            (!slug(object_id).is_empty() && !slug(&key).is_empty()).then_some(both.as_str());
+        let id = make_unique_id(
+            "ha",
+            &[named, text(&merged, "unique_id")],
+            &format!("{topic}#{key}"),
+        );
         match entity(topic, &platform, &id, &merged) {
             Ok(Some(d)) => announcement.devices.push(d),
-            Ok(None) => {}
+            Ok(None) => announcement.problems.push(format!(
+                "component {key}: giot does not model the {platform} component"
+            )),
             Err(e) => announcement.problems.push(format!("component {key}: {e}")),
         }
     }
@@ -732,11 +758,7 @@ fn entity(
             } else {
                 CapabilityType::String
             };
-            let name = if class.is_empty() {
-                "value".to_string()
-            } else {
-                make_id("x", &class)[2..].to_string()
-            };
+            let name = slug_or(&class, "value");
             b.add(
                 &name,
                 kind,
@@ -750,11 +772,7 @@ fn entity(
             "sensor"
         }
         "binary_sensor" => {
-            let name = if class.is_empty() {
-                "state".to_string()
-            } else {
-                make_id("x", &class)[2..].to_string()
-            };
+            let name = slug_or(&class, "state");
             b.add(
                 &name,
                 on_off(),
@@ -795,7 +813,7 @@ fn entity(
         .join(" ");
     let description = (!description.is_empty()).then(|| clean_text(&description, MAX_DESCRIPTION));
     let room = dev_text("suggested_area")
-        .map(|a| make_id("x", &a)[2..].to_string())
+        .map(|a| slug(&a))
         .filter(|r| !r.is_empty());
     for p in &b.problems {
         tracing::info!("discovery: {topic}: {p}");

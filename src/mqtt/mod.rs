@@ -8,6 +8,7 @@
 //! [`LinkEvent`] enum that the faces (TUI, `run`, `bridge`, `sim`) consume.
 
 mod options;
+pub mod topic;
 pub mod tree;
 
 use std::sync::{Arc, Mutex};

@@ -20,7 +20,6 @@ use serde_json::Value;
 
 use crate::types::Action;
 
-pub(crate) use load::topic_problem;
 pub use load::{LoadError, Problem, parse_str};
 pub use value::ValueError;
 pub use wire::{CommandSpec, PayloadFormat, StateSource};
