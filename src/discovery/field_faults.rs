@@ -233,3 +233,30 @@ fn kind7_a_device_class_or_property_of_one_letter_does_not_crash_discovery() {
     let names: Vec<&str> = p.capabilities.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["x", "xenon", "value"]);
 }
+
+#[test]
+fn kind8_a_discovered_topic_that_mqtt_forbids_leaves_its_device_out_with_the_reason() {
+    let mut d = Discovery::default();
+    let long = "x".repeat(70_000);
+    d.handle(
+        "homeassistant/switch/nul/config",
+        br#"{"cmd_t":"a/set","stat_t":"a/\u0000/state"}"#,
+    );
+    d.handle(
+        "homeassistant/switch/long/config",
+        format!(r#"{{"cmd_t":"{long}"}}"#).as_bytes(),
+    );
+    d.handle(
+        "homeassistant/switch/wild/config",
+        br#"{"cmd_t":"a/+/set"}"#,
+    );
+    d.handle("homeassistant/switch/ok/config", br#"{"cmd_t":"ok/set"}"#);
+    let ids: Vec<&str> = d.devices().iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["ha_ok"]);
+    assert!(d.take_topics().iter().all(|t| !t.contains('\0')));
+    let problems: Vec<String> = d.problems().map(|p| p.error.clone()).collect();
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(problems[0].contains("NUL"), "{problems:?}");
+    assert!(problems[1].contains("65535"), "{problems:?}");
+    assert!(problems[2].contains("wildcard"), "{problems:?}");
+}

@@ -132,7 +132,17 @@ impl Discovery {
     fn take(&mut self, topic: &str, parsed: Result<Option<Announcement>, DiscoveryError>) -> bool {
         match parsed {
             Ok(None) => false,
-            Ok(Some(a)) => {
+            Ok(Some(mut a)) => {
+                // Topics from the broker are checked by MQTT's rules before
+                // anything subscribes or publishes to them: a broker drops a
+                // client whose SUBSCRIBE holds an invalid filter.
+                a.devices.retain(|d| match invalid_topic(d) {
+                    None => true,
+                    Some(why) => {
+                        a.problems.push(format!("device {} left out: {why}", d.id));
+                        false
+                    }
+                });
                 for p in &a.problems {
                     self.problem(topic, p.clone());
                 }
@@ -193,6 +203,19 @@ impl Discovery {
     pub fn problems(&self) -> impl Iterator<Item = &Skipped> {
         self.problems.iter()
     }
+}
+
+/// Why one of `device`'s topics cannot be used, if one cannot: its state
+/// topics are subscribed to (valid filters without wildcards), its command
+/// topics published to.
+fn invalid_topic(device: &Device) -> Option<String> {
+    device
+        .state_topics()
+        .chain(device.command_topics())
+        .find_map(|t| {
+            crate::mqtt::topic::name_problem(t)
+                .map(|why| format!("the topic {:?} {why}", clean_text(t, MAX_NAME)))
+        })
 }
 
 /// A discovered device that `devices.yaml` already describes.

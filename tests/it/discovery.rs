@@ -21,7 +21,7 @@ fn fixture(name: &str) -> PathBuf {
 
 /// Publishes `payload` retained at QoS 1 with mosquitto_pub (an empty
 /// payload clears the retained message).
-fn retain(broker: &Mosquitto, topic: &str, payload: &[u8]) {
+pub(super) fn retain(broker: &Mosquitto, topic: &str, payload: &[u8]) {
     let source = if payload.is_empty() { "-n" } else { "-s" };
     let mut child = std::process::Command::new("mosquitto_pub")
         .args([
@@ -118,7 +118,7 @@ discovered:
     path
 }
 
-fn list(broker: &Mosquitto, devices: &Path) -> Value {
+pub(super) fn list(broker: &Mosquitto, devices: &Path) -> Value {
     let out = giot()
         .args([
             "devices",

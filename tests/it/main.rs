@@ -6,6 +6,7 @@ mod bridge;
 mod cli;
 mod discovery;
 mod faces;
+mod field_faults;
 mod harness;
 mod http_llm;
 mod intents;

@@ -1,0 +1,161 @@
+//! Issue 15 ("Field faults") against a real mosquitto: a broker holding the
+//! issue's examples of each kind, read by the real binary.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use giot::mqtt::{ConnectOptions, Link, LinkEvent};
+use serde_json::{Value, json};
+
+use super::discovery::{list, retain};
+use super::harness::Mosquitto;
+
+fn z2m_lamp(friendly: &str, ieee: &str) -> Value {
+    json!({
+        "friendly_name": friendly,
+        "ieee_address": ieee,
+        "type": "Router",
+        "definition": {"vendor": "IKEA", "model": "LED1545G12", "description": "bulb", "exposes": [
+            {"type": "light", "features": [
+                {"type": "binary", "property": "state", "access": 7, "value_on": "ON", "value_off": "OFF"},
+                {"type": "numeric", "property": "brightness", "access": 7, "value_min": 0, "value_max": 254}
+            ]}
+        ]}
+    })
+}
+
+/// The examples of kinds 1, 7 and 8, retained on the broker.
+fn announce_examples(broker: &Mosquitto) {
+    let list = json!([
+        z2m_lamp("Kitchen Lamp", "0x00158d0000000001"),
+        z2m_lamp("Kitchen Lamp 2", "0x00158d0000000002"),
+        z2m_lamp("Лампа", "0x00158d0000000003"),
+        z2m_lamp("灯", "0x00158d0000000004"),
+        {"friendly_name": "probe", "ieee_address": "0x5", "definition": {"exposes": [
+            {"type": "numeric", "property": "x", "access": 1}
+        ]}},
+    ]);
+    retain(
+        broker,
+        "zigbee2mqtt/bridge/devices",
+        list.to_string().as_bytes(),
+    );
+    retain(
+        broker,
+        "tasmota/discovery/DC4F22000001/config",
+        json!({"dn": "Garden Relays", "t": "garden", "mac": "DC4F22000001",
+               "fn": ["Pump", "", null], "rl": [1, 1, 1], "state": ["OFF", "ON"]})
+        .to_string()
+        .as_bytes(),
+    );
+    retain(
+        broker,
+        "homeassistant/sensor/t1/config",
+        br#"{"dev_cla":"x"}"#,
+    );
+    retain(
+        broker,
+        "homeassistant/sensor/t2/config",
+        br#"{"dev_cla":"x","stat_t":"t2/state","unit_of_meas":"ppm"}"#,
+    );
+    // A state topic with a NUL: a SUBSCRIBE with it gets the client dropped.
+    retain(
+        broker,
+        "homeassistant/switch/nul/config",
+        br#"{"cmd_t":"nul/set","stat_t":"nul/\u0000/state"}"#,
+    );
+}
+
+#[test]
+fn kind1_kind7_kind8_every_announced_device_is_listed_under_a_unique_id_with_a_name() {
+    let broker = Mosquitto::start();
+    announce_examples(&broker);
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("devices.yaml");
+    std::fs::write(&empty, "devices: []\n").unwrap();
+    let listing = list(&broker, &empty);
+    let devices = listing["devices"].as_array().unwrap();
+    let ids: Vec<&str> = devices.iter().map(|d| d["id"].as_str().unwrap()).collect();
+    let unique: BTreeSet<&&str> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+    for want in [
+        "z2m_kitchen_lamp",
+        "z2m_kitchen_lamp_2",
+        "z2m_0x00158d0000000003",
+        "z2m_0x00158d0000000004",
+        "z2m_probe",
+        "tasmota_garden_1",
+        "tasmota_garden_2",
+        "tasmota_garden_3",
+        "ha_t2",
+    ] {
+        assert!(ids.contains(&want), "{want} missing from {ids:?}");
+    }
+    for d in devices {
+        assert!(!d["name"].as_str().unwrap().is_empty(), "{d}");
+    }
+    let name = |id: &str| {
+        devices.iter().find(|d| d["id"] == id).unwrap()["name"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(name("z2m_kitchen_lamp"), "Kitchen Lamp");
+    assert_eq!(name("z2m_0x00158d0000000003"), "Лампа");
+    assert_eq!(name("tasmota_garden_2"), "Garden Relays 2");
+    // The space stays in the topics: Zigbee2MQTT listens there.
+    let lamp = devices
+        .iter()
+        .find(|d| d["id"] == "z2m_kitchen_lamp")
+        .unwrap();
+    assert_eq!(lamp["state_topic"], "zigbee2mqtt/Kitchen Lamp");
+    // What was left out is said, with the reason.
+    let skipped = listing["skipped"].to_string();
+    assert!(
+        skipped.contains("homeassistant/sensor/t1/config"),
+        "{skipped}"
+    );
+    assert!(skipped.contains("NUL"), "{skipped}");
+    assert!(!ids.iter().any(|i| i.contains("nul")), "{ids:?}");
+}
+
+/// Kind 8: an invalid filter is left out of the SUBSCRIBE, so the broker
+/// does not drop the link again and again; the valid ones still deliver.
+#[tokio::test]
+async fn kind8_an_invalid_filter_does_not_get_the_link_dropped() {
+    let broker = Mosquitto::start();
+    let mut link = Link::start(
+        &ConnectOptions::new(&broker.url(), "kind8"),
+        vec![
+            "ok/#".into(),
+            "bad/\0/state".into(),
+            "bad/#/x".into(),
+            "x".repeat(70_000),
+        ],
+    )
+    .unwrap();
+    link.wait_connected(Duration::from_secs(10), |_| {})
+        .await
+        .unwrap();
+    link.subscribe(vec!["also\0bad".into(), "more/+".into()])
+        .await
+        .unwrap();
+    retain(&broker, "ok/a", b"1");
+    retain(&broker, "more/b", b"2");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let mut seen = BTreeSet::new();
+    while let Ok(Some(e)) = tokio::time::timeout_at(deadline, link.recv()).await {
+        match e {
+            LinkEvent::Disconnected { error, .. } => panic!("the link was dropped: {error}"),
+            LinkEvent::Message { topic, .. } => {
+                seen.insert(topic);
+            }
+            LinkEvent::Connected => panic!("reconnected"),
+        }
+    }
+    assert_eq!(
+        seen,
+        BTreeSet::from(["ok/a".to_string(), "more/b".to_string()])
+    );
+    link.shutdown().await;
+}
