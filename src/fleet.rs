@@ -168,6 +168,15 @@ impl Fleet {
                     self.rebuild();
                 }
             }
+            // Shown in the topic tree as skipped, with its size; never
+            // state, never an announcement.
+            LinkEvent::Skipped {
+                topic,
+                size,
+                retain,
+            } => self
+                .tree
+                .insert_skipped(topic, *size, *retain, SystemTime::now()),
         }
     }
 
@@ -382,5 +391,21 @@ discovered:
                 .iter()
                 .any(|f| f.starts_with("homeassistant"))
         );
+    }
+
+    #[test]
+    fn kind5_an_oversized_message_shows_as_skipped_with_its_size_and_is_never_state() {
+        let mut fleet = fleet();
+        let topic = fleet.registry().devices()[0].state_topic.clone();
+        let id = fleet.registry().devices()[0].id.clone();
+        fleet.apply(&LinkEvent::Skipped {
+            topic: topic.clone(),
+            size: 9 << 20,
+            retain: true,
+        });
+        let entry = fleet.tree().get(&topic).unwrap();
+        assert_eq!(entry.skipped, Some(9 << 20));
+        assert!(entry.payload.is_empty());
+        assert_eq!(fleet.state(&id), None);
     }
 }

@@ -260,6 +260,10 @@ pub async fn run(
                             let _ = shared.client.try_publish(&shared.topics.status, QoS::AtLeastOnce, true, "online");
                         }
                         LinkEvent::Disconnected { .. } => {}
+                        LinkEvent::Skipped { size, .. } => {
+                            tracing::warn!("dropped a goal message of {size} bytes: larger than the link takes");
+                            count(&shared, "rejected");
+                        }
                     }
                     if payloads.len() < MAX_BATCH {
                         next = link_events.try_recv().ok();

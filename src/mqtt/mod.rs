@@ -22,8 +22,17 @@ use tokio::task::JoinHandle;
 pub use options::{ConnectOptions, OptionsError};
 pub use tree::TopicTree;
 
-/// Largest packet giot sends or accepts (rumqttc's default is 10 KiB).
+/// Largest packet giot sends, and largest message it takes (rumqttc's
+/// default is 10 KiB). A larger incoming message is skipped
+/// ([`LinkEvent::Skipped`]), never a reason to drop the connection.
 pub const MAX_PACKET: usize = 8 * 1024 * 1024;
+
+/// The largest packet read off the wire: MQTT's own limit (a remaining
+/// length of 268,435,455 bytes and its header). rumqttc drops the
+/// connection on a packet over its limit — and the broker sends a retained
+/// one again at once — so the limit giot enforces is [`MAX_PACKET`], on
+/// the message, after it is read.
+pub const MAX_WIRE: usize = 268_435_455 + 5;
 
 /// What the link reports to its owner.
 #[derive(Debug, Clone)]
@@ -40,6 +49,13 @@ pub enum LinkEvent {
     Message {
         topic: String,
         payload: Bytes,
+        retain: bool,
+    },
+    /// A message larger than [`MAX_PACKET`]: skipped (its payload dropped),
+    /// the connection kept.
+    Skipped {
+        topic: String,
+        size: usize,
         retain: bool,
     },
 }
@@ -267,6 +283,18 @@ async fn drive(
                     }
                 }
                 LinkEvent::Connected
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) if p.payload.len() > MAX_PACKET => {
+                let shown: String = p.topic.chars().take(120).collect();
+                tracing::warn!(
+                    "skipped a message of {} bytes on {shown:?}: larger than {MAX_PACKET} bytes",
+                    p.payload.len()
+                );
+                LinkEvent::Skipped {
+                    size: p.payload.len(),
+                    topic: p.topic,
+                    retain: p.retain,
+                }
             }
             Ok(Event::Incoming(Packet::Publish(p))) => LinkEvent::Message {
                 topic: p.topic,

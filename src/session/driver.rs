@@ -257,7 +257,7 @@ async fn drive(
                             tracing::warn!("broker connection lost ({error}); retrying in {retry_in:?}");
                             false
                         }
-                        LinkEvent::Connected => false,
+                        LinkEvent::Connected | LinkEvent::Skipped { .. } => false,
                     };
                     if let Some(events) = &task.config.events
                         && (forwarded || !matches!(event, LinkEvent::Message { .. }))

@@ -186,7 +186,7 @@ fn topic_items(app: &App) -> Vec<TreeItem<'static, String>> {
 /// message too large to take, that it was skipped and its size.
 pub(crate) fn payload_preview(e: &crate::mqtt::tree::TopicEntry, max: usize) -> String {
     match e.skipped {
-        Some(size) => format!("(skipped: {} bytes, over the size limit)", size),
+        Some(size) => format!("(skipped: {size} bytes, too large)"),
         None => String::from_utf8_lossy(&e.payload[..e.payload.len().min(max)]).into_owned(),
     }
 }

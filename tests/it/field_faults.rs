@@ -151,6 +151,7 @@ async fn kind8_an_invalid_filter_does_not_get_the_link_dropped() {
                 seen.insert(topic);
             }
             LinkEvent::Connected => panic!("reconnected"),
+            LinkEvent::Skipped { topic, .. } => panic!("skipped {topic}"),
         }
     }
     assert_eq!(
@@ -158,4 +159,78 @@ async fn kind8_an_invalid_filter_does_not_get_the_link_dropped() {
         BTreeSet::from(["ok/a".to_string(), "more/b".to_string()])
     );
     link.shutdown().await;
+}
+
+/// Kind 5: one 9 MiB retained message is skipped, with its size, and the
+/// connection stays up: the other messages arrive, nothing reconnects.
+#[tokio::test]
+async fn kind5_an_oversized_retained_message_is_skipped_and_the_link_stays_up() {
+    let broker = Mosquitto::start();
+    let big = vec![b'x'; 9 * 1024 * 1024];
+    retain(&broker, "homeassistant/sensor/huge/config", &big);
+    retain(
+        &broker,
+        "homeassistant/switch/s1/config",
+        br#"{"cmd_t":"s1/set"}"#,
+    );
+    let mut link = Link::start(
+        &ConnectOptions::new(&broker.url(), "kind5"),
+        vec!["homeassistant/#".into()],
+    )
+    .unwrap();
+    link.wait_connected(Duration::from_secs(10), |_| {})
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let (mut skipped, mut messages) = (Vec::new(), Vec::new());
+    while let Ok(Some(e)) = tokio::time::timeout_at(deadline, link.recv()).await {
+        match e {
+            LinkEvent::Disconnected { error, .. } => panic!("the link was dropped: {error}"),
+            LinkEvent::Connected => panic!("reconnected"),
+            LinkEvent::Skipped {
+                topic,
+                size,
+                retain,
+            } => skipped.push((topic, size, retain)),
+            LinkEvent::Message { topic, .. } => messages.push(topic),
+        }
+    }
+    assert_eq!(
+        skipped,
+        [(
+            "homeassistant/sensor/huge/config".to_string(),
+            9 * 1024 * 1024,
+            true
+        )]
+    );
+    assert_eq!(messages, ["homeassistant/switch/s1/config"]);
+    link.shutdown().await;
+}
+
+/// Kind 5 through a face: `giot devices list --discovered` (discovery, as
+/// every face reads it) lists the devices beside a 9 MiB retained message.
+#[test]
+fn kind5_discovery_beside_an_oversized_message_still_lists_the_devices() {
+    let broker = Mosquitto::start();
+    retain(
+        &broker,
+        "homeassistant/sensor/huge/config",
+        &vec![b'{'; 9 * 1024 * 1024],
+    );
+    retain(
+        &broker,
+        "homeassistant/switch/s1/config",
+        br#"{"cmd_t":"s1/set"}"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("devices.yaml");
+    std::fs::write(&empty, "devices: []\n").unwrap();
+    let listing = list(&broker, &empty);
+    let ids: Vec<&str> = listing["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["ha_s1"]);
 }
