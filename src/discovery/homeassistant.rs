@@ -26,10 +26,17 @@ use crate::registry::{
 const ABBREVIATIONS: &[(&str, &str)] = &[
     ("avty_t", "availability_topic"),
     ("bri_cmd_t", "brightness_command_topic"),
+    ("bri_cmd_tpl", "brightness_command_template"),
     ("bri_scl", "brightness_scale"),
     ("bri_stat_t", "brightness_state_topic"),
     ("bri_val_tpl", "brightness_value_template"),
+    ("clr_temp_cmd_t", "color_temp_command_topic"),
+    ("clr_temp_cmd_tpl", "color_temp_command_template"),
+    ("clr_temp_stat_t", "color_temp_state_topic"),
+    ("clr_temp_val_tpl", "color_temp_value_template"),
+    ("clrm", "color_mode"),
     ("cmd_t", "command_topic"),
+    ("cmd_tpl", "command_template"),
     ("cmps", "components"),
     ("curr_temp_t", "current_temperature_topic"),
     ("curr_temp_tpl", "current_temperature_template"),
@@ -38,13 +45,19 @@ const ABBREVIATIONS: &[(&str, &str)] = &[
     ("max_temp", "max_temp"),
     ("min_temp", "min_temp"),
     ("mode_cmd_t", "mode_command_topic"),
+    ("mode_cmd_tpl", "mode_command_template"),
     ("mode_stat_t", "mode_state_topic"),
     ("mode_stat_tpl", "mode_state_template"),
     ("obj_id", "object_id"),
     ("o", "origin"),
     ("opt", "optimistic"),
     ("p", "platform"),
+    ("max_mirs", "max_mireds"),
+    ("min_mirs", "min_mireds"),
+    ("max_klv", "max_kelvin"),
+    ("min_klv", "min_kelvin"),
     ("pct_cmd_t", "percentage_command_topic"),
+    ("pct_cmd_tpl", "percentage_command_template"),
     ("pct_stat_t", "percentage_state_topic"),
     ("pct_val_tpl", "percentage_value_template"),
     ("pl_arm_away", "payload_arm_away"),
@@ -64,10 +77,13 @@ const ABBREVIATIONS: &[(&str, &str)] = &[
     ("pos_tpl", "position_template"),
     ("pow_cmd_t", "power_command_topic"),
     ("pr_mode_cmd_t", "preset_mode_command_topic"),
+    ("pr_mode_cmd_tpl", "preset_mode_command_template"),
     ("pr_mode_stat_t", "preset_mode_state_topic"),
     ("pr_mode_val_tpl", "preset_mode_value_template"),
     ("pr_modes", "preset_modes"),
     ("set_pos_t", "set_position_topic"),
+    ("set_pos_tpl", "set_position_template"),
+    ("sup_clrm", "supported_color_modes"),
     ("spd_rng_max", "speed_range_max"),
     ("spd_rng_min", "speed_range_min"),
     ("stat_clsd", "state_closed"),
@@ -79,6 +95,7 @@ const ABBREVIATIONS: &[(&str, &str)] = &[
     ("stat_unlocked", "state_unlocked"),
     ("stat_val_tpl", "state_value_template"),
     ("temp_cmd_t", "temperature_command_topic"),
+    ("temp_cmd_tpl", "temperature_command_template"),
     ("temp_stat_t", "temperature_state_topic"),
     ("temp_stat_tpl", "temperature_state_template"),
     ("temp_unit", "temperature_unit"),
@@ -452,6 +469,17 @@ fn entity(
                         BTreeMap::new(),
                         "brightness_state_topic",
                         "brightness_value_template",
+                        BTreeMap::new(),
+                    );
+                    let (range, unit) = color_temp_range(c);
+                    b.add(
+                        "color_temp",
+                        range,
+                        Some(unit.into()),
+                        "color_temp_command_topic",
+                        BTreeMap::new(),
+                        "color_temp_state_topic",
+                        "color_temp_value_template",
                         BTreeMap::new(),
                     );
                 }
@@ -888,17 +916,60 @@ fn json_light(c: &Map<String, Value>, b: &mut Caps<'_>) {
         command: Some(spec("state", on_off_map.clone(), Map::new())),
         state: source("state", on_off_map),
     });
-    if c.get("brightness").and_then(Value::as_bool) == Some(true) {
-        let mut with = Map::new();
-        with.insert("state".into(), "ON".into());
+    let modes = strings(c, "supported_color_modes").unwrap_or_default();
+    // Since 2024 the colour modes imply brightness (every mode but `onoff`);
+    // the `brightness: true` flag they replace (removed in 2025) still counts.
+    let dims = modes.iter().any(|m| m != "onoff")
+        || c.get("brightness").and_then(Value::as_bool) == Some(true);
+    let mut with = Map::new();
+    with.insert("state".into(), "ON".into());
+    if dims {
         b.caps.push(Capability {
             name: "brightness".into(),
             kind: number(0.0, num(c, "brightness_scale", 255.0), Some(1.0)),
             unit: None,
             readonly: false,
-            command: Some(spec("brightness", BTreeMap::new(), with)),
+            command: Some(spec("brightness", BTreeMap::new(), with.clone())),
             state: source("brightness", BTreeMap::new()),
         });
+    }
+    if modes.iter().any(|m| m == "color_temp")
+        || c.get("color_temp").and_then(Value::as_bool) == Some(true)
+    {
+        let (range, unit) = color_temp_range(c);
+        b.caps.push(Capability {
+            name: "color_temp".into(),
+            kind: range,
+            unit: Some(unit.into()),
+            readonly: false,
+            command: Some(spec("color_temp", BTreeMap::new(), with)),
+            state: source("color_temp", BTreeMap::new()),
+        });
+    }
+}
+
+/// The colour temperature range and unit of a light: kelvin when
+/// `color_temp_kelvin` is true (`min_kelvin`..`max_kelvin`, 2000..6535 by
+/// default), else mireds (`min_mireds`..`max_mireds`, 153..500).
+fn color_temp_range(c: &Map<String, Value>) -> (CapabilityType, &'static str) {
+    if c.get("color_temp_kelvin").and_then(Value::as_bool) == Some(true) {
+        (
+            number(
+                num(c, "min_kelvin", 2000.0),
+                num(c, "max_kelvin", 6535.0),
+                Some(1.0),
+            ),
+            "K",
+        )
+    } else {
+        (
+            number(
+                num(c, "min_mireds", 153.0),
+                num(c, "max_mireds", 500.0),
+                Some(1.0),
+            ),
+            "mired",
+        )
     }
 }
 

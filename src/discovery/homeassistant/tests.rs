@@ -264,3 +264,91 @@ fn a_scene_is_activated_with_payload_on() {
         ("scenes/movie/set".into(), "ACTIVATE".into())
     );
 }
+
+fn config(topic: &str, config: serde_json::Value) -> Device {
+    let a = parse(topic, config.to_string().as_bytes())
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.devices.len(), 1, "{a:?}");
+    a.devices.into_iter().next().unwrap()
+}
+
+/// Examples from Home Assistant's current "MQTT Light" documentation
+/// (JSON schema): colour modes imply brightness since 2024.
+#[test]
+fn kind2_a_json_light_with_colour_modes_gets_brightness_without_the_old_flag() {
+    let d = config(
+        "homeassistant/light/desk/config",
+        json!({"name": "Desk lamp", "schema": "json", "cmd_t": "desk/set", "stat_t": "desk/state",
+               "supported_color_modes": ["brightness"]}),
+    );
+    let bri = d
+        .capability("brightness")
+        .expect("brightness from the colour mode");
+    assert_eq!(bri.range(), Some((0.0, 255.0)));
+    let (_, payload) = d.encode(bri, &json!(77)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(v, json!({"state": "ON", "brightness": 77}));
+    assert!(d.capability("color_temp").is_none());
+    // `onoff` alone: no brightness.
+    let plain = config(
+        "homeassistant/light/p/config",
+        json!({"schema": "json", "cmd_t": "p/set", "supported_color_modes": ["onoff"]}),
+    );
+    assert!(plain.capability("brightness").is_none());
+    // Every other mode implies it too, with the announced scale.
+    for mode in ["color_temp", "hs", "xy", "rgb", "rgbw", "rgbww", "white"] {
+        let d = config(
+            "homeassistant/light/c/config",
+            json!({"schema": "json", "cmd_t": "c/set", "supported_color_modes": [mode], "brightness_scale": 100}),
+        );
+        assert_eq!(
+            d.capability("brightness").and_then(|c| c.range()),
+            Some((0.0, 100.0)),
+            "{mode}"
+        );
+    }
+}
+
+#[test]
+fn kind2_colour_temperature_comes_in_mireds_or_kelvin_as_announced() {
+    let mireds = config(
+        "homeassistant/light/m/config",
+        json!({"schema": "json", "cmd_t": "m/set", "stat_t": "m/state",
+               "supported_color_modes": ["color_temp"], "min_mireds": 160, "max_mireds": 370}),
+    );
+    let ct = mireds.capability("color_temp").unwrap();
+    assert_eq!(ct.range(), Some((160.0, 370.0)));
+    assert_eq!(ct.unit.as_deref(), Some("mired"));
+    let kelvin = config(
+        "homeassistant/light/k/config",
+        json!({"schema": "json", "cmd_t": "k/set", "supported_color_modes": ["color_temp"],
+               "color_temp_kelvin": true, "min_kelvin": 2700, "max_kelvin": 6500}),
+    );
+    let ct = kelvin.capability("color_temp").unwrap();
+    assert_eq!(ct.range(), Some((2700.0, 6500.0)));
+    assert_eq!(ct.unit.as_deref(), Some("K"));
+    let (_, payload) = kelvin.encode(ct, &json!(3000)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(v, json!({"state": "ON", "color_temp": 3000}));
+    // Defaults when no range is announced.
+    let d = config(
+        "homeassistant/light/d/config",
+        json!({"schema": "json", "cmd_t": "d/set", "supported_color_modes": ["color_temp"], "color_temp_kelvin": true}),
+    );
+    assert_eq!(
+        d.capability("color_temp").unwrap().range(),
+        Some((2000.0, 6535.0))
+    );
+    // The default schema: its own topic, abbreviated keys.
+    let d = config(
+        "homeassistant/light/e/config",
+        json!({"cmd_t": "e/set", "clr_temp_cmd_t": "e/ct/set", "clr_temp_stat_t": "e/ct", "min_mirs": 200, "max_mirs": 400}),
+    );
+    let ct = d.capability("color_temp").unwrap();
+    assert_eq!(ct.range(), Some((200.0, 400.0)));
+    assert_eq!(
+        d.encode(ct, &json!(250)).unwrap(),
+        ("e/ct/set".into(), "250".into())
+    );
+}
