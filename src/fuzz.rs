@@ -570,6 +570,16 @@ devices:
     ] {
         feed(topic, fixture(file));
     }
+    // Templates, rendered on every state payload.
+    feed(
+        "homeassistant/cover/tpl/config",
+        json!({"cmd_t": "tpl/set", "stat_t": "tpl/state", "set_pos_t": "tpl/set", "pos_t": "tpl/state",
+               "set_position_template": "{ \"position\": {{ position }} }",
+               "position_template": "{{ (value_json.position | float(0)) | round(0) | int }}",
+               "value_template": "{{ value_json.state | lower if value_json.state is defined else value }}"})
+        .to_string()
+        .into_bytes(),
+    );
     let mut topics: Vec<String> = fleet
         .registry()
         .devices()
@@ -587,6 +597,7 @@ fn state_seeds() -> Vec<Vec<u8>> {
         r#"{"power":"on","brightness":40}"#,
         r#"{"temperature":21.5,"humidity":40,"current_heating_setpoint":20}"#,
         r#"{"position":40,"state":"OPEN"}"#,
+        r#"{"position":"40.5","state":null}"#,
         r#"{"AM2301":{"Temperature":21.4,"Humidity":40.2},"TempUnit":"C"}"#,
         r#"{"POWER":"ON","Dimmer":30}"#,
         "ON",

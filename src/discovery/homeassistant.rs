@@ -19,7 +19,8 @@ use super::{
     make_unique_id, slug, slug_or,
 };
 use crate::registry::{
-    Capability, CapabilityType, CommandSpec, Device, Discovered, PayloadFormat, StateSource,
+    Capability, CapabilityType, CommandSpec, CommandTemplate, Device, Discovered, PayloadFormat,
+    StateSource, jinja,
 };
 
 /// Home Assistant's abbreviations of config keys (the subset giot reads).
@@ -189,7 +190,7 @@ pub fn parse(topic: &str, payload: &[u8]) -> Result<Option<Announcement>, Discov
         topic,
     );
     let mut announcement = Announcement::new(topic, Vec::new());
-    match entity(topic, component, &id, &config)? {
+    match entity(topic, component, &id, &config, &mut announcement.problems)? {
         Some(d) => announcement.devices.push(d),
         None => announcement
             .problems
@@ -251,7 +252,14 @@ fn device_based(
             &[named, text(&merged, "unique_id")],
             &format!("{topic}#{key}"),
         );
-        match entity(topic, &platform, &id, &merged) {
+        let mut problems = Vec::new();
+        let found = entity(topic, &platform, &id, &merged, &mut problems);
+        announcement.problems.extend(
+            problems
+                .into_iter()
+                .map(|p| format!("component {key}: {p}")),
+        );
+        match found {
             Ok(Some(d)) => announcement.devices.push(d),
             Ok(None) => announcement.problems.push(format!(
                 "component {key}: giot does not model the {platform} component"
@@ -297,8 +305,26 @@ fn template_key(template: Option<&str>) -> Result<Option<String>, ()> {
         .strip_prefix("{{")
         .and_then(|t| t.strip_suffix("}}"))
         .ok_or(())?;
-    // Number filters change nothing giot compares.
-    let expr = inner.split('|').next().unwrap_or("").trim();
+    // Number and case filters change nothing giot compares; any other
+    // expression is rendered instead (see `registry::jinja`).
+    let mut parts = inner.split('|');
+    let expr = parts.next().unwrap_or("").trim();
+    let harmless = |f: &str| {
+        let f = f.trim();
+        let name = f.split('(').next().unwrap_or("").trim();
+        matches!(
+            name,
+            "float" | "int" | "round" | "lower" | "upper" | "trim" | "string"
+        ) && f[name.len()..]
+            .trim()
+            .trim_start_matches('(')
+            .trim_end_matches(')')
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ' ' || c == ',')
+    };
+    if !parts.all(harmless) {
+        return Err(());
+    }
     if expr == "value" {
         return Ok(None);
     }
@@ -324,6 +350,40 @@ fn template_key(template: Option<&str>) -> Result<Option<String>, ()> {
     Ok(Some(keys.join(".")))
 }
 
+/// Command topics and the template that writes their payload, with the
+/// name the template sees the value by.
+const COMMAND_TEMPLATES: &[(&str, &str, &str)] = &[
+    ("command_topic", "command_template", "value"),
+    (
+        "brightness_command_topic",
+        "brightness_command_template",
+        "value",
+    ),
+    (
+        "color_temp_command_topic",
+        "color_temp_command_template",
+        "value",
+    ),
+    ("set_position_topic", "set_position_template", "position"),
+    (
+        "percentage_command_topic",
+        "percentage_command_template",
+        "value",
+    ),
+    (
+        "preset_mode_command_topic",
+        "preset_mode_command_template",
+        "value",
+    ),
+    ("mode_command_topic", "mode_command_template", "value"),
+    (
+        "temperature_command_topic",
+        "temperature_command_template",
+        "value",
+    ),
+    ("power_command_topic", "power_command_template", "value"),
+];
+
 /// Builds capabilities from one entity's options.
 struct Caps<'a> {
     config: &'a Map<String, Value>,
@@ -348,18 +408,75 @@ impl Caps<'_> {
         let Some(topic) = text(self.config, topic_key) else {
             return Vec::new();
         };
-        match template_key(text(self.config, template_key_name)) {
+        let template = text(self.config, template_key_name);
+        match template_key(template) {
             Ok(key) => vec![StateSource {
                 topic: topic.to_string(),
                 key,
                 values: values.clone(),
+                template: None,
             }],
-            Err(()) => {
-                self.problems.push(format!(
-                    "{template_key_name} is not of the form {{{{ value_json.key }}}}: its state is not read"
-                ));
-                Vec::new()
-            }
+            // Any other template is rendered (minijinja) on each payload.
+            Err(()) => match template.and_then(jinja::syntax_problem) {
+                None => vec![StateSource {
+                    topic: topic.to_string(),
+                    key: None,
+                    values: values.clone(),
+                    template: template.map(String::from),
+                }],
+                Some(why) => {
+                    self.problems.push(format!(
+                        "{template_key_name} cannot be used ({}): its state is not read",
+                        clean_text(&why, 120)
+                    ));
+                    Vec::new()
+                }
+            },
+        }
+    }
+
+    /// The command template for `command_key`'s topic, checked against
+    /// the values the capability can take; `Err` when it cannot render one.
+    fn command_template(
+        &self,
+        command_key: &str,
+        kind: &CapabilityType,
+        values: &BTreeMap<String, Value>,
+    ) -> Result<Option<CommandTemplate>, String> {
+        let Some(&(_, template_key, var)) =
+            COMMAND_TEMPLATES.iter().find(|(t, ..)| *t == command_key)
+        else {
+            return Ok(None);
+        };
+        let Some(source) = text(self.config, template_key) else {
+            return Ok(None);
+        };
+        let samples: Vec<Value> = match kind {
+            CapabilityType::Enum { values: names } => names
+                .iter()
+                .map(|n| {
+                    values
+                        .get(n)
+                        .cloned()
+                        .unwrap_or_else(|| Value::from(n.as_str()))
+                })
+                .collect(),
+            CapabilityType::Number { min, max, .. } => [*min, *max, (min + max) / 2.0]
+                .iter()
+                .map(|x| crate::registry::value::number(x.round()))
+                .collect(),
+            CapabilityType::Bool => vec![Value::Bool(true), Value::Bool(false)],
+            _ => vec![Value::from("x")],
+        };
+        match jinja::check_command(source, var, &samples) {
+            None => Ok(Some(CommandTemplate {
+                source: source.to_string(),
+                var: var.to_string(),
+            })),
+            Some(why) => Err(format!(
+                "{template_key} cannot be rendered ({})",
+                clean_text(&why, 120)
+            )),
         }
     }
 
@@ -378,12 +495,29 @@ impl Caps<'_> {
         template: &str,
         state_values: BTreeMap<String, Value>,
     ) {
-        let command = text(self.config, command_key).map(|topic| CommandSpec {
-            topic: topic.to_string(),
-            format: PayloadFormat::Plain,
-            key: None,
-            values: command_values,
-            with: Map::new(),
+        let template_spec = match self.command_template(command_key, &kind, &command_values) {
+            Ok(t) => Some(t),
+            Err(why) => {
+                // Never a wrong payload: without its template the
+                // capability is only read (or left out when it has no state).
+                let then = if text(self.config, state_key).is_some() {
+                    "it is read-only"
+                } else {
+                    "it is left out"
+                };
+                self.problems.push(format!("{name}: {why}; {then}"));
+                None
+            }
+        };
+        let command = template_spec.and_then(|template| {
+            text(self.config, command_key).map(|topic| CommandSpec {
+                topic: topic.to_string(),
+                format: PayloadFormat::Plain,
+                key: None,
+                values: command_values,
+                with: Map::new(),
+                template,
+            })
         });
         let state = self.source(state_key, template, &state_values);
         if command.is_none() && text(self.config, state_key).is_none() {
@@ -431,6 +565,7 @@ fn entity(
     component: &str,
     id: &str,
     c: &Map<String, Value>,
+    problems: &mut Vec<String>,
 ) -> Result<Option<Device>, DiscoveryError> {
     let mut b = Caps {
         config: c,
@@ -717,7 +852,7 @@ fn entity(
             );
             if let Some(cap) = b.caps.last_mut() {
                 for source in &mut cap.state {
-                    if source.key.is_none() {
+                    if source.key.is_none() && source.template.is_none() {
                         source.key = Some("state".into());
                     }
                 }
@@ -816,6 +951,9 @@ fn entity(
         _ => return Ok(None),
     };
     if b.caps.is_empty() {
+        if !b.problems.is_empty() {
+            return Err(DiscoveryError::Invalid(b.problems.join("; ")));
+        }
         return Err(DiscoveryError::Invalid(format!(
             "the {component} announces no topic giot can command or read (command_topic, state_topic, ...)"
         )));
@@ -843,9 +981,7 @@ fn entity(
     let room = dev_text("suggested_area")
         .map(|a| slug(&a))
         .filter(|r| !r.is_empty());
-    for p in &b.problems {
-        tracing::info!("discovery: {topic}: {p}");
-    }
+    problems.append(&mut b.problems);
     let state_topic = b
         .caps
         .iter()
@@ -897,6 +1033,7 @@ fn json_light(c: &Map<String, Value>, b: &mut Caps<'_>) {
         key: Some(key.to_string()),
         values,
         with,
+        template: None,
     };
     let source = |key: &str, values: BTreeMap<String, Value>| {
         state_topic
@@ -904,6 +1041,7 @@ fn json_light(c: &Map<String, Value>, b: &mut Caps<'_>) {
                 topic: t.to_string(),
                 key: Some(key.to_string()),
                 values,
+                template: None,
             })
             .into_iter()
             .collect()

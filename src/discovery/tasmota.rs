@@ -184,22 +184,26 @@ fn power(name: &str, key: &str, topics: &Topics, off: &Value, on: &Value) -> Cap
             key: None,
             values: values.clone(),
             with: Map::new(),
+            template: None,
         }),
         state: vec![
             StateSource {
                 topic: format!("{}{key}", topics.stat),
                 key: None,
                 values: values.clone(),
+                template: None,
             },
             StateSource {
                 topic: format!("{}RESULT", topics.stat),
                 key: Some(key.into()),
                 values: values.clone(),
+                template: None,
             },
             StateSource {
                 topic: format!("{}STATE", topics.tele),
                 key: Some(key.into()),
                 values,
+                template: None,
             },
         ],
     }
@@ -221,6 +225,7 @@ fn dimmer(topics: &Topics) -> Capability {
             key: None,
             values: BTreeMap::new(),
             with: Map::new(),
+            template: None,
         }),
         state: ["RESULT", "STATE"]
             .iter()
@@ -235,6 +240,7 @@ fn dimmer(topics: &Topics) -> Capability {
                 ),
                 key: Some("Dimmer".into()),
                 values: BTreeMap::new(),
+                template: None,
             })
             .collect(),
     }
@@ -274,6 +280,7 @@ fn fallback_device(t: &str, seen: &Seen) -> Device {
                 topic: format!("{}LWT", topics.tele),
                 key: None,
                 values: BTreeMap::new(),
+                template: None,
             }],
         });
     }
@@ -548,6 +555,7 @@ fn parse_sensors(
                     topic: format!("{}SENSOR", node.tele),
                     key: Some(format!("{sensor}.{key}")),
                     values: BTreeMap::new(),
+                    template: None,
                 }],
             });
         }

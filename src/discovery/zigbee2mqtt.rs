@@ -318,12 +318,14 @@ impl Builder<'_> {
             key: Some(property.to_string()),
             values: values.clone(),
             with: Map::new(),
+            template: None,
         });
         let state = (access & PUBLISHED != 0)
             .then(|| StateSource {
                 topic: self.state_topic.to_string(),
                 key: Some(property.to_string()),
                 values,
+                template: None,
             })
             .into_iter()
             .collect();

@@ -352,3 +352,116 @@ fn kind2_colour_temperature_comes_in_mireds_or_kelvin_as_announced() {
         ("e/ct/set".into(), "250".into())
     );
 }
+
+/// The cover Zigbee2MQTT itself announces: its position goes out through
+/// the template, never as the bare number.
+#[test]
+fn kind3_a_set_position_template_writes_the_payload_the_device_reads() {
+    let d = config(
+        "homeassistant/cover/0x1/cover/config",
+        json!({"name": "Blind", "cmd_t": "zigbee2mqtt/Blind/set", "stat_t": "zigbee2mqtt/Blind",
+               "set_pos_t": "zigbee2mqtt/Blind/set", "pos_t": "zigbee2mqtt/Blind",
+               "set_position_template": "{ \"position\": {{ position }} }",
+               "position_template": "{{ value_json.position }}",
+               "value_template": "{{ value_json.state }}"}),
+    );
+    let pos = d.capability("position").unwrap();
+    assert!(!pos.readonly);
+    assert_eq!(
+        d.encode(pos, &json!(40)).unwrap(),
+        (
+            "zigbee2mqtt/Blind/set".into(),
+            r#"{ "position": 40 }"#.into()
+        )
+    );
+    assert_eq!(
+        pos.state[0].decode(pos, br#"{"position": 35, "state": "OPEN"}"#),
+        Some(json!(35))
+    );
+}
+
+#[test]
+fn kind3_command_and_value_templates_are_rendered_with_the_filters_users_write() {
+    let d = config(
+        "homeassistant/light/t/config",
+        json!({"cmd_t": "t/set", "stat_t": "t/state", "bri_cmd_t": "t/bri", "bri_stat_t": "t/state",
+               "bri_scl": 100,
+               "brightness_command_template": "{\"level\": {{ value | int }}}",
+               "brightness_value_template": "{{ (value_json.level | float(0) * 100 / 254) | round(0) | int }}",
+               "state_value_template": "{{ value_json.power | lower }}"}),
+    );
+    let bri = d.capability("brightness").unwrap();
+    assert_eq!(
+        d.encode(bri, &json!(30)).unwrap(),
+        ("t/bri".into(), r#"{"level": 30}"#.into())
+    );
+    assert_eq!(
+        bri.state[0].decode(bri, br#"{"level": 127, "power": "ON"}"#),
+        Some(json!(50))
+    );
+    let power = d.capability("power").unwrap();
+    assert_eq!(
+        power.state[0].decode(power, br#"{"level": 1, "power": "ON"}"#),
+        Some(json!("on"))
+    );
+    // A value template on a number sensor, rendered.
+    let s = config(
+        "homeassistant/sensor/s/config",
+        json!({"stat_t": "s/state", "unit_of_meas": "°C", "dev_cla": "temperature",
+               "val_tpl": "{{ value_json.t | float * 0.1 }}"}),
+    );
+    let t = &s.capabilities[0];
+    assert_eq!(t.state[0].decode(t, br#"{"t": 215}"#), Some(json!(21.5)));
+    // A payload the template cannot read is no state, never a guess.
+    assert_eq!(t.state[0].decode(t, br#"{"x": 1}"#), None);
+}
+
+#[test]
+fn kind3_a_template_giot_cannot_render_makes_the_capability_read_only_and_is_reported() {
+    let topic = "homeassistant/number/n/config";
+    let a = parse(
+        topic,
+        json!({"cmd_t": "n/set", "stat_t": "n/state", "min": 0, "max": 10,
+               "command_template": "{{ value | as_timestamp }}"})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap()
+    .unwrap();
+    let d = &a.devices[0];
+    let value = d.capability("value").unwrap();
+    assert!(value.readonly && value.command.is_none());
+    assert_eq!(d.encode(value, &json!(5)), None);
+    assert_eq!(a.problems.len(), 1, "{:?}", a.problems);
+    assert!(
+        a.problems[0].contains("command_template cannot be rendered"),
+        "{:?}",
+        a.problems
+    );
+    assert!(a.problems[0].contains("read-only"), "{:?}", a.problems);
+    // Without a state to read, the capability is left out, and that is said.
+    let e = parse(
+        "homeassistant/number/m/config",
+        json!({"cmd_t": "m/set", "command_template": "{{ value | int + }}"})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("left out"), "{e}");
+    // A value template that does not even parse: the state is not read.
+    let a = parse(
+        "homeassistant/sensor/v/config",
+        json!({"stat_t": "v/state", "val_tpl": "{{ value_json.x ", "cmd_t": "v/set"})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap()
+    .unwrap();
+    assert!(
+        a.problems
+            .iter()
+            .any(|p| p.contains("value_template cannot be used")),
+        "{:?}",
+        a.problems
+    );
+}
