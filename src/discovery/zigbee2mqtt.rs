@@ -52,7 +52,8 @@ pub fn parse(topic: &str, payload: &[u8]) -> Result<Announcement, DiscoveryError
                 |f| format!("device {:?}", clean_text(f, MAX_NAME)),
             );
         match device(topic, entry) {
-            Ok(Found::Device(mut d, ieee)) => {
+            Ok(Found::Device(d, ieee)) => {
+                let mut d = *d;
                 // Two names that sanitise alike ("Kitchen Lamp", "kitchen_lamp")
                 // keep apart by the IEEE address, then by their position.
                 if !ids.insert(d.id.clone()) {
@@ -86,7 +87,7 @@ pub fn parse(topic: &str, payload: &[u8]) -> Result<Announcement, DiscoveryError
 /// What one entry of the device list gives.
 enum Found {
     /// A device, with its IEEE address when it has one.
-    Device(Device, Option<String>),
+    Device(Box<Device>, Option<String>),
     /// The coordinator: the network itself, not a device to act on.
     Coordinator,
     /// A device left out, and why.
@@ -181,7 +182,7 @@ fn device(topic: &str, entry: &Value) -> Result<Found, DiscoveryError> {
         _ => "device",
     };
     Ok(Found::Device(
-        Device {
+        Box::new(Device {
             id,
             safety: default_safety(kind, &[&name, &about]),
             name,
@@ -197,7 +198,7 @@ fn device(topic: &str, entry: &Value) -> Result<Found, DiscoveryError> {
                 topic: topic.into(),
                 description,
             }),
-        },
+        }),
         ieee,
     ))
 }

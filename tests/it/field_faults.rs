@@ -125,7 +125,7 @@ fn kind1_kind7_kind8_every_announced_device_is_listed_under_a_unique_id_with_a_n
 async fn kind8_an_invalid_filter_does_not_get_the_link_dropped() {
     let broker = Mosquitto::start();
     let mut link = Link::start(
-        &ConnectOptions::new(&broker.url(), "kind8"),
+        &ConnectOptions::new(broker.url(), "kind8"),
         vec![
             "ok/#".into(),
             "bad/\0/state".into(),
@@ -174,7 +174,7 @@ async fn kind5_an_oversized_retained_message_is_skipped_and_the_link_stays_up() 
         br#"{"cmd_t":"s1/set"}"#,
     );
     let mut link = Link::start(
-        &ConnectOptions::new(&broker.url(), "kind5"),
+        &ConnectOptions::new(broker.url(), "kind5"),
         vec!["homeassistant/#".into()],
     )
     .unwrap();
