@@ -123,27 +123,7 @@ fn verify(key: &[u8], message: &GoalMessage, sig: &str) -> bool {
     mac(key, &canonical(message)).is_some_and(|m| m.verify_slice(&bytes).is_ok())
 }
 
-/// Text from a goal message made safe for one log line: control, line and
-/// format characters (newlines, escapes, bidi overrides) escaped, at most
-/// `max` characters. Goal text cannot forge log lines.
-pub fn loggable(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == max {
-            out.push('…');
-            break;
-        }
-        if c.is_control()
-            || (c.is_whitespace() && c != ' ')
-            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
-        {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub use crate::types::loggable;
 
 /// A message on `giot/<agent>/goals` as senders write it: a goal, or a
 /// person's yes to an earlier `needs_confirmation` result (`confirm` holds

@@ -272,7 +272,11 @@ impl Builder<'_> {
             Some("numeric") => {
                 let min = f.get("value_min").and_then(Value::as_f64);
                 let max = f.get("value_max").and_then(Value::as_f64);
-                let step = f.get("value_step").and_then(Value::as_f64);
+                // A step must be positive to snap to (0 or less is none).
+                let step = f
+                    .get("value_step")
+                    .and_then(Value::as_f64)
+                    .filter(|s| *s > 0.0);
                 match (min, max) {
                     (Some(min), Some(max)) if min <= max => CapabilityType::Number {
                         min,

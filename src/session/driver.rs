@@ -338,7 +338,8 @@ impl Task {
                     confirmed_by,
                 } => self.record(goal, text, actions, confirmed_by),
                 Effect::Trace { goal, step } => {
-                    tracing::info!("{step}");
+                    // Steps quote the goal: escaped, they cannot forge log lines.
+                    tracing::info!("{}", crate::types::loggable(&step, 600));
                     if let Some(w) = self.waiting.get_mut(&goal) {
                         w.trace.push(step);
                     }
