@@ -36,6 +36,8 @@ const ABBREVIATIONS: &[(&str, &str)] = &[
     ("clr_temp_stat_t", "color_temp_state_topic"),
     ("clr_temp_val_tpl", "color_temp_value_template"),
     ("clrm", "color_mode"),
+    ("cmd_off_tpl", "command_off_template"),
+    ("cmd_on_tpl", "command_on_template"),
     ("cmd_t", "command_topic"),
     ("cmd_tpl", "command_template"),
     ("cmps", "components"),
@@ -93,6 +95,8 @@ const ABBREVIATIONS: &[(&str, &str)] = &[
     ("stat_on", "state_on"),
     ("stat_open", "state_open"),
     ("stat_t", "state_topic"),
+    ("stat_tpl", "state_template"),
+    ("bri_tpl", "brightness_template"),
     ("stat_unlocked", "state_unlocked"),
     ("stat_val_tpl", "state_value_template"),
     ("temp_cmd_t", "temperature_command_topic"),
@@ -584,6 +588,7 @@ fn entity(
         "light" => {
             match text(c, "schema").unwrap_or("default") {
                 "json" => json_light(c, &mut b),
+                "template" => template_light(c, &mut b),
                 "default" | "basic" => {
                     b.add(
                         "power",
@@ -620,7 +625,7 @@ fn entity(
                 }
                 other => {
                     return Err(DiscoveryError::Invalid(format!(
-                        "light schema `{other}` is not supported (default and json are)"
+                        "light schema `{other}` is not supported (default, json and template are)"
                     )));
                 }
             }
@@ -1083,6 +1088,113 @@ fn json_light(c: &Map<String, Value>, b: &mut Caps<'_>) {
             command: Some(spec("color_temp", BTreeMap::new(), with)),
             state: source("color_temp", BTreeMap::new()),
         });
+    }
+}
+
+/// A light of `schema: template`: `command_on_template` and
+/// `command_off_template` write every command on `command_topic` (the on
+/// template also sets the brightness, which it sees as `brightness`);
+/// `state_template` and `brightness_template` read the state topic.
+fn template_light(c: &Map<String, Value>, b: &mut Caps<'_>) {
+    let (Some(topic), Some(on), Some(off)) = (
+        text(c, "command_topic"),
+        text(c, "command_on_template"),
+        text(c, "command_off_template"),
+    ) else {
+        b.problems.push(
+            "a template light needs command_topic, command_on_template and command_off_template"
+                .into(),
+        );
+        return;
+    };
+    let state_topic = text(c, "state_topic");
+    let source = |template: Option<&str>, b: &mut Caps<'_>, name: &str| -> Vec<StateSource> {
+        match (state_topic, template) {
+            (Some(t), Some(tpl)) => match jinja::syntax_problem(tpl) {
+                None => vec![StateSource {
+                    topic: t.to_string(),
+                    key: None,
+                    values: BTreeMap::new(),
+                    template: Some(tpl.to_string()),
+                }],
+                Some(why) => {
+                    b.problems.push(format!(
+                        "{name}_template cannot be used ({}): its state is not read",
+                        clean_text(&why, 120)
+                    ));
+                    Vec::new()
+                }
+            },
+            _ => Vec::new(),
+        }
+    };
+    // One template for both values: the on template for `on`, the off
+    // template for `off` (both see `state`).
+    let power = format!("{{% if state == 'on' %}}{on}{{% else %}}{off}{{% endif %}}");
+    let command =
+        |source: String, var: &str, kind: &CapabilityType, b: &mut Caps<'_>, name: &str| {
+            let samples: Vec<Value> = match kind {
+                CapabilityType::Number { min, max, .. } => {
+                    vec![
+                        crate::registry::value::number(*min),
+                        crate::registry::value::number(*max),
+                    ]
+                }
+                _ => vec![Value::from("on"), Value::from("off")],
+            };
+            match jinja::check_command(&source, var, &samples) {
+                None => Some(CommandSpec {
+                    topic: topic.to_string(),
+                    format: PayloadFormat::Plain,
+                    key: None,
+                    values: BTreeMap::new(),
+                    with: Map::new(),
+                    template: Some(CommandTemplate {
+                        source,
+                        var: var.to_string(),
+                    }),
+                }),
+                Some(why) => {
+                    b.problems.push(format!(
+                        "{name}: the command template cannot be rendered ({}); it is read-only",
+                        clean_text(&why, 120)
+                    ));
+                    None
+                }
+            }
+        };
+    let kind = on_off();
+    let power_command = command(power, "state", &kind, b, "power");
+    let power_state = source(text(c, "state_template"), b, "state");
+    b.caps.push(Capability {
+        name: "power".into(),
+        kind,
+        unit: None,
+        readonly: power_command.is_none(),
+        command: power_command,
+        state: power_state,
+    });
+    // Brightness only when the on template or the state reads it.
+    if on.contains("brightness") || text(c, "brightness_template").is_some() {
+        let kind = number(0.0, 255.0, Some(1.0));
+        let bri = command(
+            format!("{{% set state = 'on' %}}{on}"),
+            "brightness",
+            &kind,
+            b,
+            "brightness",
+        );
+        let state = source(text(c, "brightness_template"), b, "brightness");
+        if bri.is_some() || !state.is_empty() {
+            b.caps.push(Capability {
+                name: "brightness".into(),
+                kind,
+                unit: None,
+                readonly: bri.is_none(),
+                command: bri,
+                state,
+            });
+        }
     }
 }
 

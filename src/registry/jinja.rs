@@ -14,7 +14,8 @@
 //! Filters as Home Assistant users write them: `int` and `float` (with an
 //! optional default), `round`, `lower`, `upper`, `default`, `tojson`, and
 //! Home Assistant's `is_defined` (an error when its input is undefined);
-//! the `is defined` test is Jinja's own.
+//! the `is defined` test is Jinja's own; Python's string methods
+//! (`value.split(',')[0]`) through minijinja-contrib's pycompat.
 
 use std::sync::OnceLock;
 
@@ -36,6 +37,9 @@ fn env() -> &'static Environment<'static> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(FUEL));
+        // `value.split(',')`, `value.startswith('x')`: Python's methods, as
+        // Home Assistant's (Python) Jinja has them.
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_filter("int", int);
         env.add_filter("float", float);
         env.add_filter("is_defined", is_defined);

@@ -465,3 +465,32 @@ fn kind3_a_template_giot_cannot_render_makes_the_capability_read_only_and_is_rep
         a.problems
     );
 }
+
+/// The template schema, as in Home Assistant's "MQTT Light" documentation.
+#[test]
+fn kind2_kind3_a_template_schema_light_is_commanded_through_its_templates() {
+    let d = config(
+        "homeassistant/light/tpl/config",
+        json!({"schema": "template", "cmd_t": "tpl/set", "stat_t": "tpl/state",
+               "command_on_template": "on,{{ brightness|d }}",
+               "command_off_template": "off",
+               "state_template": "{{ value.split(',')[0] }}",
+               "brightness_template": "{{ value.split(',')[1] | int }}"}),
+    );
+    let power = d.capability("power").unwrap();
+    assert_eq!(
+        d.encode(power, &json!("on")).unwrap(),
+        ("tpl/set".into(), "on,".into())
+    );
+    assert_eq!(
+        d.encode(power, &json!("off")).unwrap(),
+        ("tpl/set".into(), "off".into())
+    );
+    assert_eq!(power.state[0].decode(power, b"on,120"), Some(json!("on")));
+    let bri = d.capability("brightness").unwrap();
+    assert_eq!(
+        d.encode(bri, &json!(30)).unwrap(),
+        ("tpl/set".into(), "on,30".into())
+    );
+    assert_eq!(bri.state[0].decode(bri, b"on,120"), Some(json!(120)));
+}
