@@ -58,6 +58,44 @@ fn announce_examples(broker: &Mosquitto) {
         "homeassistant/sensor/t2/config",
         br#"{"dev_cla":"x","stat_t":"t2/state","unit_of_meas":"ppm"}"#,
     );
+    // Kind 2: brightness implied by the colour modes, colour temperature in kelvin.
+    retain(
+        broker,
+        "homeassistant/light/desk/config",
+        json!({"name": "Desk lamp", "schema": "json", "cmd_t": "desk/set", "stat_t": "desk/state",
+               "supported_color_modes": ["brightness"]})
+        .to_string()
+        .as_bytes(),
+    );
+    retain(
+        broker,
+        "homeassistant/light/ceiling/config",
+        json!({"name": "Ceiling", "schema": "json", "cmd_t": "ceiling/set",
+               "supported_color_modes": ["color_temp"], "color_temp_kelvin": true,
+               "min_kelvin": 2700, "max_kelvin": 6500})
+        .to_string()
+        .as_bytes(),
+    );
+    // Kind 3: the cover Zigbee2MQTT announces, and a template giot cannot render.
+    retain(
+        broker,
+        "homeassistant/cover/0x00158d0000000009/cover/config",
+        json!({"name": "Blind", "cmd_t": "zigbee2mqtt/Blind/set", "stat_t": "zigbee2mqtt/Blind",
+               "set_pos_t": "zigbee2mqtt/Blind/set", "pos_t": "zigbee2mqtt/Blind",
+               "set_position_template": "{ \"position\": {{ position }} }",
+               "position_template": "{{ value_json.position }}",
+               "value_template": "{{ value_json.state }}"})
+        .to_string()
+        .as_bytes(),
+    );
+    retain(
+        broker,
+        "homeassistant/number/level/config",
+        json!({"name": "Level", "cmd_t": "level/set", "stat_t": "level/state", "min": 0, "max": 10,
+               "command_template": "{{ value | as_timestamp }}"})
+        .to_string()
+        .as_bytes(),
+    );
     // A state topic with a NUL: a SUBSCRIBE with it gets the client dropped.
     retain(
         broker,
@@ -67,7 +105,7 @@ fn announce_examples(broker: &Mosquitto) {
 }
 
 #[test]
-fn kind1_kind7_kind8_every_announced_device_is_listed_under_a_unique_id_with_a_name() {
+fn kinds_1_2_3_7_8_every_announced_device_is_listed_with_a_unique_id_a_name_and_its_capabilities() {
     let broker = Mosquitto::start();
     announce_examples(&broker);
     let dir = tempfile::tempdir().unwrap();
@@ -109,6 +147,35 @@ fn kind1_kind7_kind8_every_announced_device_is_listed_under_a_unique_id_with_a_n
         .find(|d| d["id"] == "z2m_kitchen_lamp")
         .unwrap();
     assert_eq!(lamp["state_topic"], "zigbee2mqtt/Kitchen Lamp");
+    // Kinds 2 and 3: the capabilities the current schema implies.
+    let cap = |id: &str, name: &str| {
+        let d = devices
+            .iter()
+            .find(|d| d["id"] == id)
+            .unwrap_or_else(|| panic!("no {id}"));
+        d["capabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} on {id}: {d}"))
+            .clone()
+    };
+    let bri = cap("ha_desk", "brightness");
+    assert_eq!(
+        (bri["min"].as_f64(), bri["max"].as_f64()),
+        (Some(0.0), Some(255.0)),
+        "{bri}"
+    );
+    let ct = cap("ha_ceiling", "color_temp");
+    assert_eq!(ct["unit"], "K", "{ct}");
+    let pos = cap("ha_0x00158d0000000009_cover", "position");
+    assert_eq!(
+        pos["command"]["template"]["source"], "{ \"position\": {{ position }} }",
+        "{pos}"
+    );
+    let level = cap("ha_level", "value");
+    assert_eq!(level["readonly"], true, "{level}");
     // What was left out is said, with the reason.
     let skipped = listing["skipped"].to_string();
     assert!(
@@ -116,6 +183,10 @@ fn kind1_kind7_kind8_every_announced_device_is_listed_under_a_unique_id_with_a_n
         "{skipped}"
     );
     assert!(skipped.contains("NUL"), "{skipped}");
+    assert!(
+        skipped.contains("command_template cannot be rendered"),
+        "{skipped}"
+    );
     assert!(!ids.iter().any(|i| i.contains("nul")), "{ids:?}");
 }
 
