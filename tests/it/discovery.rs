@@ -313,11 +313,11 @@ fn devices_list_discovered_shows_every_convention_and_forgets_removed_devices() 
 }
 
 /// What the responder saw: (topic, payload).
-type Seen = Arc<Mutex<Vec<(String, String)>>>;
+pub(super) type Seen = Arc<Mutex<Vec<(String, String)>>>;
 
 /// A tiny device stand-in: every command is recorded and echoed as state in
 /// its convention's way, so that giot can confirm it.
-async fn responder(url: &str) -> (Seen, tokio::task::JoinHandle<()>) {
+pub(super) async fn responder(url: &str) -> (Seen, tokio::task::JoinHandle<()>) {
     let seen: Seen = Arc::default();
     let filters = [
         "cmnd/#",
@@ -358,7 +358,7 @@ async fn responder(url: &str) -> (Seen, tokio::task::JoinHandle<()>) {
     (seen, task)
 }
 
-async fn run_goal(url: &str, devices: &Path, goal: &str, yes: bool) -> (Output, Value) {
+pub(super) async fn run_goal(url: &str, devices: &Path, goal: &str, yes: bool) -> (Output, Value) {
     let mut cmd = giot();
     cmd.args(["run", "--json", "--broker", url, "--devices"])
         .arg(devices)

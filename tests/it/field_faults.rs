@@ -305,3 +305,76 @@ fn kind5_discovery_beside_an_oversized_message_still_lists_the_devices() {
         .collect();
     assert_eq!(ids, ["ha_s1"]);
 }
+
+/// Kinds 1, 2 and 3 as a new user meets them: goals on the discovered
+/// devices publish what each device reads, and the echo confirms them.
+#[tokio::test(flavor = "multi_thread")]
+async fn kinds_1_2_3_goals_on_discovered_devices_publish_what_the_device_reads() {
+    use super::discovery::{responder, run_goal};
+
+    let broker = Mosquitto::start();
+    retain(
+        &broker,
+        "zigbee2mqtt/bridge/devices",
+        json!([z2m_lamp("Kitchen Lamp", "0x00158d0000000001")])
+            .to_string()
+            .as_bytes(),
+    );
+    retain(
+        &broker,
+        "homeassistant/light/desk/config",
+        json!({"name": "Desk lamp", "schema": "json", "cmd_t": "garden/desk/set", "stat_t": "garden/desk/state",
+               "supported_color_modes": ["brightness"]})
+        .to_string()
+        .as_bytes(),
+    );
+    retain(
+        &broker,
+        "homeassistant/cover/0x9/cover/config",
+        json!({"name": "Blind", "cmd_t": "zigbee2mqtt/Blind/set", "stat_t": "zigbee2mqtt/Blind",
+               "set_pos_t": "zigbee2mqtt/Blind/set", "pos_t": "zigbee2mqtt/Blind",
+               "set_position_template": "{ \"position\": {{ position }} }",
+               "position_template": "{{ value_json.position }}",
+               "value_template": "{{ value_json.state }}"})
+        .to_string()
+        .as_bytes(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let devices = dir.path().join("devices.yaml");
+    std::fs::write(&devices, "devices: []\n").unwrap();
+    let (seen, task) = responder(&broker.url()).await;
+    let cases = [
+        (
+            "turn on the kitchen lamp",
+            "zigbee2mqtt/Kitchen Lamp/set",
+            r#"{"state":"ON"}"#,
+        ),
+        (
+            "dim the desk lamp to 30%",
+            "garden/desk/set",
+            r#"{"brightness":77,"state":"ON"}"#,
+        ),
+        (
+            "set the blind to 40%",
+            "zigbee2mqtt/Blind/set",
+            r#"{ "position": 40 }"#,
+        ),
+    ];
+    for (goal, topic, payload) in cases {
+        let before = seen.lock().unwrap().len();
+        let (out, json) = run_goal(&broker.url(), &devices, goal, false).await;
+        assert_eq!(
+            json["status"],
+            "executed",
+            "{goal}: {json}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let published: Vec<_> = seen.lock().unwrap()[before..].to_vec();
+        assert_eq!(
+            published,
+            [(topic.to_string(), payload.to_string())],
+            "{goal}: {json}"
+        );
+    }
+    task.abort();
+}
