@@ -602,3 +602,63 @@ async fn kind10_oversized_or_unreadable_goals_get_a_rejected_result_on_their_id(
     assert_eq!(s.client.results["utf"][0]["reason"], "malformed: not UTF-8");
     stop(bridge).await;
 }
+
+/// Issue 15, kinds 5 and 8 in the bridge: a 9 MiB retained message and a
+/// discovered device whose state topic holds a NUL are on the broker; the
+/// bridge stays connected (no reconnect at all) and every goal gets
+/// exactly one result and runs once.
+#[tokio::test(flavor = "multi_thread")]
+async fn kind5_kind8_hostile_retained_messages_do_not_make_the_bridge_reconnect_or_repeat_goals() {
+    let mut s = Setup::new().await;
+    super::discovery::retain(
+        &s.broker,
+        "homeassistant/sensor/huge/config",
+        &vec![b'x'; 9 * 1024 * 1024],
+    );
+    super::discovery::retain(
+        &s.broker,
+        "homeassistant/switch/nul/config",
+        br#"{"cmd_t":"nul/set","stat_t":"nul/\u0000/state"}"#,
+    );
+    let bridge = s.bridge(&[]).await;
+    let goals = distinct_goals("h");
+    let goals = &goals[..3];
+    send_missing(&s.client, goals).await;
+    assert!(
+        s.client
+            .pump_until(WAIT, |c| goals.iter().all(|g| c.results.contains_key(&g.0)))
+            .await,
+        "{:?}",
+        s.client.results
+    );
+    // Time for any reconnection to show.
+    s.client.pump_until(Duration::from_secs(3), |_| false).await;
+    for (id, ..) in goals {
+        assert_eq!(
+            s.client.results[id].len(),
+            1,
+            "{id}: {:?}",
+            s.client.results[id]
+        );
+        assert_eq!(s.client.results[id][0]["status"], "executed", "{id}");
+    }
+    let mut watch = Link::start(
+        &ConnectOptions::new(s.broker.url(), "metrics-reader"),
+        vec!["giot/operator/metrics".into()],
+    )
+    .unwrap();
+    let mut metrics = Value::Null;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while let Ok(Some(e)) = tokio::time::timeout_at(deadline, watch.recv()).await {
+        if let LinkEvent::Message { payload, .. } = e {
+            metrics = serde_json::from_slice(&payload).unwrap();
+            break;
+        }
+    }
+    assert_eq!(metrics["reconnects"], 0, "{metrics}");
+    stop(bridge).await;
+    let record = executions(&s.store);
+    for (id, ..) in goals {
+        assert_eq!(record[id].1, 1, "{id} ran {} times", record[id].1);
+    }
+}
