@@ -18,7 +18,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::discovery::{self, Discovery, Shadowed};
+use crate::discovery::{self, Discovery, Renamed, Shadowed};
 use crate::mqtt::{LinkEvent, TopicTree};
 use crate::registry::Registry;
 
@@ -29,7 +29,7 @@ pub struct Fleet {
     /// `base` with the discovered devices joined, built when first asked
     /// for after a change: a burst of announcements costs one merge, not
     /// one per announcement.
-    merged: OnceCell<(Registry, Vec<Shadowed>)>,
+    merged: OnceCell<(Registry, Vec<Shadowed>, Vec<Renamed>)>,
     discovery: Option<Discovery>,
     generation: u64,
     /// Filters already subscribed to (or asked for), and those to ask for.
@@ -85,10 +85,18 @@ impl Fleet {
         }
     }
 
-    fn merged(&self) -> &(Registry, Vec<Shadowed>) {
+    /// Discovered devices kept under a new id because theirs was taken.
+    pub fn renamed(&self) -> &[Renamed] {
+        match &self.discovery {
+            Some(_) => &self.merged().2,
+            None => &[],
+        }
+    }
+
+    fn merged(&self) -> &(Registry, Vec<Shadowed>, Vec<Renamed>) {
         self.merged.get_or_init(|| match &self.discovery {
             Some(d) => discovery::merge(&self.base, d.devices()),
-            None => (self.base.clone(), Vec::new()),
+            None => (self.base.clone(), Vec::new(), Vec::new()),
         })
     }
 
@@ -160,6 +168,15 @@ impl Fleet {
                     self.rebuild();
                 }
             }
+            // Shown in the topic tree as skipped, with its size; never
+            // state, never an announcement.
+            LinkEvent::Skipped {
+                topic,
+                size,
+                retain,
+            } => self
+                .tree
+                .insert_skipped(topic, *size, *retain, SystemTime::now()),
         }
     }
 
@@ -374,5 +391,21 @@ discovered:
                 .iter()
                 .any(|f| f.starts_with("homeassistant"))
         );
+    }
+
+    #[test]
+    fn kind5_an_oversized_message_shows_as_skipped_with_its_size_and_is_never_state() {
+        let mut fleet = fleet();
+        let topic = fleet.registry().devices()[0].state_topic.clone();
+        let id = fleet.registry().devices()[0].id.clone();
+        fleet.apply(&LinkEvent::Skipped {
+            topic: topic.clone(),
+            size: 9 << 20,
+            retain: true,
+        });
+        let entry = fleet.tree().get(&topic).unwrap();
+        assert_eq!(entry.skipped, Some(9 << 20));
+        assert!(entry.payload.is_empty());
+        assert_eq!(fleet.state(&id), None);
     }
 }

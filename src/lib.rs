@@ -11,6 +11,8 @@ pub mod discovery;
 pub mod eval;
 pub mod exec;
 pub mod fleet;
+#[cfg(test)]
+mod fuzz;
 pub mod intents;
 pub mod ledger;
 pub mod llm;

@@ -84,25 +84,46 @@ pub fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
-/// The hex HMAC-SHA256 of `id`, a newline and `text`.
-pub fn sign(key: &[u8], id: &str, text: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(id.as_bytes());
-    mac.update(b"\n");
-    mac.update(text.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+/// The text a goal message's signature covers: the message without `sig`
+/// as compact JSON with its keys sorted (every field that changes what
+/// happens: `id`, `goal` or `confirm`, `dry_run`, `room`, `conversation`;
+/// absent and null fields are left out), strings written as serde_json
+/// writes them (UTF-8, `"`, `\` and control characters escaped) — what
+/// Python's `json.dumps(m, sort_keys=True, separators=(",", ":"),
+/// ensure_ascii=False)` writes too.
+pub fn canonical(message: &GoalMessage) -> String {
+    let unsigned = GoalMessage {
+        sig: None,
+        ..message.clone()
+    };
+    // A Value's map is sorted by key (serde_json without preserve_order).
+    serde_json::to_value(&unsigned)
+        .map(|v| v.to_string())
+        .unwrap_or_default()
 }
 
-fn verify(key: &[u8], id: &str, text: &str, sig: &str) -> bool {
+fn mac(key: &[u8], text: &str) -> Option<Hmac<Sha256>> {
+    // HMAC takes keys of any length: this never fails.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
+    mac.update(text.as_bytes());
+    Some(mac)
+}
+
+/// The hex HMAC-SHA256 of the message's [`canonical`] form.
+pub fn sign(key: &[u8], message: &GoalMessage) -> String {
+    mac(key, &canonical(message))
+        .map(|m| hex::encode(m.finalize().into_bytes()))
+        .unwrap_or_default()
+}
+
+fn verify(key: &[u8], message: &GoalMessage, sig: &str) -> bool {
     let Ok(bytes) = hex::decode(sig) else {
         return false;
     };
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(id.as_bytes());
-    mac.update(b"\n");
-    mac.update(text.as_bytes());
-    mac.verify_slice(&bytes).is_ok()
+    mac(key, &canonical(message)).is_some_and(|m| m.verify_slice(&bytes).is_ok())
 }
+
+pub use crate::types::loggable;
 
 /// A message on `giot/<agent>/goals` as senders write it: a goal, or a
 /// person's yes to an earlier `needs_confirmation` result (`confirm` holds
@@ -127,8 +148,8 @@ pub struct GoalMessage {
     /// The conversation the goal belongs to, 1 to 64 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation: Option<String>,
-    /// With a goal key: the hex HMAC-SHA256 of the id, a newline and the
-    /// goal (or the token), see [`sign`].
+    /// With a goal key: the hex HMAC-SHA256 of the whole message without
+    /// `sig` in its [`canonical`] form, see [`sign`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sig: Option<String>,
 }
@@ -154,18 +175,14 @@ impl GoalMessage {
 
     /// The message signed with `key` (for a bridge started with a goal key).
     pub fn signed(mut self, key: &[u8]) -> Self {
-        let text = self
-            .goal
-            .as_deref()
-            .or(self.confirm.as_deref())
-            .unwrap_or("");
-        self.sig = Some(sign(key, &self.id, text));
+        self.sig = Some(sign(key, &self));
         self
     }
 
     /// The message as JSON text.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("a goal message serializes")
+        // Strings and booleans only: serializing cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 
@@ -176,17 +193,59 @@ struct IdOnly {
     id: Option<String>,
 }
 
+/// The `id` of an object read as far as it stands before anything that
+/// breaks it (invalid UTF-8, a raw newline in a string, a cut): the id of
+/// a message that cannot be read as a whole.
+fn salvage_id(payload: &[u8]) -> Option<String> {
+    use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
+
+    struct Salvage<'a>(&'a mut Option<String>);
+    impl<'de> Visitor<'de> for Salvage<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "id" {
+                    *self.0 = map.next_value::<String>().ok();
+                    return Ok(());
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+    let mut id = None;
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    // What follows the id may be broken: the error is of no interest.
+    let _ = de.deserialize_map(Salvage(&mut id));
+    id
+}
+
 /// Reads one message from the goals topic.
 pub fn parse(payload: &[u8], key: Option<&[u8]>) -> Result<Incoming, Rejection> {
     let reject = |id: Option<&str>, reason: &str| Rejection {
         id: id.map(String::from),
         reason: reason.to_string(),
     };
+    // An id that can still be read (serde_json skips the other strings
+    // without checking their UTF-8) gets its `rejected` answer.
+    let salvage = || salvage_id(payload).filter(|id| valid_id(id));
     if payload.len() > MAX_MESSAGE {
-        return Err(reject(None, "malformed: message larger than 16 KiB"));
+        return Err(Rejection {
+            id: salvage(),
+            reason: format!(
+                "malformed: message of {} bytes, larger than 16 KiB",
+                payload.len()
+            ),
+        });
     }
     let Ok(text) = std::str::from_utf8(payload) else {
-        return Err(reject(None, "malformed: not UTF-8"));
+        return Err(Rejection {
+            id: salvage(),
+            reason: "malformed: not UTF-8".into(),
+        });
     };
     let id = match serde_json::from_str::<IdOnly>(text) {
         Ok(IdOnly { id: Some(id) }) if valid_id(&id) => id,
@@ -222,7 +281,16 @@ pub fn parse(payload: &[u8], key: Option<&[u8]>) -> Result<Incoming, Rejection> 
         )),
         v => Ok(v),
     };
-    let (incoming, signed_text) = match (message.goal, message.confirm) {
+    if let Some(key) = key {
+        match message.sig.as_deref() {
+            None => return Err(reject(Some(id), "bad signature: the goal is not signed")),
+            Some(sig) if !verify(key, &message, sig) => {
+                return Err(reject(Some(id), "bad signature"));
+            }
+            Some(_) => {}
+        }
+    }
+    match (message.goal, message.confirm) {
         (Some(goal), None) => {
             if goal.trim().is_empty() || goal.len() > MAX_GOAL {
                 return Err(reject(
@@ -232,41 +300,23 @@ pub fn parse(payload: &[u8], key: Option<&[u8]>) -> Result<Incoming, Rejection> 
             }
             let room = short_text("room", message.room)?;
             let conversation = short_text("conversation", message.conversation)?;
-            (
-                Incoming::Goal {
-                    id: id.into(),
-                    goal: goal.clone(),
-                    dry_run: message.dry_run.unwrap_or(false),
-                    room,
-                    conversation,
-                },
-                goal,
-            )
-        }
-        (None, Some(token)) => (
-            Incoming::Confirm {
+            Ok(Incoming::Goal {
                 id: id.into(),
-                token: token.clone(),
-            },
+                goal,
+                dry_run: message.dry_run.unwrap_or(false),
+                room,
+                conversation,
+            })
+        }
+        (None, Some(token)) => Ok(Incoming::Confirm {
+            id: id.into(),
             token,
-        ),
-        _ => {
-            return Err(reject(
-                Some(id),
-                "malformed: give either \"goal\" or \"confirm\" as a string",
-            ));
-        }
-    };
-    if let Some(key) = key {
-        match message.sig.as_deref() {
-            None => return Err(reject(Some(id), "bad signature: the goal is not signed")),
-            Some(sig) if !verify(key, id, &signed_text, sig) => {
-                return Err(reject(Some(id), "bad signature"));
-            }
-            Some(_) => {}
-        }
+        }),
+        _ => Err(reject(
+            Some(id),
+            "malformed: give either \"goal\" or \"confirm\" as a string",
+        )),
     }
-    Ok(incoming)
 }
 
 /// serde_json's message without its "at line 1 column 30" (the field is named).
@@ -419,12 +469,16 @@ mod tests {
     #[test]
     fn signatures_cover_the_id_and_the_text() {
         let key = [7u8; 32];
-        let sig = sign(&key, "g1", "unlock the door");
-        let good = format!(r#"{{"id":"g1","goal":"unlock the door","sig":"{sig}"}}"#);
-        assert!(parse(good.as_bytes(), Some(&key)).is_ok());
-        let replayed = format!(r#"{{"id":"g2","goal":"unlock the door","sig":"{sig}"}}"#);
+        let good = GoalMessage::goal("g1", "unlock the door").signed(&key);
+        assert!(parse(good.to_json().as_bytes(), Some(&key)).is_ok());
+        let replayed = GoalMessage {
+            id: "g2".into(),
+            ..good.clone()
+        };
         assert_eq!(
-            parse(replayed.as_bytes(), Some(&key)).unwrap_err().reason,
+            parse(replayed.to_json().as_bytes(), Some(&key))
+                .unwrap_err()
+                .reason,
             "bad signature"
         );
         let unsigned = br#"{"id":"g1","goal":"unlock the door"}"#;
@@ -434,8 +488,74 @@ mod tests {
                 .reason
                 .contains("not signed")
         );
-        let token_sig = sign(&key, "c1", "tok");
-        let confirm = format!(r#"{{"id":"c1","confirm":"tok","sig":"{token_sig}"}}"#);
-        assert!(parse(confirm.as_bytes(), Some(&key)).is_ok());
+        let confirm = GoalMessage::confirm("c1", "tok").signed(&key);
+        assert!(parse(confirm.to_json().as_bytes(), Some(&key)).is_ok());
+    }
+
+    #[test]
+    fn kind9_the_signature_covers_every_field_that_changes_what_happens() {
+        let key = [9u8; 32];
+        let mut plan_only = GoalMessage::goal("g9", "unlock the door");
+        plan_only.dry_run = Some(true);
+        plan_only.room = Some("hall".into());
+        plan_only.conversation = Some("c".into());
+        let signed = plan_only.signed(&key);
+        assert!(parse(signed.to_json().as_bytes(), Some(&key)).is_ok());
+        let tampered: [fn(&mut GoalMessage); 5] = [
+            |m| m.dry_run = Some(false),
+            |m| m.dry_run = None,
+            |m| m.room = Some("garage".into()),
+            |m| m.conversation = None,
+            |m| m.goal = Some("unlock the door now".into()),
+        ];
+        for change in tampered {
+            let mut m = signed.clone();
+            change(&mut m);
+            assert_eq!(
+                parse(m.to_json().as_bytes(), Some(&key))
+                    .unwrap_err()
+                    .reason,
+                "bad signature",
+                "{m:?}"
+            );
+        }
+        // The key order and spacing of the sent JSON do not matter: the
+        // canonical form is signed.
+        let sig = signed.sig.clone().unwrap();
+        let reordered = format!(
+            r#"{{ "sig": "{sig}", "conversation": "c", "room": "hall", "dry_run": true, "goal": "unlock the door", "id": "g9" }}"#
+        );
+        assert!(parse(reordered.as_bytes(), Some(&key)).is_ok());
+        assert_eq!(
+            canonical(&signed),
+            r#"{"conversation":"c","dry_run":true,"goal":"unlock the door","id":"g9","room":"hall"}"#
+        );
+    }
+
+    #[test]
+    fn kind10_oversized_or_unreadable_goals_with_a_readable_id_are_rejected_on_that_id() {
+        let big = format!(r#"{{"id":"big1","goal":"{}"}}"#, "x".repeat(1 << 20));
+        let e = parse(big.as_bytes(), None).unwrap_err();
+        assert_eq!(e.id.as_deref(), Some("big1"));
+        assert!(e.reason.contains("larger than 16 KiB"), "{}", e.reason);
+        let mut bad = br#"{"id":"utf1","goal":"turn on the "#.to_vec();
+        bad.extend_from_slice(b"\xff\xfe lamp\n[forged]\"}");
+        let e = parse(&bad, None).unwrap_err();
+        assert_eq!(e.id.as_deref(), Some("utf1"));
+        assert_eq!(e.reason, "malformed: not UTF-8");
+        // No readable id: nothing to answer.
+        assert_eq!(parse(b"\xff{", None).unwrap_err().id, None);
+    }
+
+    #[test]
+    fn kind10_goal_text_in_logs_cannot_forge_lines() {
+        let text = "lamp\n2026-01-01T00:00:00Z  INFO forged\r\u{1b}[31m\u{202e}x\u{2028}";
+        let shown = loggable(text, 200);
+        assert!(
+            !shown.contains(['\n', '\r', '\u{1b}', '\u{202e}', '\u{2028}']),
+            "{shown}"
+        );
+        assert!(shown.starts_with("lamp\\n2026"), "{shown}");
+        assert_eq!(loggable("abc", 2), "ab…");
     }
 }

@@ -294,6 +294,10 @@ pub async fn run(
                             let _ = shared.client.try_publish(&shared.topics.status, QoS::AtLeastOnce, true, "online");
                         }
                         LinkEvent::Disconnected { .. } => {}
+                        LinkEvent::Skipped { size, .. } => {
+                            tracing::warn!("dropped a goal message of {size} bytes: larger than the link takes");
+                            count(&shared, "rejected");
+                        }
                     }
                     if payloads.len() < MAX_BATCH {
                         next = link_events.try_recv().ok();
@@ -387,13 +391,22 @@ fn count(shared: &Shared, status: &str) {
 const MAX_BATCH: usize = 256;
 
 /// Messages on the goals topic: records the goals to run (in one store
-/// transaction) and returns their jobs; answers the others.
+/// transaction) and returns their jobs; answers the others, recording the
+/// rejected ones so that a replay of their id is answered from the record.
 async fn accept(shared: &Shared, payloads: &[bytes::Bytes]) -> Vec<Job> {
     let mut batch: Vec<(String, Record)> = Vec::new();
+    let mut answered: Vec<(String, Record)> = Vec::new();
     for payload in payloads {
-        if let Some(accepted) = incoming(shared, payload, &batch).await {
-            batch.push(accepted);
+        match incoming(shared, payload, &batch, &answered).await {
+            Some(Verdict::Run(id, record)) => batch.push((id, record)),
+            Some(Verdict::Rejected(id, record)) => answered.push((id, record)),
+            None => {}
         }
+    }
+    if !answered.is_empty()
+        && let Err(e) = shared.store.put_many(&answered)
+    {
+        tracing::error!("cannot record rejected goals: {e}");
     }
     if batch.is_empty() {
         return Vec::new();
@@ -410,18 +423,53 @@ async fn accept(shared: &Shared, payloads: &[bytes::Bytes]) -> Vec<Job> {
     batch.into_iter().map(|(id, _)| Job::Run(id)).collect()
 }
 
-/// One message on the goals topic: the goal to record and run, if it is to
-/// be run. `pending` are the goals accepted with it, not yet recorded.
+/// What becomes of one message on the goals topic.
+enum Verdict {
+    /// A goal to record and run.
+    Run(String, Record),
+    /// A goal answered `rejected`, to record with its result.
+    Rejected(String, Record),
+}
+
+/// The record of a goal answered `rejected` with `result` (published).
+fn rejected_record(goal: &str, dry_run: bool, result: GoalResult) -> Record {
+    Record {
+        goal: goal.to_string(),
+        dry_run,
+        room: None,
+        conversation: None,
+        confirm: None,
+        confirms: None,
+        stage: Stage::Done,
+        actions: Vec::new(),
+        result: Some(result),
+        executions: 0,
+        received_ms: now_ms(),
+        response_topic: None,
+    }
+}
+
+/// Longest goal text written into a log line.
+const LOGGED: usize = 120;
+
+/// One message on the goals topic: the goal to record and run, or the
+/// rejection to record. `pending` and `answered` are the goals taken with
+/// it, not yet recorded.
 async fn incoming(
     shared: &Shared,
     payload: &[u8],
     pending: &[(String, Record)],
-) -> Option<(String, Record)> {
+    answered: &[(String, Record)],
+) -> Option<Verdict> {
     let parsed = message::parse(payload, shared.config.goal_key.as_deref());
+    let seen_now = |id: &str| pending.iter().chain(answered).any(|(p, _)| p == id);
     let (id, goal, dry_run, confirm, room, conversation) = match parsed {
         Err(Rejection { id: None, reason }) => {
-            let shown = String::from_utf8_lossy(&payload[..payload.len().min(120)]).into_owned();
-            tracing::warn!("dropped a goal message ({reason}): {shown}");
+            let shown = String::from_utf8_lossy(&payload[..payload.len().min(LOGGED)]);
+            tracing::warn!(
+                "dropped a goal message ({reason}): {}",
+                message::loggable(&shown, LOGGED)
+            );
             count(shared, "rejected");
             return None;
         }
@@ -429,8 +477,11 @@ async fn incoming(
             id: Some(id),
             reason,
         }) => {
-            tracing::warn!("rejected goal {id}: {reason}");
+            tracing::warn!("rejected goal {id}: {}", message::loggable(&reason, 300));
             count(shared, "rejected");
+            if seen_now(&id) {
+                return None;
+            }
             // A known id keeps its one result.
             if let Ok(Some(record)) = shared.store.get(&id) {
                 if let Some(result) = record.result {
@@ -438,8 +489,15 @@ async fn incoming(
                 }
                 return None;
             }
-            publish_result(shared, &id, &rejected(&id, None, &reason)).await;
-            return None;
+            let result = rejected(&id, None, &reason);
+            publish_result(shared, &id, &result).await;
+            // Without a goal key anyone may send any id, so the rejection
+            // is the id's one result; with a key, a message that was not
+            // verified must not use up a sender's id.
+            if shared.config.goal_key.is_some() {
+                return None;
+            }
+            return Some(Verdict::Rejected(id, rejected_record("", false, result)));
         }
         Ok(Incoming::Goal {
             id,
@@ -450,7 +508,7 @@ async fn incoming(
         }) => (id, goal, dry_run, None, room, conversation),
         Ok(Incoming::Confirm { id, token }) => (id, String::new(), false, Some(token), None, None),
     };
-    if pending.iter().any(|(p, _)| *p == id) {
+    if seen_now(&id) {
         // The same id twice in one batch: the first one answers.
         return None;
     }
@@ -478,8 +536,14 @@ async fn incoming(
     }
     if shared.in_flight.load(Ordering::Relaxed) + pending.len() >= shared.config.queue {
         count(shared, "rejected");
-        publish_result(shared, &id, &rejected(&id, Some(&goal), "overloaded")).await;
-        return None;
+        let result = rejected(&id, Some(&goal), "overloaded");
+        publish_result(shared, &id, &result).await;
+        // Recorded: a replay of this id (whatever it says) is answered
+        // from the record, never run.
+        return Some(Verdict::Rejected(
+            id,
+            rejected_record(&goal, dry_run, result),
+        ));
     }
     let mut record = Record {
         goal,
@@ -507,12 +571,13 @@ async fn incoming(
             }
             Err(reason) => {
                 count(shared, "rejected");
-                publish_result(shared, &id, &rejected(&id, None, reason)).await;
-                return None;
+                let result = rejected(&id, None, reason);
+                publish_result(shared, &id, &result).await;
+                return Some(Verdict::Rejected(id, rejected_record("", false, result)));
             }
         }
     }
-    Some((id, record))
+    Some(Verdict::Run(id, record))
 }
 
 fn origin(shared: &Shared, person: &str) -> Origin {

@@ -102,6 +102,7 @@ fn list_discovered(
                 "broker": options.url,
                 "devices": devices,
                 "shadowed": fleet.shadowed(),
+                "renamed": fleet.renamed(),
                 "skipped": skipped,
             }))?
         );
@@ -112,6 +113,12 @@ fn list_discovered(
             eprintln!(
                 "giot: {} is described in devices.yaml as {}; that entry wins",
                 s.id, s.by
+            );
+        }
+        for r in fleet.renamed() {
+            eprintln!(
+                "giot: {} (announced on {}) has an id another device took first; listed as {}",
+                r.was, r.topic, r.id
             );
         }
         for s in &skipped {

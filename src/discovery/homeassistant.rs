@@ -15,20 +15,31 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::{
-    Announcement, DiscoveryError, MAX_DESCRIPTION, MAX_NAME, clean_text, default_safety, make_id,
+    Announcement, DiscoveryError, MAX_DESCRIPTION, MAX_NAME, clean_text, default_safety,
+    make_unique_id, slug, slug_or,
 };
 use crate::registry::{
-    Capability, CapabilityType, CommandSpec, Device, Discovered, PayloadFormat, StateSource,
+    Capability, CapabilityType, CommandSpec, CommandTemplate, Device, Discovered, PayloadFormat,
+    StateSource, jinja,
 };
 
 /// Home Assistant's abbreviations of config keys (the subset giot reads).
 const ABBREVIATIONS: &[(&str, &str)] = &[
     ("avty_t", "availability_topic"),
     ("bri_cmd_t", "brightness_command_topic"),
+    ("bri_cmd_tpl", "brightness_command_template"),
     ("bri_scl", "brightness_scale"),
     ("bri_stat_t", "brightness_state_topic"),
     ("bri_val_tpl", "brightness_value_template"),
+    ("clr_temp_cmd_t", "color_temp_command_topic"),
+    ("clr_temp_cmd_tpl", "color_temp_command_template"),
+    ("clr_temp_stat_t", "color_temp_state_topic"),
+    ("clr_temp_val_tpl", "color_temp_value_template"),
+    ("clrm", "color_mode"),
+    ("cmd_off_tpl", "command_off_template"),
+    ("cmd_on_tpl", "command_on_template"),
     ("cmd_t", "command_topic"),
+    ("cmd_tpl", "command_template"),
     ("cmps", "components"),
     ("curr_temp_t", "current_temperature_topic"),
     ("curr_temp_tpl", "current_temperature_template"),
@@ -37,13 +48,19 @@ const ABBREVIATIONS: &[(&str, &str)] = &[
     ("max_temp", "max_temp"),
     ("min_temp", "min_temp"),
     ("mode_cmd_t", "mode_command_topic"),
+    ("mode_cmd_tpl", "mode_command_template"),
     ("mode_stat_t", "mode_state_topic"),
     ("mode_stat_tpl", "mode_state_template"),
     ("obj_id", "object_id"),
     ("o", "origin"),
     ("opt", "optimistic"),
     ("p", "platform"),
+    ("max_mirs", "max_mireds"),
+    ("min_mirs", "min_mireds"),
+    ("max_klv", "max_kelvin"),
+    ("min_klv", "min_kelvin"),
     ("pct_cmd_t", "percentage_command_topic"),
+    ("pct_cmd_tpl", "percentage_command_template"),
     ("pct_stat_t", "percentage_state_topic"),
     ("pct_val_tpl", "percentage_value_template"),
     ("pl_arm_away", "payload_arm_away"),
@@ -63,10 +80,13 @@ const ABBREVIATIONS: &[(&str, &str)] = &[
     ("pos_tpl", "position_template"),
     ("pow_cmd_t", "power_command_topic"),
     ("pr_mode_cmd_t", "preset_mode_command_topic"),
+    ("pr_mode_cmd_tpl", "preset_mode_command_template"),
     ("pr_mode_stat_t", "preset_mode_state_topic"),
     ("pr_mode_val_tpl", "preset_mode_value_template"),
     ("pr_modes", "preset_modes"),
     ("set_pos_t", "set_position_topic"),
+    ("set_pos_tpl", "set_position_template"),
+    ("sup_clrm", "supported_color_modes"),
     ("spd_rng_max", "speed_range_max"),
     ("spd_rng_min", "speed_range_min"),
     ("stat_clsd", "state_closed"),
@@ -75,9 +95,12 @@ const ABBREVIATIONS: &[(&str, &str)] = &[
     ("stat_on", "state_on"),
     ("stat_open", "state_open"),
     ("stat_t", "state_topic"),
+    ("stat_tpl", "state_template"),
+    ("bri_tpl", "brightness_template"),
     ("stat_unlocked", "state_unlocked"),
     ("stat_val_tpl", "state_value_template"),
     ("temp_cmd_t", "temperature_command_topic"),
+    ("temp_cmd_tpl", "temperature_command_template"),
     ("temp_stat_t", "temperature_state_topic"),
     ("temp_stat_tpl", "temperature_state_template"),
     ("temp_unit", "temperature_unit"),
@@ -162,8 +185,22 @@ pub fn parse(topic: &str, payload: &[u8]) -> Result<Option<Announcement>, Discov
         Some(node) => format!("{node}_{object_id}"),
         None => object_id.to_string(),
     };
-    let device = entity(topic, component, &make_id("ha", &raw_id), &config)?;
-    Ok(Some(Announcement::new(topic, device.into_iter().collect())))
+    let id = make_unique_id(
+        "ha",
+        &[
+            Some(&raw_id),
+            super::homeassistant::text(&config, "unique_id"),
+        ],
+        topic,
+    );
+    let mut announcement = Announcement::new(topic, Vec::new());
+    match entity(topic, component, &id, &config, &mut announcement.problems)? {
+        Some(d) => announcement.devices.push(d),
+        None => announcement
+            .problems
+            .push(format!("giot does not model the {component} component")),
+    }
+    Ok(Some(announcement))
 }
 
 /// `homeassistant/device/<id>/config`: every component is one entity, with
@@ -209,10 +246,28 @@ fn device_based(
         {
             continue;
         }
-        let id = make_id("ha", &format!("{object_id}_{key}"));
-        match entity(topic, &platform, &id, &merged) {
+        // Both parts must give an identifier: a device in a non-Latin
+        // script would otherwise share `ha_light` with every other.
+        let both = format!("{object_id}_{key}");
+        let named =
+            (!slug(object_id).is_empty() && !slug(&key).is_empty()).then_some(both.as_str());
+        let id = make_unique_id(
+            "ha",
+            &[named, text(&merged, "unique_id")],
+            &format!("{topic}#{key}"),
+        );
+        let mut problems = Vec::new();
+        let found = entity(topic, &platform, &id, &merged, &mut problems);
+        announcement.problems.extend(
+            problems
+                .into_iter()
+                .map(|p| format!("component {key}: {p}")),
+        );
+        match found {
             Ok(Some(d)) => announcement.devices.push(d),
-            Ok(None) => {}
+            Ok(None) => announcement.problems.push(format!(
+                "component {key}: giot does not model the {platform} component"
+            )),
             Err(e) => announcement.problems.push(format!("component {key}: {e}")),
         }
     }
@@ -254,8 +309,26 @@ fn template_key(template: Option<&str>) -> Result<Option<String>, ()> {
         .strip_prefix("{{")
         .and_then(|t| t.strip_suffix("}}"))
         .ok_or(())?;
-    // Number filters change nothing giot compares.
-    let expr = inner.split('|').next().unwrap_or("").trim();
+    // Number and case filters change nothing giot compares; any other
+    // expression is rendered instead (see `registry::jinja`).
+    let mut parts = inner.split('|');
+    let expr = parts.next().unwrap_or("").trim();
+    let harmless = |f: &str| {
+        let f = f.trim();
+        let name = f.split('(').next().unwrap_or("").trim();
+        matches!(
+            name,
+            "float" | "int" | "round" | "lower" | "upper" | "trim" | "string"
+        ) && f[name.len()..]
+            .trim()
+            .trim_start_matches('(')
+            .trim_end_matches(')')
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ' ' || c == ',')
+    };
+    if !parts.all(harmless) {
+        return Err(());
+    }
     if expr == "value" {
         return Ok(None);
     }
@@ -281,6 +354,40 @@ fn template_key(template: Option<&str>) -> Result<Option<String>, ()> {
     Ok(Some(keys.join(".")))
 }
 
+/// Command topics and the template that writes their payload, with the
+/// name the template sees the value by.
+const COMMAND_TEMPLATES: &[(&str, &str, &str)] = &[
+    ("command_topic", "command_template", "value"),
+    (
+        "brightness_command_topic",
+        "brightness_command_template",
+        "value",
+    ),
+    (
+        "color_temp_command_topic",
+        "color_temp_command_template",
+        "value",
+    ),
+    ("set_position_topic", "set_position_template", "position"),
+    (
+        "percentage_command_topic",
+        "percentage_command_template",
+        "value",
+    ),
+    (
+        "preset_mode_command_topic",
+        "preset_mode_command_template",
+        "value",
+    ),
+    ("mode_command_topic", "mode_command_template", "value"),
+    (
+        "temperature_command_topic",
+        "temperature_command_template",
+        "value",
+    ),
+    ("power_command_topic", "power_command_template", "value"),
+];
+
 /// Builds capabilities from one entity's options.
 struct Caps<'a> {
     config: &'a Map<String, Value>,
@@ -305,18 +412,75 @@ impl Caps<'_> {
         let Some(topic) = text(self.config, topic_key) else {
             return Vec::new();
         };
-        match template_key(text(self.config, template_key_name)) {
+        let template = text(self.config, template_key_name);
+        match template_key(template) {
             Ok(key) => vec![StateSource {
                 topic: topic.to_string(),
                 key,
                 values: values.clone(),
+                template: None,
             }],
-            Err(()) => {
-                self.problems.push(format!(
-                    "{template_key_name} is not of the form {{{{ value_json.key }}}}: its state is not read"
-                ));
-                Vec::new()
-            }
+            // Any other template is rendered (minijinja) on each payload.
+            Err(()) => match template.and_then(jinja::syntax_problem) {
+                None => vec![StateSource {
+                    topic: topic.to_string(),
+                    key: None,
+                    values: values.clone(),
+                    template: template.map(String::from),
+                }],
+                Some(why) => {
+                    self.problems.push(format!(
+                        "{template_key_name} cannot be used ({}): its state is not read",
+                        clean_text(&why, 120)
+                    ));
+                    Vec::new()
+                }
+            },
+        }
+    }
+
+    /// The command template for `command_key`'s topic, checked against
+    /// the values the capability can take; `Err` when it cannot render one.
+    fn command_template(
+        &self,
+        command_key: &str,
+        kind: &CapabilityType,
+        values: &BTreeMap<String, Value>,
+    ) -> Result<Option<CommandTemplate>, String> {
+        let Some(&(_, template_key, var)) =
+            COMMAND_TEMPLATES.iter().find(|(t, ..)| *t == command_key)
+        else {
+            return Ok(None);
+        };
+        let Some(source) = text(self.config, template_key) else {
+            return Ok(None);
+        };
+        let samples: Vec<Value> = match kind {
+            CapabilityType::Enum { values: names } => names
+                .iter()
+                .map(|n| {
+                    values
+                        .get(n)
+                        .cloned()
+                        .unwrap_or_else(|| Value::from(n.as_str()))
+                })
+                .collect(),
+            CapabilityType::Number { min, max, .. } => [*min, *max, (min + max) / 2.0]
+                .iter()
+                .map(|x| crate::registry::value::number(x.round()))
+                .collect(),
+            CapabilityType::Bool => vec![Value::Bool(true), Value::Bool(false)],
+            _ => vec![Value::from("x")],
+        };
+        match jinja::check_command(source, var, &samples) {
+            None => Ok(Some(CommandTemplate {
+                source: source.to_string(),
+                var: var.to_string(),
+            })),
+            Some(why) => Err(format!(
+                "{template_key} cannot be rendered ({})",
+                clean_text(&why, 120)
+            )),
         }
     }
 
@@ -335,12 +499,29 @@ impl Caps<'_> {
         template: &str,
         state_values: BTreeMap<String, Value>,
     ) {
-        let command = text(self.config, command_key).map(|topic| CommandSpec {
-            topic: topic.to_string(),
-            format: PayloadFormat::Plain,
-            key: None,
-            values: command_values,
-            with: Map::new(),
+        let template_spec = match self.command_template(command_key, &kind, &command_values) {
+            Ok(t) => Some(t),
+            Err(why) => {
+                // Never a wrong payload: without its template the
+                // capability is only read (or left out when it has no state).
+                let then = if text(self.config, state_key).is_some() {
+                    "it is read-only"
+                } else {
+                    "it is left out"
+                };
+                self.problems.push(format!("{name}: {why}; {then}"));
+                None
+            }
+        };
+        let command = template_spec.and_then(|template| {
+            text(self.config, command_key).map(|topic| CommandSpec {
+                topic: topic.to_string(),
+                format: PayloadFormat::Plain,
+                key: None,
+                values: command_values,
+                with: Map::new(),
+                template,
+            })
         });
         let state = self.source(state_key, template, &state_values);
         if command.is_none() && text(self.config, state_key).is_none() {
@@ -388,6 +569,7 @@ fn entity(
     component: &str,
     id: &str,
     c: &Map<String, Value>,
+    problems: &mut Vec<String>,
 ) -> Result<Option<Device>, DiscoveryError> {
     let mut b = Caps {
         config: c,
@@ -406,6 +588,7 @@ fn entity(
         "light" => {
             match text(c, "schema").unwrap_or("default") {
                 "json" => json_light(c, &mut b),
+                "template" => template_light(c, &mut b),
                 "default" | "basic" => {
                     b.add(
                         "power",
@@ -428,10 +611,21 @@ fn entity(
                         "brightness_value_template",
                         BTreeMap::new(),
                     );
+                    let (range, unit) = color_temp_range(c);
+                    b.add(
+                        "color_temp",
+                        range,
+                        Some(unit.into()),
+                        "color_temp_command_topic",
+                        BTreeMap::new(),
+                        "color_temp_state_topic",
+                        "color_temp_value_template",
+                        BTreeMap::new(),
+                    );
                 }
                 other => {
                     return Err(DiscoveryError::Invalid(format!(
-                        "light schema `{other}` is not supported (default and json are)"
+                        "light schema `{other}` is not supported (default, json and template are)"
                     )));
                 }
             }
@@ -663,7 +857,7 @@ fn entity(
             );
             if let Some(cap) = b.caps.last_mut() {
                 for source in &mut cap.state {
-                    if source.key.is_none() {
+                    if source.key.is_none() && source.template.is_none() {
                         source.key = Some("state".into());
                     }
                 }
@@ -732,11 +926,7 @@ fn entity(
             } else {
                 CapabilityType::String
             };
-            let name = if class.is_empty() {
-                "value".to_string()
-            } else {
-                make_id("x", &class)[2..].to_string()
-            };
+            let name = slug_or(&class, "value");
             b.add(
                 &name,
                 kind,
@@ -750,11 +940,7 @@ fn entity(
             "sensor"
         }
         "binary_sensor" => {
-            let name = if class.is_empty() {
-                "state".to_string()
-            } else {
-                make_id("x", &class)[2..].to_string()
-            };
+            let name = slug_or(&class, "state");
             b.add(
                 &name,
                 on_off(),
@@ -770,6 +956,9 @@ fn entity(
         _ => return Ok(None),
     };
     if b.caps.is_empty() {
+        if !b.problems.is_empty() {
+            return Err(DiscoveryError::Invalid(b.problems.join("; ")));
+        }
         return Err(DiscoveryError::Invalid(format!(
             "the {component} announces no topic giot can command or read (command_topic, state_topic, ...)"
         )));
@@ -795,11 +984,9 @@ fn entity(
         .join(" ");
     let description = (!description.is_empty()).then(|| clean_text(&description, MAX_DESCRIPTION));
     let room = dev_text("suggested_area")
-        .map(|a| make_id("x", &a)[2..].to_string())
+        .map(|a| slug(&a))
         .filter(|r| !r.is_empty());
-    for p in &b.problems {
-        tracing::info!("discovery: {topic}: {p}");
-    }
+    problems.append(&mut b.problems);
     let state_topic = b
         .caps
         .iter()
@@ -851,6 +1038,7 @@ fn json_light(c: &Map<String, Value>, b: &mut Caps<'_>) {
         key: Some(key.to_string()),
         values,
         with,
+        template: None,
     };
     let source = |key: &str, values: BTreeMap<String, Value>| {
         state_topic
@@ -858,6 +1046,7 @@ fn json_light(c: &Map<String, Value>, b: &mut Caps<'_>) {
                 topic: t.to_string(),
                 key: Some(key.to_string()),
                 values,
+                template: None,
             })
             .into_iter()
             .collect()
@@ -870,17 +1059,167 @@ fn json_light(c: &Map<String, Value>, b: &mut Caps<'_>) {
         command: Some(spec("state", on_off_map.clone(), Map::new())),
         state: source("state", on_off_map),
     });
-    if c.get("brightness").and_then(Value::as_bool) == Some(true) {
-        let mut with = Map::new();
-        with.insert("state".into(), "ON".into());
+    let modes = strings(c, "supported_color_modes").unwrap_or_default();
+    // Since 2024 the colour modes imply brightness (every mode but `onoff`);
+    // the `brightness: true` flag they replace (removed in 2025) still counts.
+    let dims = modes.iter().any(|m| m != "onoff")
+        || c.get("brightness").and_then(Value::as_bool) == Some(true);
+    let mut with = Map::new();
+    with.insert("state".into(), "ON".into());
+    if dims {
         b.caps.push(Capability {
             name: "brightness".into(),
             kind: number(0.0, num(c, "brightness_scale", 255.0), Some(1.0)),
             unit: None,
             readonly: false,
-            command: Some(spec("brightness", BTreeMap::new(), with)),
+            command: Some(spec("brightness", BTreeMap::new(), with.clone())),
             state: source("brightness", BTreeMap::new()),
         });
+    }
+    if modes.iter().any(|m| m == "color_temp")
+        || c.get("color_temp").and_then(Value::as_bool) == Some(true)
+    {
+        let (range, unit) = color_temp_range(c);
+        b.caps.push(Capability {
+            name: "color_temp".into(),
+            kind: range,
+            unit: Some(unit.into()),
+            readonly: false,
+            command: Some(spec("color_temp", BTreeMap::new(), with)),
+            state: source("color_temp", BTreeMap::new()),
+        });
+    }
+}
+
+/// A light of `schema: template`: `command_on_template` and
+/// `command_off_template` write every command on `command_topic` (the on
+/// template also sets the brightness, which it sees as `brightness`);
+/// `state_template` and `brightness_template` read the state topic.
+fn template_light(c: &Map<String, Value>, b: &mut Caps<'_>) {
+    let (Some(topic), Some(on), Some(off)) = (
+        text(c, "command_topic"),
+        text(c, "command_on_template"),
+        text(c, "command_off_template"),
+    ) else {
+        b.problems.push(
+            "a template light needs command_topic, command_on_template and command_off_template"
+                .into(),
+        );
+        return;
+    };
+    let state_topic = text(c, "state_topic");
+    let source = |template: Option<&str>, b: &mut Caps<'_>, name: &str| -> Vec<StateSource> {
+        match (state_topic, template) {
+            (Some(t), Some(tpl)) => match jinja::syntax_problem(tpl) {
+                None => vec![StateSource {
+                    topic: t.to_string(),
+                    key: None,
+                    values: BTreeMap::new(),
+                    template: Some(tpl.to_string()),
+                }],
+                Some(why) => {
+                    b.problems.push(format!(
+                        "{name}_template cannot be used ({}): its state is not read",
+                        clean_text(&why, 120)
+                    ));
+                    Vec::new()
+                }
+            },
+            _ => Vec::new(),
+        }
+    };
+    // One template for both values: the on template for `on`, the off
+    // template for `off` (both see `state`).
+    let power = format!("{{% if state == 'on' %}}{on}{{% else %}}{off}{{% endif %}}");
+    let command =
+        |source: String, var: &str, kind: &CapabilityType, b: &mut Caps<'_>, name: &str| {
+            let samples: Vec<Value> = match kind {
+                CapabilityType::Number { min, max, .. } => {
+                    vec![
+                        crate::registry::value::number(*min),
+                        crate::registry::value::number(*max),
+                    ]
+                }
+                _ => vec![Value::from("on"), Value::from("off")],
+            };
+            match jinja::check_command(&source, var, &samples) {
+                None => Some(CommandSpec {
+                    topic: topic.to_string(),
+                    format: PayloadFormat::Plain,
+                    key: None,
+                    values: BTreeMap::new(),
+                    with: Map::new(),
+                    template: Some(CommandTemplate {
+                        source,
+                        var: var.to_string(),
+                    }),
+                }),
+                Some(why) => {
+                    b.problems.push(format!(
+                        "{name}: the command template cannot be rendered ({}); it is read-only",
+                        clean_text(&why, 120)
+                    ));
+                    None
+                }
+            }
+        };
+    let kind = on_off();
+    let power_command = command(power, "state", &kind, b, "power");
+    let power_state = source(text(c, "state_template"), b, "state");
+    b.caps.push(Capability {
+        name: "power".into(),
+        kind,
+        unit: None,
+        readonly: power_command.is_none(),
+        command: power_command,
+        state: power_state,
+    });
+    // Brightness only when the on template or the state reads it.
+    if on.contains("brightness") || text(c, "brightness_template").is_some() {
+        let kind = number(0.0, 255.0, Some(1.0));
+        let bri = command(
+            format!("{{% set state = 'on' %}}{on}"),
+            "brightness",
+            &kind,
+            b,
+            "brightness",
+        );
+        let state = source(text(c, "brightness_template"), b, "brightness");
+        if bri.is_some() || !state.is_empty() {
+            b.caps.push(Capability {
+                name: "brightness".into(),
+                kind,
+                unit: None,
+                readonly: bri.is_none(),
+                command: bri,
+                state,
+            });
+        }
+    }
+}
+
+/// The colour temperature range and unit of a light: kelvin when
+/// `color_temp_kelvin` is true (`min_kelvin`..`max_kelvin`, 2000..6535 by
+/// default), else mireds (`min_mireds`..`max_mireds`, 153..500).
+fn color_temp_range(c: &Map<String, Value>) -> (CapabilityType, &'static str) {
+    if c.get("color_temp_kelvin").and_then(Value::as_bool) == Some(true) {
+        (
+            number(
+                num(c, "min_kelvin", 2000.0),
+                num(c, "max_kelvin", 6535.0),
+                Some(1.0),
+            ),
+            "K",
+        )
+    } else {
+        (
+            number(
+                num(c, "min_mireds", 153.0),
+                num(c, "max_mireds", 500.0),
+                Some(1.0),
+            ),
+            "mired",
+        )
     }
 }
 

@@ -132,7 +132,17 @@ impl Discovery {
     fn take(&mut self, topic: &str, parsed: Result<Option<Announcement>, DiscoveryError>) -> bool {
         match parsed {
             Ok(None) => false,
-            Ok(Some(a)) => {
+            Ok(Some(mut a)) => {
+                // Topics from the broker are checked by MQTT's rules before
+                // anything subscribes or publishes to them: a broker drops a
+                // client whose SUBSCRIBE holds an invalid filter.
+                a.devices.retain(|d| match invalid_topic(d) {
+                    None => true,
+                    Some(why) => {
+                        a.problems.push(format!("device {} left out: {why}", d.id));
+                        false
+                    }
+                });
                 for p in &a.problems {
                     self.problem(topic, p.clone());
                 }
@@ -195,6 +205,19 @@ impl Discovery {
     }
 }
 
+/// Why one of `device`'s topics cannot be used, if one cannot: its state
+/// topics are subscribed to (valid filters without wildcards), its command
+/// topics published to.
+fn invalid_topic(device: &Device) -> Option<String> {
+    device
+        .state_topics()
+        .chain(device.command_topics())
+        .find_map(|t| {
+            crate::mqtt::topic::name_problem(t)
+                .map(|why| format!("the topic {:?} {why}", clean_text(t, MAX_NAME)))
+        })
+}
+
 /// A discovered device that `devices.yaml` already describes.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Shadowed {
@@ -202,12 +225,25 @@ pub struct Shadowed {
     pub by: String,
 }
 
+/// A discovered device whose id another discovered device already had: it
+/// is kept under a new id, never dropped.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Renamed {
+    pub id: String,
+    pub was: String,
+    /// The topic that announced it.
+    pub topic: String,
+}
+
 /// The registry with the discovered devices joined to `base` (the devices
 /// of `devices.yaml`, which come first and win on a shared id or topic).
+/// A discovered device whose id is already taken by another discovered
+/// device gets a stable new id (the old one and a hash of where it was
+/// announced), listed in the third element.
 pub fn merge<'a>(
     base: &Registry,
     discovered: impl IntoIterator<Item = &'a Device>,
-) -> (Registry, Vec<Shadowed>) {
+) -> (Registry, Vec<Shadowed>, Vec<Renamed>) {
     let mut devices: Vec<Device> = base.devices().to_vec();
     let base_topics: BTreeMap<&str, &str> = base
         .devices()
@@ -220,6 +256,7 @@ pub fn merge<'a>(
         .collect();
     let mut ids: BTreeSet<String> = devices.iter().map(|d| d.id.clone()).collect();
     let mut shadowed = Vec::new();
+    let mut renamed = Vec::new();
     let mut taken = 0;
     for d in discovered {
         if taken == MAX_DISCOVERED {
@@ -246,21 +283,40 @@ pub fn merge<'a>(
             });
             continue;
         }
+        let mut d = d.clone();
         if !ids.insert(d.id.clone()) {
-            tracing::debug!(
-                "discovery: a second device announced as {}; kept the first",
+            let topic = d
+                .discovered
+                .as_ref()
+                .map(|x| x.topic.clone())
+                .unwrap_or_default();
+            let was = d.id.clone();
+            let mut seed = format!("{topic}\n{}", d.state_topic);
+            loop {
+                let stem: String = was.chars().take(MAX_NAME - 9).collect();
+                d.id = format!("{stem}_{}", short_hash(&seed));
+                if ids.insert(d.id.clone()) {
+                    break;
+                }
+                seed.push('\n');
+            }
+            tracing::info!(
+                "discovery: a second device announced as {was} (by {topic}); kept as {}",
                 d.id
             );
-            continue;
+            renamed.push(Renamed {
+                id: d.id.clone(),
+                was,
+                topic,
+            });
         }
-        let mut d = d.clone();
         if let Some(o) = base.overrides.iter().find(|o| o.id == d.id) {
             o.apply(&mut d);
         }
         devices.push(d);
         taken += 1;
     }
-    (base.with_devices(devices), shadowed)
+    (base.with_devices(devices), shadowed, renamed)
 }
 
 /// Text from the broker made safe to show and to quote: no control
@@ -285,9 +341,10 @@ pub fn clean_text(text: &str, max: usize) -> String {
         .to_string()
 }
 
-/// A registry id made of `prefix` and broker text: lowercase letters, digits
-/// and `_`, at most 48 characters.
-pub fn make_id(prefix: &str, raw: &str) -> String {
+/// Broker text as an identifier: lowercase ASCII letters, digits and single
+/// `_`, nothing at either end; empty when the text has no such character
+/// (a name in a non-Latin script, punctuation only).
+pub fn slug(raw: &str) -> String {
     let mut id = String::new();
     for c in raw.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_lowercase() || c.is_ascii_digit() {
@@ -296,9 +353,34 @@ pub fn make_id(prefix: &str, raw: &str) -> String {
             id.push('_');
         }
     }
-    let id = id.trim_end_matches('_');
-    let id = if id.is_empty() { "device" } else { id };
-    let full = if id.starts_with(prefix) {
+    id.trim_end_matches('_').to_string()
+}
+
+/// [`slug`] for a name inside a device (a capability, a room), never empty:
+/// `fallback` when the text gives no identifier.
+pub fn slug_or(raw: &str, fallback: &str) -> String {
+    let s: String = slug(raw).chars().take(MAX_NAME).collect();
+    let s = s.trim_end_matches('_');
+    if s.is_empty() {
+        fallback.to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+/// A registry id made of `prefix` and broker text: lowercase letters, digits
+/// and `_`, at most 48 characters. Text that already starts with the prefix
+/// as a word (`tasmota_1A2B3C`) is not prefixed again; text that gives no
+/// identifier becomes `<prefix>_device` (see [`make_unique_id`] for ids that
+/// must not collide).
+pub fn make_id(prefix: &str, raw: &str) -> String {
+    let id = slug(raw);
+    let id = if id.is_empty() { "device" } else { id.as_str() };
+    let full = if id == prefix
+        || id
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('_'))
+    {
         id.to_string()
     } else {
         format!("{prefix}_{id}")
@@ -308,6 +390,29 @@ pub fn make_id(prefix: &str, raw: &str) -> String {
         .collect::<String>()
         .trim_end_matches('_')
         .to_string()
+}
+
+/// The id of a discovered device: from the first of `candidates` (its name,
+/// then the convention's unique id, IEEE address or MAC) that gives an
+/// identifier, else a stable hash of `seed` (the announcing topic). Names in
+/// non-Latin scripts so get distinct, stable ids instead of one shared
+/// `<prefix>_device`.
+pub fn make_unique_id(prefix: &str, candidates: &[Option<&str>], seed: &str) -> String {
+    match candidates.iter().flatten().find(|c| !slug(c).is_empty()) {
+        Some(c) => make_id(prefix, c),
+        None => format!("{prefix}_{}", short_hash(seed)),
+    }
+}
+
+/// Eight hex digits of a stable hash of `text` (FNV-1a: the same on every
+/// machine and every run, unlike the standard library's hasher).
+pub fn short_hash(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{:08x}", (h ^ (h >> 32)) as u32)
 }
 
 /// Kinds whose every command needs a person's yes.
@@ -334,6 +439,9 @@ pub fn default_safety(kind: &str, texts: &[&str]) -> Safety {
         Safety::Normal
     }
 }
+
+#[cfg(test)]
+mod field_faults;
 
 #[cfg(test)]
 mod tests {
@@ -380,7 +488,7 @@ mod tests {
                 config.as_bytes(),
             );
         }
-        let (registry, _) = merge(&Registry::default(), d.devices());
+        let (registry, ..) = merge(&Registry::default(), d.devices());
         assert_eq!(registry.len(), MAX_DISCOVERED);
     }
 

@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use super::{Announcement, DiscoveryError, MAX_NAME, clean_text, default_safety, make_id};
+use super::{
+    Announcement, DiscoveryError, MAX_NAME, clean_text, default_safety, make_unique_id, slug_or,
+};
 use crate::registry::{
     Capability, CapabilityType, CommandSpec, Device, Discovered, PayloadFormat, StateSource,
 };
@@ -40,6 +42,8 @@ struct Seen {
 #[derive(Debug, Clone, PartialEq)]
 struct Node {
     topic: String,
+    /// The id its relays are named after.
+    id: String,
     tele: String,
     name: String,
 }
@@ -180,22 +184,26 @@ fn power(name: &str, key: &str, topics: &Topics, off: &Value, on: &Value) -> Cap
             key: None,
             values: values.clone(),
             with: Map::new(),
+            template: None,
         }),
         state: vec![
             StateSource {
                 topic: format!("{}{key}", topics.stat),
                 key: None,
                 values: values.clone(),
+                template: None,
             },
             StateSource {
                 topic: format!("{}RESULT", topics.stat),
                 key: Some(key.into()),
                 values: values.clone(),
+                template: None,
             },
             StateSource {
                 topic: format!("{}STATE", topics.tele),
                 key: Some(key.into()),
                 values,
+                template: None,
             },
         ],
     }
@@ -217,6 +225,7 @@ fn dimmer(topics: &Topics) -> Capability {
             key: None,
             values: BTreeMap::new(),
             with: Map::new(),
+            template: None,
         }),
         state: ["RESULT", "STATE"]
             .iter()
@@ -231,6 +240,7 @@ fn dimmer(topics: &Topics) -> Capability {
                 ),
                 key: Some("Dimmer".into()),
                 values: BTreeMap::new(),
+                template: None,
             })
             .collect(),
     }
@@ -270,6 +280,7 @@ fn fallback_device(t: &str, seen: &Seen) -> Device {
                 topic: format!("{}LWT", topics.tele),
                 key: None,
                 values: BTreeMap::new(),
+                template: None,
             }],
         });
     }
@@ -281,7 +292,7 @@ fn fallback_device(t: &str, seen: &Seen) -> Device {
         .map(|s| s.topic.clone())
         .unwrap_or_default();
     Device {
-        id: make_id("tasmota", t),
+        id: make_unique_id("tasmota", &[Some(t)], t),
         safety: default_safety(kind, &[&name]),
         name,
         aliases: Vec::new(),
@@ -293,6 +304,23 @@ fn fallback_device(t: &str, seen: &Seen) -> Device {
         cheat: false,
         discovered: discovered(&format!("tele/{t}/STATE"), None),
     }
+}
+
+/// A name for a node whose `dn` and `t` give none.
+fn base_id_words(t: &str, mac: &str) -> String {
+    let words = clean_text(&format!("Tasmota {}", last_chars(mac, 6)), MAX_NAME);
+    if t.trim().is_empty() {
+        words
+    } else {
+        clean_text(t, MAX_NAME)
+    }
+}
+
+/// The last `n` characters of `text` (not bytes: a MAC from the broker may
+/// hold any character).
+fn last_chars(text: &str, n: usize) -> String {
+    let count = text.chars().count();
+    text.chars().skip(count.saturating_sub(n)).collect()
 }
 
 fn strings(c: &Map<String, Value>, key: &str) -> Vec<Option<String>> {
@@ -340,7 +368,7 @@ fn parse_config(
             .replace("%prefix%", &p)
             .replace("%topic%", t)
             .replace("%hostname%", hostname)
-            .replace("%id%", &mac[mac.len().saturating_sub(6)..]);
+            .replace("%id%", &last_chars(mac, 6));
         if !s.ends_with('/') {
             s.push('/');
         }
@@ -352,7 +380,7 @@ fn parse_config(
         tele: full(prefix(2, "tele")),
     };
     for t in [&topics.cmnd, &topics.stat, &topics.tele] {
-        if let Some(why) = crate::registry::topic_problem(t) {
+        if let Some(why) = crate::mqtt::topic::name_problem(t) {
             return Err(DiscoveryError::Invalid(format!("full topic {why}")));
         }
     }
@@ -375,13 +403,22 @@ fn parse_config(
     let off = states.first().cloned().unwrap_or("OFF".into());
     let on = states.get(1).cloned().unwrap_or("ON".into());
     let names = strings(&c, "fn");
-    let device_name = c.get("dn").and_then(Value::as_str).unwrap_or(t);
+    let device_name = c
+        .get("dn")
+        .and_then(Value::as_str)
+        .filter(|d| !clean_text(d, MAX_NAME).is_empty())
+        .unwrap_or(t);
+    let node_name = match clean_text(device_name, MAX_NAME) {
+        n if n.is_empty() => base_id_words(t, mac),
+        n => n,
+    };
     let model = c
         .get("md")
         .and_then(Value::as_str)
         .map(|m| clean_text(m, 40));
     let light_type = c.get("lt_st").and_then(Value::as_u64).unwrap_or(0);
-    let base_id = make_id("tasmota", t);
+    // A topic in a non-Latin script gives no id: the MAC does.
+    let base_id = make_unique_id("tasmota", &[Some(t), Some(mac)], topic);
     let mut devices = Vec::new();
     let mut announcement_problems = Vec::new();
     for &(i, kind_code) in &present {
@@ -398,15 +435,19 @@ fn parse_config(
         } else {
             format!("POWER{}", i + 1)
         };
-        let name = clean_text(
-            names
-                .get(i)
-                .cloned()
-                .flatten()
-                .as_deref()
-                .unwrap_or(device_name),
-            MAX_NAME,
-        );
+        // A relay without a friendly name of its own (`fn` empty or null)
+        // is the device's name with its relay number.
+        let own = names
+            .get(i)
+            .cloned()
+            .flatten()
+            .map(|n| clean_text(&n, MAX_NAME))
+            .filter(|n| !n.is_empty());
+        let name = match own {
+            Some(n) => n,
+            None if present.len() == 1 => node_name.clone(),
+            None => clean_text(&format!("{node_name} {}", i + 1), MAX_NAME),
+        };
         let mut caps = vec![power("power", &key, &topics, &off, &on)];
         if kind_code == 2 && light_type > 0 {
             caps.push(dimmer(&topics));
@@ -441,8 +482,9 @@ fn parse_config(
     }
     let node = Node {
         topic: t.to_string(),
+        id: base_id.clone(),
         tele: topics.tele.clone(),
-        name: clean_text(device_name, MAX_NAME),
+        name: node_name,
     };
     let mut announcement = Announcement::new(topic, devices);
     announcement.problems = announcement_problems;
@@ -493,7 +535,7 @@ fn parse_sensors(
             if !value.is_number() {
                 continue;
             }
-            let name = make_id("x", &format!("{sensor}_{key}"))[2..].to_string();
+            let name = slug_or(&format!("{sensor}_{key}"), "reading");
             let (min, max) = match key.as_str() {
                 "Humidity" => (0.0, 100.0),
                 "Temperature" | "DewPoint" => (-50.0, 150.0),
@@ -513,6 +555,7 @@ fn parse_sensors(
                     topic: format!("{}SENSOR", node.tele),
                     key: Some(format!("{sensor}.{key}")),
                     values: BTreeMap::new(),
+                    template: None,
                 }],
             });
         }
@@ -524,7 +567,7 @@ fn parse_sensors(
     Ok(Announcement::new(
         source,
         vec![Device {
-            id: format!("{}_sensors", make_id("tasmota", &node.topic)),
+            id: format!("{}_sensors", node.id),
             safety: default_safety("sensor", &[&name]),
             name,
             aliases: Vec::new(),

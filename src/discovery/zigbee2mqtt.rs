@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use super::{
     Announcement, DiscoveryError, MAX_DESCRIPTION, MAX_NAME, clean_text, default_safety, make_id,
+    make_unique_id, slug, slug_or,
 };
 use crate::registry::{
     Capability, CapabilityType, CommandSpec, Device, Discovered, PayloadFormat, StateSource,
@@ -41,24 +42,67 @@ pub fn parse(topic: &str, payload: &[u8]) -> Result<Announcement, DiscoveryError
         ));
     };
     let mut announcement = Announcement::new(topic, Vec::new());
+    let mut ids = std::collections::BTreeSet::new();
     for (i, entry) in list.iter().enumerate() {
+        let label = entry
+            .get("friendly_name")
+            .and_then(Value::as_str)
+            .map_or_else(
+                || format!("device {i}"),
+                |f| format!("device {:?}", clean_text(f, MAX_NAME)),
+            );
         match device(topic, entry) {
-            Ok(Some(d)) => announcement.devices.push(d),
-            Ok(None) => {}
-            Err(e) => announcement.problems.push(format!("device {i}: {e}")),
+            Ok(Found::Device(d, ieee)) => {
+                let mut d = *d;
+                // Two names that sanitise alike ("Kitchen Lamp", "kitchen_lamp")
+                // keep apart by the IEEE address, then by their position.
+                if !ids.insert(d.id.clone()) {
+                    let was = d.id.clone();
+                    d.id = match ieee.filter(|a| !slug(a).is_empty()) {
+                        Some(a) => make_id(&d.id, &a),
+                        None => format!("{}_{}", d.id, i + 1),
+                    };
+                    if !ids.insert(d.id.clone()) {
+                        d.id = format!(
+                            "{was}_{}",
+                            super::short_hash(&format!("{i}{}", d.state_topic))
+                        );
+                        ids.insert(d.id.clone());
+                    }
+                    announcement.problems.push(format!(
+                        "{label}: id {was} was taken; announced as {}",
+                        d.id
+                    ));
+                }
+                announcement.devices.push(d);
+            }
+            Ok(Found::Coordinator) => {}
+            Ok(Found::Skipped(why)) => announcement.problems.push(format!("{label}: {why}")),
+            Err(e) => announcement.problems.push(format!("{label}: {e}")),
         }
     }
     Ok(announcement)
 }
 
-fn device(topic: &str, entry: &Value) -> Result<Option<Device>, DiscoveryError> {
+/// What one entry of the device list gives.
+enum Found {
+    /// A device, with its IEEE address when it has one.
+    Device(Box<Device>, Option<String>),
+    /// The coordinator: the network itself, not a device to act on.
+    Coordinator,
+    /// A device left out, and why.
+    Skipped(String),
+}
+
+fn device(topic: &str, entry: &Value) -> Result<Found, DiscoveryError> {
     let Some(entry) = entry.as_object() else {
         return Err(DiscoveryError::Invalid("not a JSON object".into()));
     };
-    if entry.get("type").and_then(Value::as_str) == Some("Coordinator")
-        || entry.get("disabled").and_then(Value::as_bool) == Some(true)
-    {
-        return Ok(None);
+    if entry.get("type").and_then(Value::as_str) == Some("Coordinator") {
+        return Ok(Found::Coordinator);
+    }
+    if entry.get("disabled").and_then(Value::as_bool) == Some(true) {
+        return Ok(Found::Skipped("disabled in Zigbee2MQTT".into()));
     }
     let Some(friendly) = entry
         .get("friendly_name")
@@ -67,21 +111,27 @@ fn device(topic: &str, entry: &Value) -> Result<Option<Device>, DiscoveryError> 
     else {
         return Err(DiscoveryError::Invalid("no friendly_name".into()));
     };
-    if crate::registry::topic_problem(friendly).is_some() || friendly.contains(['+', '#']) {
+    let ieee = entry
+        .get("ieee_address")
+        .and_then(Value::as_str)
+        .map(String::from);
+    // MQTT topics may hold spaces and any script: only what MQTT forbids
+    // in a topic name keeps a device out.
+    let state_topic = format!("{BASE}/{friendly}");
+    let set_topic = format!("{state_topic}/set");
+    if let Some(why) = crate::mqtt::topic::name_problem(&set_topic) {
         return Err(DiscoveryError::Invalid(format!(
-            "friendly_name {:?} cannot be part of a topic",
+            "friendly_name {:?} cannot be part of a topic: the topic {why}",
             clean_text(friendly, MAX_NAME)
         )));
     }
     // Devices not yet interviewed have no definition: nothing to act on.
     let Some(definition) = entry.get("definition").and_then(Value::as_object) else {
-        return Ok(None);
+        return Ok(Found::Skipped("not interviewed yet (no definition)".into()));
     };
     let Some(exposes) = definition.get("exposes").and_then(Value::as_array) else {
-        return Ok(None);
+        return Ok(Found::Skipped("its definition exposes nothing".into()));
     };
-    let state_topic = format!("{BASE}/{friendly}");
-    let set_topic = format!("{state_topic}/set");
     let mut b = Builder {
         state_topic: &state_topic,
         set_topic: &set_topic,
@@ -103,7 +153,9 @@ fn device(topic: &str, entry: &Value) -> Result<Option<Device>, DiscoveryError> 
         }
     }
     if b.caps.is_empty() {
-        return Ok(None);
+        return Ok(Found::Skipped(
+            "exposes no feature giot models (binary, numeric, enum, text)".into(),
+        ));
     }
     let description = ["vendor", "model", "description"]
         .iter()
@@ -111,7 +163,11 @@ fn device(topic: &str, entry: &Value) -> Result<Option<Device>, DiscoveryError> 
         .collect::<Vec<_>>()
         .join(" ");
     let description = (!description.is_empty()).then(|| clean_text(&description, MAX_DESCRIPTION));
-    let name = clean_text(&friendly.replace(['/', '_'], " "), MAX_NAME);
+    let id = make_unique_id("z2m", &[Some(friendly), ieee.as_deref()], &state_topic);
+    let name = match clean_text(&friendly.replace(['/', '_'], " "), MAX_NAME) {
+        n if n.is_empty() => id.replace('_', " "),
+        n => n,
+    };
     let about = description.clone().unwrap_or_default().to_lowercase();
     let kind = match group {
         Some("light") => "light",
@@ -125,23 +181,26 @@ fn device(topic: &str, entry: &Value) -> Result<Option<Device>, DiscoveryError> 
         _ if b.caps.iter().all(|c| c.readonly) => "sensor",
         _ => "device",
     };
-    Ok(Some(Device {
-        id: make_id("z2m", friendly),
-        safety: default_safety(kind, &[&name, &about]),
-        name,
-        aliases: Vec::new(),
-        room: None,
-        kind: kind.into(),
-        state_topic: state_topic.clone(),
-        command_topic: None,
-        capabilities: b.caps,
-        cheat: false,
-        discovered: Some(Discovered {
-            convention: "zigbee2mqtt".into(),
-            topic: topic.into(),
-            description,
+    Ok(Found::Device(
+        Box::new(Device {
+            id,
+            safety: default_safety(kind, &[&name, &about]),
+            name,
+            aliases: Vec::new(),
+            room: None,
+            kind: kind.into(),
+            state_topic: state_topic.clone(),
+            command_topic: None,
+            capabilities: b.caps,
+            cheat: false,
+            discovered: Some(Discovered {
+                convention: "zigbee2mqtt".into(),
+                topic: topic.into(),
+                description,
+            }),
         }),
-    }))
+        ieee,
+    ))
 }
 
 struct Builder<'a> {
@@ -179,7 +238,7 @@ impl Builder<'_> {
         };
         let access = f.get("access").and_then(Value::as_u64).unwrap_or(PUBLISHED);
         let readonly = access & SET == 0;
-        let mut name = make_id("x", property)[2..].to_string();
+        let mut name = slug_or(property, "value");
         let mut values = BTreeMap::new();
         let unit = f
             .get("unit")
@@ -213,7 +272,11 @@ impl Builder<'_> {
             Some("numeric") => {
                 let min = f.get("value_min").and_then(Value::as_f64);
                 let max = f.get("value_max").and_then(Value::as_f64);
-                let step = f.get("value_step").and_then(Value::as_f64);
+                // A step must be positive to snap to (0 or less is none).
+                let step = f
+                    .get("value_step")
+                    .and_then(Value::as_f64)
+                    .filter(|s| *s > 0.0);
                 match (min, max) {
                     (Some(min), Some(max)) if min <= max => CapabilityType::Number {
                         min,
@@ -260,12 +323,14 @@ impl Builder<'_> {
             key: Some(property.to_string()),
             values: values.clone(),
             with: Map::new(),
+            template: None,
         });
         let state = (access & PUBLISHED != 0)
             .then(|| StateSource {
                 topic: self.state_topic.to_string(),
                 key: Some(property.to_string()),
                 values,
+                template: None,
             })
             .into_iter()
             .collect();

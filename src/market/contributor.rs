@@ -87,7 +87,7 @@ async fn run(
                     .await;
                 continue;
             }
-            LinkEvent::Disconnected { .. } => continue,
+            LinkEvent::Disconnected { .. } | LinkEvent::Skipped { .. } => continue,
             LinkEvent::Message { payload, .. } => payload,
         };
         // An empty retained menu means the market is closed.

@@ -16,6 +16,7 @@
 //! in the background while the session starts; `run_goal` waits for it,
 //! the other tools do not.
 
+pub mod framing;
 pub mod view;
 
 use std::future::Future;
@@ -337,8 +338,11 @@ pub async fn serve(
         driver,
         model_error,
     });
+    // Lines that are not JSON are answered with -32700 before the SDK,
+    // which would ignore them, sees them.
+    let (transport, framing) = framing::guard(tokio::io::stdin(), tokio::io::stdout());
     let service = server
-        .serve(rmcp::transport::stdio())
+        .serve(transport)
         .await
         .map_err(|e| McpError::Start(Box::new(e)))?;
     let cancel = service.cancellation_token();
@@ -353,5 +357,7 @@ pub async fn serve(
     // left to the runtime's shutdown timeout.
     loader.abort();
     let _ = tokio::time::timeout(Duration::from_secs(3), driver_task).await;
+    // What the SDK wrote last reaches stdout before the process ends.
+    let _ = tokio::time::timeout(Duration::from_secs(1), framing).await;
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! [`LinkEvent`] enum that the faces (TUI, `run`, `bridge`, `sim`) consume.
 
 mod options;
+pub mod topic;
 pub mod tree;
 
 use std::sync::{Arc, Mutex};
@@ -21,8 +22,17 @@ use tokio::task::JoinHandle;
 pub use options::{ConnectOptions, OptionsError};
 pub use tree::TopicTree;
 
-/// Largest packet giot sends or accepts (rumqttc's default is 10 KiB).
+/// Largest packet giot sends, and largest message it takes (rumqttc's
+/// default is 10 KiB). A larger incoming message is skipped
+/// ([`LinkEvent::Skipped`]), never a reason to drop the connection.
 pub const MAX_PACKET: usize = 8 * 1024 * 1024;
+
+/// The largest packet read off the wire: MQTT's own limit (a remaining
+/// length of 268,435,455 bytes and its header). rumqttc drops the
+/// connection on a packet over its limit — and the broker sends a retained
+/// one again at once — so the limit giot enforces is [`MAX_PACKET`], on
+/// the message, after it is read.
+pub const MAX_WIRE: usize = 268_435_455 + 5;
 
 /// What the link reports to its owner.
 #[derive(Debug, Clone)]
@@ -39,6 +49,13 @@ pub enum LinkEvent {
     Message {
         topic: String,
         payload: Bytes,
+        retain: bool,
+    },
+    /// A message larger than [`MAX_PACKET`]: skipped (its payload dropped),
+    /// the connection kept.
+    Skipped {
+        topic: String,
+        size: usize,
         retain: bool,
     },
 }
@@ -86,6 +103,7 @@ impl Link {
         qos: QoS,
     ) -> Result<Self, OptionsError> {
         let mqtt = options.to_rumqttc()?;
+        let filters = valid_filters(filters);
         let (client, mut eventloop) = AsyncClient::new(mqtt, 256);
         // Commands and results are small packets that should leave at once:
         // Nagle's algorithm would hold them back for the previous ACK.
@@ -107,6 +125,7 @@ impl Link {
     /// Subscribes to more filters now and after every reconnection (the
     /// state topics of devices discovered while connected).
     pub async fn subscribe(&self, filters: Vec<String>) -> Result<(), ClientError> {
+        let filters = valid_filters(filters);
         if filters.is_empty() {
             return Ok(());
         }
@@ -173,9 +192,60 @@ impl Link {
     }
 }
 
+/// The filters that MQTT allows; the others are reported and left out
+/// (one invalid filter in a SUBSCRIBE makes the broker drop the client, at
+/// every reconnection).
+fn valid_filters(filters: Vec<String>) -> Vec<String> {
+    filters
+        .into_iter()
+        .filter(|f| match topic::filter_problem(f) {
+            None => true,
+            Some(why) => {
+                let shown: String = f.chars().take(80).collect();
+                tracing::warn!("not subscribing to {shown:?}: the filter {why}");
+                false
+            }
+        })
+        .collect()
+}
+
 /// Backoff between reconnection attempts: 100 ms doubling up to 5 s.
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((100u64 << attempt.min(6)).min(5_000))
+}
+
+/// How long a connection must last before it counts as a success that
+/// resets the backoff.
+const STABLE: Duration = Duration::from_secs(10);
+
+/// The reconnection backoff: grows with every failure, and is reset only by
+/// a connection that lasted [`STABLE`] — a broker that accepts the
+/// connection and drops it at once (an oversized message, a rejected
+/// SUBSCRIBE) is retried ever more slowly, not ten times a second.
+#[derive(Debug, Default)]
+struct Backoff {
+    failures: u32,
+    connected_at: Option<std::time::Instant>,
+}
+
+impl Backoff {
+    fn connected(&mut self, now: std::time::Instant) {
+        self.connected_at = Some(now);
+    }
+
+    /// The pause before the next attempt after a failure at `now`.
+    fn failed(&mut self, now: std::time::Instant) -> Duration {
+        if self
+            .connected_at
+            .take()
+            .is_some_and(|at| now.saturating_duration_since(at) >= STABLE)
+        {
+            self.failures = 0;
+        }
+        let pause = backoff(self.failures);
+        self.failures = self.failures.saturating_add(1);
+        pause
+    }
 }
 
 async fn drive(
@@ -185,11 +255,11 @@ async fn drive(
     qos: QoS,
     tx: mpsc::Sender<LinkEvent>,
 ) {
-    let mut failures = 0u32;
+    let mut backoff = Backoff::default();
     loop {
         let event = match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                failures = 0;
+                backoff.connected(std::time::Instant::now());
                 let filters = filters.lock().expect("link filters").clone();
                 if !filters.is_empty() {
                     // The request channel is drained by this very loop, so the
@@ -214,6 +284,18 @@ async fn drive(
                 }
                 LinkEvent::Connected
             }
+            Ok(Event::Incoming(Packet::Publish(p))) if p.payload.len() > MAX_PACKET => {
+                let shown: String = p.topic.chars().take(120).collect();
+                tracing::warn!(
+                    "skipped a message of {} bytes on {shown:?}: larger than {MAX_PACKET} bytes",
+                    p.payload.len()
+                );
+                LinkEvent::Skipped {
+                    size: p.payload.len(),
+                    topic: p.topic,
+                    retain: p.retain,
+                }
+            }
             Ok(Event::Incoming(Packet::Publish(p))) => LinkEvent::Message {
                 topic: p.topic,
                 payload: p.payload,
@@ -223,8 +305,7 @@ async fn drive(
             Ok(_) => continue,
             Err(ConnectionError::RequestsDone) => break,
             Err(e) => {
-                let retry_in = backoff(failures);
-                failures = failures.saturating_add(1);
+                let retry_in = backoff.failed(std::time::Instant::now());
                 tracing::debug!("mqtt connection error: {e}; retrying in {retry_in:?}");
                 if tx
                     .send(LinkEvent::Disconnected {
@@ -271,6 +352,38 @@ mod tests {
         assert!(topic_matches("home/+/set", "home/hall/set"));
         assert!(!topic_matches("home/+/set", "home/hall/x/set"));
         assert!(!topic_matches("home/a", "home/a/b"));
+    }
+
+    #[test]
+    fn kind8_a_connection_dropped_right_after_it_is_made_does_not_reset_the_backoff() {
+        let start = std::time::Instant::now();
+        let mut b = Backoff::default();
+        let mut pauses = Vec::new();
+        for i in 0..8 {
+            let now = start + Duration::from_millis(i * 50);
+            b.connected(now);
+            pauses.push(b.failed(now + Duration::from_millis(5)).as_millis());
+        }
+        assert_eq!(pauses, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        // A connection that lasted is a success: the next failure starts over.
+        let later = start + Duration::from_secs(60);
+        b.connected(later);
+        assert_eq!(b.failed(later + STABLE).as_millis(), 100);
+        // Failing to connect at all keeps growing it.
+        assert_eq!(b.failed(later + STABLE).as_millis(), 200);
+    }
+
+    #[test]
+    fn kind8_invalid_filters_are_left_out_of_every_subscribe() {
+        let kept = valid_filters(vec![
+            "a/b".into(),
+            "a\0b".into(),
+            "a/#/b".into(),
+            "x".repeat(70_000),
+            "zigbee2mqtt/Kitchen Lamp".into(),
+            "+/x".into(),
+        ]);
+        assert_eq!(kept, ["a/b", "zigbee2mqtt/Kitchen Lamp", "+/x"]);
     }
 
     #[test]

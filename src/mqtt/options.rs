@@ -110,7 +110,7 @@ impl ConnectOptions {
         let mut options = MqttOptions::new(&self.client_id, host, port);
         options
             .set_keep_alive(self.keep_alive)
-            .set_max_packet_size(MAX_PACKET, MAX_PACKET)
+            .set_max_packet_size(super::MAX_WIRE, MAX_PACKET)
             .set_clean_session(self.clean_session);
         if let Some((topic, payload)) = &self.last_will {
             options.set_last_will(rumqttc::LastWill::new(

@@ -19,6 +19,9 @@ pub struct TopicEntry {
     pub count: u64,
     /// Earlier payloads, oldest first, at most the tree's history size.
     pub history: VecDeque<(SystemTime, Bytes)>,
+    /// The size of the last message when it was too large to take (its
+    /// payload is then empty and never read as state).
+    pub skipped: Option<usize>,
 }
 
 /// Topics in lexical order, which is also tree order (`a/b` before `a/b/c`).
@@ -48,8 +51,26 @@ impl TopicTree {
     /// Records a message. An empty retained payload deletes the topic, as it
     /// does on the broker.
     pub fn insert(&mut self, topic: &str, payload: Bytes, retained: bool, at: SystemTime) {
+        self.put(topic, payload, retained, at, None);
+    }
+
+    /// Records a message that was too large to take: the topic shows it was
+    /// skipped and its size; its last payload is dropped (a stale value
+    /// must not pass for the current one).
+    pub fn insert_skipped(&mut self, topic: &str, size: usize, retained: bool, at: SystemTime) {
+        self.put(topic, Bytes::new(), retained, at, Some(size));
+    }
+
+    fn put(
+        &mut self,
+        topic: &str,
+        payload: Bytes,
+        retained: bool,
+        at: SystemTime,
+        skipped: Option<usize>,
+    ) {
         self.messages += 1;
-        if payload.is_empty() && retained {
+        if payload.is_empty() && retained && skipped.is_none() {
             self.topics.remove(topic);
             return;
         }
@@ -66,6 +87,7 @@ impl TopicTree {
                     entry.payload = payload;
                 }
                 entry.retained = retained;
+                entry.skipped = skipped;
                 entry.updated = at;
                 entry.count += 1;
             }
@@ -78,6 +100,7 @@ impl TopicTree {
                         updated: at,
                         count: 1,
                         history: VecDeque::new(),
+                        skipped,
                     },
                 );
             }

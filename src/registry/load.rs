@@ -788,6 +788,7 @@ fn check_capability(c: &mut Checker, at: &str, raw: &RawCapability) -> Option<Ca
             key: cmd.key.clone(),
             values: to_values(&cmd.values),
             with: serde_json::Map::new(),
+            template: None,
         })
     });
     let mut state = Vec::new();
@@ -803,6 +804,7 @@ fn check_capability(c: &mut Checker, at: &str, raw: &RawCapability) -> Option<Ca
             topic: s.value.topic.value.clone(),
             key: s.value.key.clone(),
             values: to_values(&s.value.values),
+            template: None,
         });
     }
     if c.problems.len() > before {

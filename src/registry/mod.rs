@@ -8,6 +8,7 @@
 //! ([`crate::discovery`]); a discovered device carries, per capability, where
 //! and how it is commanded and read ([`wire`]).
 
+pub mod jinja;
 mod load;
 pub mod value;
 pub mod wire;
@@ -20,10 +21,9 @@ use serde_json::Value;
 
 use crate::types::Action;
 
-pub(crate) use load::topic_problem;
 pub use load::{LoadError, Problem, parse_str};
 pub use value::ValueError;
-pub use wire::{CommandSpec, PayloadFormat, StateSource};
+pub use wire::{CommandSpec, CommandTemplate, PayloadFormat, StateSource};
 
 /// How careful giot must be before acting on a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -158,7 +158,7 @@ impl Device {
     /// device's `command_topic`.
     pub fn encode(&self, cap: &Capability, value: &serde_json::Value) -> Option<(String, String)> {
         if let Some(spec) = &cap.command {
-            return Some(spec.encode(cap, value));
+            return spec.encode(cap, value);
         }
         let mut payload = serde_json::Map::new();
         payload.insert(cap.name.clone(), value.clone());

@@ -46,6 +46,19 @@ pub struct CommandSpec {
     /// a JSON light's brightness.
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub with: Map<String, Value>,
+    /// A Jinja command template that writes the payload instead (Home
+    /// Assistant's `command_template`, `set_position_template`, …); checked
+    /// when the device was discovered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<CommandTemplate>,
+}
+
+/// A command template and the name it sees the value by (`value`, or
+/// `position` for `set_position_template`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommandTemplate {
+    pub source: String,
+    pub var: String,
 }
 
 /// Where one capability's current value is read.
@@ -59,6 +72,10 @@ pub struct StateSource {
     /// Registry value -> reported value (`"locked"` -> `"LOCKED"`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub values: BTreeMap<String, Value>,
+    /// A Jinja value template that reads the value from the payload
+    /// (`value`, `value_json`) before the value map; instead of `key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 /// The key a registry value has in a value map: strings as they are, other
@@ -77,13 +94,27 @@ fn same_wire(reported: &Value, wire: &Value) -> bool {
 }
 
 impl CommandSpec {
-    /// The topic and payload that set `cap` to `value` (already checked).
-    pub fn encode(&self, cap: &Capability, value: &Value) -> (String, String) {
+    /// The topic and payload that set `cap` to `value` (already checked);
+    /// `None` when its command template cannot render the value (never a
+    /// guessed payload).
+    pub fn encode(&self, cap: &Capability, value: &Value) -> Option<(String, String)> {
         let wire = self
             .values
             .get(&value_key(value))
             .cloned()
             .unwrap_or_else(|| value.clone());
+        if let Some(t) = &self.template {
+            return match super::jinja::render_command(&t.source, &t.var, &wire) {
+                Ok(payload) => Some((self.topic.clone(), payload)),
+                Err(e) => {
+                    tracing::warn!(
+                        "command template for {} cannot render {value}: {e}",
+                        cap.name
+                    );
+                    None
+                }
+            };
+        }
         let payload = match self.format {
             PayloadFormat::Json => {
                 let mut object = self.with.clone();
@@ -92,7 +123,7 @@ impl CommandSpec {
             }
             PayloadFormat::Plain => value_key(&wire),
         };
-        (self.topic.clone(), payload)
+        Some((self.topic.clone(), payload))
     }
 }
 
@@ -102,6 +133,14 @@ impl StateSource {
     /// malformed payload is never trusted as state).
     pub fn decode(&self, cap: &Capability, payload: &[u8]) -> Option<Value> {
         let text = std::str::from_utf8(payload).ok()?.trim();
+        if let Some(t) = &self.template {
+            let rendered = super::jinja::render_value(t, text.as_bytes()).ok()?;
+            let reported = Value::String(rendered);
+            if let Some((logical, _)) = self.values.iter().find(|(_, w)| same_wire(&reported, w)) {
+                return coerce(cap, &Value::String(logical.clone()));
+            }
+            return coerce(cap, &reported);
+        }
         let reported = match &self.key {
             Some(path) => {
                 let mut v: Value = serde_json::from_str(text).ok()?;
@@ -198,10 +237,11 @@ mod tests {
             key: None,
             values: map(&[("on", "ON"), ("off", "OFF")]),
             with: Map::new(),
+            template: None,
         };
         assert_eq!(
             spec.encode(&power(), &json!("on")),
-            ("cmnd/plug/POWER".into(), "ON".into())
+            Some(("cmnd/plug/POWER".into(), "ON".into()))
         );
     }
 
@@ -215,8 +255,9 @@ mod tests {
             key: Some("brightness".into()),
             values: BTreeMap::new(),
             with,
+            template: None,
         };
-        let (_, payload) = spec.encode(&power(), &json!(120));
+        let (_, payload) = spec.encode(&power(), &json!(120)).unwrap();
         let v: Value = serde_json::from_str(&payload).unwrap();
         assert_eq!(v, json!({"state": "ON", "brightness": 120}));
     }
@@ -227,6 +268,7 @@ mod tests {
             topic: "t".into(),
             key: None,
             values: map(&[("on", "ON"), ("off", "OFF")]),
+            template: None,
         };
         assert_eq!(plain.decode(&power(), b"OFF"), Some(json!("off")));
         assert_eq!(plain.decode(&power(), b"maybe"), None);
@@ -234,6 +276,7 @@ mod tests {
             topic: "t".into(),
             key: Some("AM2301.Temperature".into()),
             values: BTreeMap::new(),
+            template: None,
         };
         let temp = Capability {
             name: "temperature".into(),

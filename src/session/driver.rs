@@ -299,7 +299,7 @@ async fn drive(
                             tracing::warn!("broker connection lost ({error}); retrying in {retry_in:?}");
                             false
                         }
-                        LinkEvent::Connected => false,
+                        LinkEvent::Connected | LinkEvent::Skipped { .. } => false,
                     };
                     if let Some(events) = &task.config.events
                         && (forwarded || !matches!(event, LinkEvent::Message { .. }))
@@ -403,7 +403,8 @@ impl Task {
                     confirmed_by,
                 } => self.record(goal, text, actions, confirmed_by),
                 Effect::Trace { goal, step } => {
-                    tracing::info!("{step}");
+                    // Steps quote the goal: escaped, they cannot forge log lines.
+                    tracing::info!("{}", crate::types::loggable(&step, 600));
                     if let Some(w) = self.waiting.get_mut(&goal) {
                         w.trace.push(step);
                     }

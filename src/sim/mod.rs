@@ -79,6 +79,8 @@ pub async fn run(
                 Some(LinkEvent::Disconnected { error, retry_in }) => {
                     tracing::warn!("broker connection lost ({error}); retrying in {retry_in:?}");
                 }
+                // Logged by the link; the connection stays up.
+                Some(LinkEvent::Skipped { .. }) => {}
                 Some(LinkEvent::Message { topic, payload, .. }) => {
                     let Some(&i) = by_command.get(&topic) else { continue };
                     let device = &mut devices[i];

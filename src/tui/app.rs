@@ -287,6 +287,10 @@ impl App {
                     );
                 }
             }
+            // The fleet's tree shows it as skipped, with its size.
+            LinkEvent::Skipped { topic, .. } => {
+                self.changed.insert(topic.clone(), Instant::now());
+            }
         }
         self.feed(session::Input::Link(event))
     }

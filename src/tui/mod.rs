@@ -12,6 +12,7 @@
 
 pub mod app;
 pub mod keymap;
+pub mod topics;
 pub mod ui;
 
 #[cfg(test)]

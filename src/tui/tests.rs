@@ -458,3 +458,38 @@ fn a_device_discovered_while_watching_joins_the_tree_with_its_plain_state() {
     );
     assert_eq!(app.fleet().value("ha_pump", "power"), Some(json!("on")));
 }
+
+#[test]
+fn kind5_the_topic_view_shows_an_oversized_message_as_skipped_with_its_size() {
+    let mut app = app();
+    app.handle(AppEvent::Mqtt(LinkEvent::Skipped {
+        topic: "big".into(),
+        size: 9 * 1024 * 1024,
+        retain: true,
+    }));
+    app.view = View::Topics;
+    app.tree.select(vec!["topic:big".to_string()]);
+    let text = screen(&mut app);
+    assert!(
+        text.contains("big = (skipped: 9437184 bytes, too large)"),
+        "{text}"
+    );
+    // The detail pane says it too.
+    assert!(
+        text.matches("skipped: 9437184 bytes").count() >= 2,
+        "{text}"
+    );
+}
+
+#[test]
+fn kind6_the_topic_view_keeps_siblings_that_share_a_prefix() {
+    let mut app = app();
+    for t in ["home", "home-x/y", "home/z"] {
+        message(&mut app, t, json!(1));
+    }
+    app.view = View::Topics;
+    app.tree.open(vec!["topic:home".to_string()]);
+    let text = screen(&mut app);
+    assert!(text.contains("home-x (1)"), "{text}");
+    assert!(text.contains(" z = 1"), "{text}");
+}

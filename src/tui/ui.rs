@@ -163,72 +163,62 @@ fn topic_items(app: &App) -> Vec<TreeItem<'static, String>> {
         .filter_map(|path| path.last().cloned())
         .collect();
     let filter = app.filter.value().to_lowercase();
-    let topics: Vec<(&String, &crate::mqtt::tree::TopicEntry)> = app
+    let topics = app
         .fleet()
         .tree()
         .iter()
         .filter(|(t, _)| filter.is_empty() || t.to_lowercase().contains(&filter))
-        .collect();
-    build_level(&topics, "", &opened, app)
+        .map(|(t, e)| (t.as_str(), e));
+    let nodes = super::topics::build(topics, &|id| opened.contains(id));
+    tree_items(&nodes, &|e, key| {
+        let mut spans = vec![Span::styled(
+            format!(" = {}", payload_preview(e, 60)),
+            Style::new().dim(),
+        )];
+        if app.changed.contains_key(key) {
+            spans.push(Span::styled(" ●", Style::new().fg(Color::Green)));
+        }
+        spans
+    })
 }
 
-fn build_level(
-    topics: &[(&String, &crate::mqtt::tree::TopicEntry)],
-    prefix: &str,
-    opened: &std::collections::HashSet<String>,
-    app: &App,
-) -> Vec<TreeItem<'static, String>> {
-    // Group the topics under `prefix` by their next level. Topics are in
-    // lexical order, so each group is a run; keys are slices, not copies.
-    let mut groups: Vec<(&str, Vec<(&String, &crate::mqtt::tree::TopicEntry)>)> = Vec::new();
-    for &(topic, entry) in topics {
-        let rest = &topic[prefix.len()..];
-        let head = rest.find('/').map_or(rest, |i| &rest[..i]);
-        let key = &topic[..prefix.len() + head.len()];
-        match groups.last_mut() {
-            Some((k, v)) if *k == key => v.push((topic, entry)),
-            _ => groups.push((key, vec![(topic, entry)])),
-        }
+/// A payload as shown in the topic view: its start as text, or, for a
+/// message too large to take, that it was skipped and its size.
+pub(crate) fn payload_preview(e: &crate::mqtt::tree::TopicEntry, max: usize) -> String {
+    match e.skipped {
+        Some(size) => format!("(skipped: {size} bytes, too large)"),
+        None => String::from_utf8_lossy(&e.payload[..e.payload.len().min(max)]).into_owned(),
     }
-    groups
-        .into_iter()
-        .map(|(key, members)| {
-            let id = format!("topic:{key}");
-            let own = members
-                .iter()
-                .find(|(t, _)| t.as_str() == key)
-                .map(|(_, e)| *e);
-            let deeper: Vec<_> = members
-                .iter()
-                .copied()
-                .filter(|(t, _)| t.len() > key.len())
-                .collect();
-            let name = key.rsplit('/').next().unwrap_or(key).to_string();
-            let mut label = vec![Span::raw(name)];
-            if let Some(e) = own {
-                let payload =
-                    String::from_utf8_lossy(&e.payload[..e.payload.len().min(60)]).into_owned();
-                label.push(Span::styled(format!(" = {payload}"), Style::new().dim()));
-                if app.changed.contains_key(key) {
-                    label.push(Span::styled(" ●", Style::new().fg(Color::Green)));
-                }
-            }
-            if !deeper.is_empty() {
-                label.push(Span::styled(
-                    format!(" ({})", deeper.len()),
-                    Style::new().dim(),
-                ));
-            }
-            let children = if deeper.is_empty() {
-                Vec::new()
-            } else if opened.contains(&id) {
-                build_level(&deeper, &format!("{key}/"), opened, app)
+}
+
+/// The tree widget's items for topic nodes; `own` labels a node that is
+/// itself a topic (given its entry and topic).
+pub(crate) fn tree_items(
+    nodes: &[super::topics::TopicNode<'_>],
+    own: &dyn Fn(&crate::mqtt::tree::TopicEntry, &str) -> Vec<Span<'static>>,
+) -> Vec<TreeItem<'static, String>> {
+    nodes
+        .iter()
+        .map(|n| {
+            let id = n.id();
+            let mut label = vec![if n.name.is_empty() {
+                Span::styled("(empty)", Style::new().dim().italic())
             } else {
+                Span::raw(n.name.to_string())
+            }];
+            if let Some(e) = n.entry {
+                label.extend(own(e, &n.key));
+            }
+            if n.below > 0 {
+                label.push(Span::styled(format!(" ({})", n.below), Style::new().dim()));
+            }
+            let children = match &n.children {
+                Some(children) => tree_items(children, own),
                 // Not opened: a placeholder so the node shows as expandable.
-                vec![TreeItem::new_leaf(format!("{id}/…"), "…")]
+                None => vec![TreeItem::new_leaf(format!("{id}/…"), "…")],
             };
             TreeItem::new(id.clone(), Line::from(label), children)
-                .unwrap_or_else(|_| TreeItem::new_leaf(id, key.to_string()))
+                .unwrap_or_else(|_| TreeItem::new_leaf(id, n.key.clone()))
         })
         .collect()
 }
@@ -512,8 +502,7 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect) {
                 ])
             })
             .collect();
-        let raw = entry
-            .map(|e| String::from_utf8_lossy(&e.payload[..e.payload.len().min(300)]).into_owned());
+        let raw = entry.map(|e| payload_preview(e, 300));
         let numeric = cap
             .as_ref()
             .and_then(|n| d.capability(n))
@@ -576,10 +565,7 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect) {
                 e.count,
                 if e.retained { "retained" } else { "live" }
             )),
-            Line::from(format!(
-                "payload: {}",
-                String::from_utf8_lossy(&e.payload[..e.payload.len().min(500)])
-            )),
+            Line::from(format!("payload: {}", payload_preview(e, 500))),
         ];
         let [head, graph] =
             Layout::vertical([Constraint::Length(6), Constraint::Min(0)]).areas(inner);

@@ -347,9 +347,11 @@ async fn malformed_and_unsigned_goals_are_answered_or_dropped_and_the_bridge_kee
     s.client
         .send(&json!({"id": "forged", "goal": "turn on the hall light", "sig": "00".repeat(32)}))
         .await;
-    let sig = giot::bridge::message::sign(&key, "signed", "turn on the hall light");
+    let signed = giot::bridge::message::GoalMessage::goal("signed", "turn on the hall light")
+        .signed(&key)
+        .to_json();
     s.client
-        .send(&json!({"id": "signed", "goal": "turn on the hall light", "sig": sig}))
+        .send(&serde_json::from_str::<serde_json::Value>(&signed).unwrap())
         .await;
 
     assert!(
@@ -498,4 +500,165 @@ async fn market_goals_work_over_the_bridge_and_a_menu_needs_a_confirmation_token
     assert_eq!(done["status"], "executed", "{done}");
     assert_eq!(done["actions"][0]["confirmed"], true, "{done}");
     drop(bridge);
+}
+
+/// Issue 15, kind 9: a signed "plan only" goal rejected as overloaded is
+/// recorded, and a third party replaying it with `dry_run: false` is
+/// refused (the signature covers every field), while the exact replay is
+/// answered from the record.
+#[tokio::test(flavor = "multi_thread")]
+async fn kind9_a_replayed_overloaded_goal_with_dry_run_changed_is_refused_and_answered_from_the_record()
+ {
+    use giot::bridge::message::GoalMessage;
+
+    let mut s = Setup::new().await;
+    let key_file = s.dir.path().join("goal.key");
+    let key = [7u8; 32];
+    std::fs::write(&key_file, key).unwrap();
+    let bridge = s
+        .bridge(&[
+            "--goal-key-file",
+            key_file.to_str().unwrap(),
+            "--queue",
+            "1",
+        ])
+        .await;
+    let signed: Vec<Value> = (0..40)
+        .map(|i| {
+            let mut m = GoalMessage::goal(&format!("p{i}"), "turn on the hall light");
+            m.dry_run = Some(true);
+            serde_json::from_str(&m.signed(&key).to_json()).unwrap()
+        })
+        .collect();
+    for m in &signed {
+        s.client.send(m).await;
+    }
+    assert!(s.client.pump_until(WAIT, |c| c.results.len() == 40).await);
+    let over = signed
+        .iter()
+        .find(|m| s.client.results[m["id"].as_str().unwrap()][0]["reason"] == "overloaded")
+        .expect("a queue of 1 took 40 goals at once")
+        .clone();
+    let id = over["id"].as_str().unwrap().to_string();
+    // The replay that would act: same id and signature, dry_run false.
+    let mut forged = over.clone();
+    forged["dry_run"] = json!(false);
+    s.client.send(&forged).await;
+    // The exact replay: answered from the record, the same rejection.
+    s.client.send(&over).await;
+    assert!(
+        s.client
+            .pump_until(WAIT, |c| c.results[&id].len() == 3)
+            .await,
+        "{:?}",
+        s.client.results[&id]
+    );
+    let answers = &s.client.results[&id];
+    assert!(
+        answers.iter().all(|r| r["status"] == "rejected"),
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().all(|r| r["reason"] == "overloaded"),
+        "{answers:?}"
+    );
+    stop(bridge).await;
+    let (stage, runs, status) = executions(&s.store)[&id].clone();
+    assert_eq!((stage, runs, status.as_str()), (Stage::Done, 0, "rejected"));
+}
+
+/// Issue 15, kind 10: a 1 MiB goal message and one with invalid UTF-8 in
+/// its goal text each get `rejected`, with the reason, on their id's result
+/// topic.
+#[tokio::test(flavor = "multi_thread")]
+async fn kind10_oversized_or_unreadable_goals_get_a_rejected_result_on_their_id() {
+    let mut s = Setup::new().await;
+    let bridge = s.bridge(&[]).await;
+    let big = format!(
+        r#"{{"id":"big","goal":"{}"}}"#,
+        "turn on the lamp ".repeat(1 << 16)
+    );
+    assert!(big.len() >= 1 << 20);
+    s.client.send_raw(big.into_bytes()).await;
+    let mut bad = br#"{"id":"utf","goal":"turn on the "#.to_vec();
+    bad.extend_from_slice(b"\xff\xfe lamp\n[forged] line\"}");
+    s.client.send_raw(bad).await;
+    assert!(
+        s.client
+            .pump_until(WAIT, |c| c.results.contains_key("big")
+                && c.results.contains_key("utf"))
+            .await,
+        "{:?}",
+        s.client.results
+    );
+    assert_eq!(s.client.results["big"][0]["status"], "rejected");
+    assert!(
+        s.client.results["big"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 16 KiB")
+    );
+    assert_eq!(s.client.results["utf"][0]["status"], "rejected");
+    assert_eq!(s.client.results["utf"][0]["reason"], "malformed: not UTF-8");
+    stop(bridge).await;
+}
+
+/// Issue 15, kinds 5 and 8 in the bridge: a 9 MiB retained message and a
+/// discovered device whose state topic holds a NUL are on the broker; the
+/// bridge stays connected (no reconnect at all) and every goal gets
+/// exactly one result and runs once.
+#[tokio::test(flavor = "multi_thread")]
+async fn kind5_kind8_hostile_retained_messages_do_not_make_the_bridge_reconnect_or_repeat_goals() {
+    let mut s = Setup::new().await;
+    super::discovery::retain(
+        &s.broker,
+        "homeassistant/sensor/huge/config",
+        &vec![b'x'; 9 * 1024 * 1024],
+    );
+    super::discovery::retain(
+        &s.broker,
+        "homeassistant/switch/nul/config",
+        br#"{"cmd_t":"nul/set","stat_t":"nul/\u0000/state"}"#,
+    );
+    let bridge = s.bridge(&[]).await;
+    let goals = distinct_goals("h");
+    let goals = &goals[..3];
+    send_missing(&s.client, goals).await;
+    assert!(
+        s.client
+            .pump_until(WAIT, |c| goals.iter().all(|g| c.results.contains_key(&g.0)))
+            .await,
+        "{:?}",
+        s.client.results
+    );
+    // Time for any reconnection to show.
+    s.client.pump_until(Duration::from_secs(3), |_| false).await;
+    for (id, ..) in goals {
+        assert_eq!(
+            s.client.results[id].len(),
+            1,
+            "{id}: {:?}",
+            s.client.results[id]
+        );
+        assert_eq!(s.client.results[id][0]["status"], "executed", "{id}");
+    }
+    let mut watch = Link::start(
+        &ConnectOptions::new(s.broker.url(), "metrics-reader"),
+        vec!["giot/operator/metrics".into()],
+    )
+    .unwrap();
+    let mut metrics = Value::Null;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while let Ok(Some(e)) = tokio::time::timeout_at(deadline, watch.recv()).await {
+        if let LinkEvent::Message { payload, .. } = e {
+            metrics = serde_json::from_slice(&payload).unwrap();
+            break;
+        }
+    }
+    assert_eq!(metrics["reconnects"], 0, "{metrics}");
+    stop(bridge).await;
+    let record = executions(&s.store);
+    for (id, ..) in goals {
+        assert_eq!(record[id].1, 1, "{id} ran {} times", record[id].1);
+    }
 }

@@ -21,7 +21,7 @@ fn fixture(name: &str) -> PathBuf {
 
 /// Publishes `payload` retained at QoS 1 with mosquitto_pub (an empty
 /// payload clears the retained message).
-fn retain(broker: &Mosquitto, topic: &str, payload: &[u8]) {
+pub(super) fn retain(broker: &Mosquitto, topic: &str, payload: &[u8]) {
     let source = if payload.is_empty() { "-n" } else { "-s" };
     let mut child = std::process::Command::new("mosquitto_pub")
         .args([
@@ -118,7 +118,7 @@ discovered:
     path
 }
 
-fn list(broker: &Mosquitto, devices: &Path) -> Value {
+pub(super) fn list(broker: &Mosquitto, devices: &Path) -> Value {
     let out = giot()
         .args([
             "devices",
@@ -313,11 +313,11 @@ fn devices_list_discovered_shows_every_convention_and_forgets_removed_devices() 
 }
 
 /// What the responder saw: (topic, payload).
-type Seen = Arc<Mutex<Vec<(String, String)>>>;
+pub(super) type Seen = Arc<Mutex<Vec<(String, String)>>>;
 
 /// A tiny device stand-in: every command is recorded and echoed as state in
 /// its convention's way, so that giot can confirm it.
-async fn responder(url: &str) -> (Seen, tokio::task::JoinHandle<()>) {
+pub(super) async fn responder(url: &str) -> (Seen, tokio::task::JoinHandle<()>) {
     let seen: Seen = Arc::default();
     let filters = [
         "cmnd/#",
@@ -358,7 +358,7 @@ async fn responder(url: &str) -> (Seen, tokio::task::JoinHandle<()>) {
     (seen, task)
 }
 
-async fn run_goal(url: &str, devices: &Path, goal: &str, yes: bool) -> (Output, Value) {
+pub(super) async fn run_goal(url: &str, devices: &Path, goal: &str, yes: bool) -> (Output, Value) {
     let mut cmd = giot();
     cmd.args(["run", "--json", "--broker", url, "--devices"])
         .arg(devices)

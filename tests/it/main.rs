@@ -7,6 +7,7 @@ mod cli;
 mod conversation;
 mod discovery;
 mod faces;
+mod field_faults;
 mod harness;
 mod http_llm;
 mod intents;

@@ -335,3 +335,53 @@ fn giot_mcp_without_a_broker_fails_with_a_clear_message_and_no_protocol_output()
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot reach the broker"), "{stderr}");
 }
+
+/// Issue 15, kind 11: a request that is not JSON gets JSON-RPC's parse
+/// error (-32700, id null) and the session goes on.
+#[test]
+fn kind11_invalid_json_gets_a_parse_error_with_id_null_and_the_session_goes_on() {
+    use std::io::{BufRead, BufReader, Write};
+
+    let broker = Mosquitto::start();
+    let mut child = super::harness::Process(
+        giot()
+            .args(["mcp", "--broker", &broker.url(), "--devices"])
+            .arg(demo_devices())
+            .arg("--model")
+            .arg(model_path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = child.0.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let mut read = || {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        serde_json::from_str::<Value>(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    };
+    let mut send = |text: &str| {
+        stdin.write_all(text.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    };
+    send(
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+    );
+    assert_eq!(read()["id"], 1);
+    send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/list""#);
+    let error = read();
+    assert_eq!(error["error"]["code"], -32700, "{error}");
+    assert!(error.get("id").is_some_and(Value::is_null), "{error}");
+    send(r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#);
+    let tools = read();
+    assert_eq!(tools["id"], 3, "{tools}");
+    assert!(
+        tools["result"]["tools"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+    );
+}

@@ -264,3 +264,233 @@ fn a_scene_is_activated_with_payload_on() {
         ("scenes/movie/set".into(), "ACTIVATE".into())
     );
 }
+
+fn config(topic: &str, config: serde_json::Value) -> Device {
+    let a = parse(topic, config.to_string().as_bytes())
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.devices.len(), 1, "{a:?}");
+    a.devices.into_iter().next().unwrap()
+}
+
+/// Examples from Home Assistant's current "MQTT Light" documentation
+/// (JSON schema): colour modes imply brightness since 2024.
+#[test]
+fn kind2_a_json_light_with_colour_modes_gets_brightness_without_the_old_flag() {
+    let d = config(
+        "homeassistant/light/desk/config",
+        json!({"name": "Desk lamp", "schema": "json", "cmd_t": "desk/set", "stat_t": "desk/state",
+               "supported_color_modes": ["brightness"]}),
+    );
+    let bri = d
+        .capability("brightness")
+        .expect("brightness from the colour mode");
+    assert_eq!(bri.range(), Some((0.0, 255.0)));
+    let (_, payload) = d.encode(bri, &json!(77)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(v, json!({"state": "ON", "brightness": 77}));
+    assert!(d.capability("color_temp").is_none());
+    // `onoff` alone: no brightness.
+    let plain = config(
+        "homeassistant/light/p/config",
+        json!({"schema": "json", "cmd_t": "p/set", "supported_color_modes": ["onoff"]}),
+    );
+    assert!(plain.capability("brightness").is_none());
+    // Every other mode implies it too, with the announced scale.
+    for mode in ["color_temp", "hs", "xy", "rgb", "rgbw", "rgbww", "white"] {
+        let d = config(
+            "homeassistant/light/c/config",
+            json!({"schema": "json", "cmd_t": "c/set", "supported_color_modes": [mode], "brightness_scale": 100}),
+        );
+        assert_eq!(
+            d.capability("brightness").and_then(|c| c.range()),
+            Some((0.0, 100.0)),
+            "{mode}"
+        );
+    }
+}
+
+#[test]
+fn kind2_colour_temperature_comes_in_mireds_or_kelvin_as_announced() {
+    let mireds = config(
+        "homeassistant/light/m/config",
+        json!({"schema": "json", "cmd_t": "m/set", "stat_t": "m/state",
+               "supported_color_modes": ["color_temp"], "min_mireds": 160, "max_mireds": 370}),
+    );
+    let ct = mireds.capability("color_temp").unwrap();
+    assert_eq!(ct.range(), Some((160.0, 370.0)));
+    assert_eq!(ct.unit.as_deref(), Some("mired"));
+    let kelvin = config(
+        "homeassistant/light/k/config",
+        json!({"schema": "json", "cmd_t": "k/set", "supported_color_modes": ["color_temp"],
+               "color_temp_kelvin": true, "min_kelvin": 2700, "max_kelvin": 6500}),
+    );
+    let ct = kelvin.capability("color_temp").unwrap();
+    assert_eq!(ct.range(), Some((2700.0, 6500.0)));
+    assert_eq!(ct.unit.as_deref(), Some("K"));
+    let (_, payload) = kelvin.encode(ct, &json!(3000)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(v, json!({"state": "ON", "color_temp": 3000}));
+    // Defaults when no range is announced.
+    let d = config(
+        "homeassistant/light/d/config",
+        json!({"schema": "json", "cmd_t": "d/set", "supported_color_modes": ["color_temp"], "color_temp_kelvin": true}),
+    );
+    assert_eq!(
+        d.capability("color_temp").unwrap().range(),
+        Some((2000.0, 6535.0))
+    );
+    // The default schema: its own topic, abbreviated keys.
+    let d = config(
+        "homeassistant/light/e/config",
+        json!({"cmd_t": "e/set", "clr_temp_cmd_t": "e/ct/set", "clr_temp_stat_t": "e/ct", "min_mirs": 200, "max_mirs": 400}),
+    );
+    let ct = d.capability("color_temp").unwrap();
+    assert_eq!(ct.range(), Some((200.0, 400.0)));
+    assert_eq!(
+        d.encode(ct, &json!(250)).unwrap(),
+        ("e/ct/set".into(), "250".into())
+    );
+}
+
+/// The cover Zigbee2MQTT itself announces: its position goes out through
+/// the template, never as the bare number.
+#[test]
+fn kind3_a_set_position_template_writes_the_payload_the_device_reads() {
+    let d = config(
+        "homeassistant/cover/0x1/cover/config",
+        json!({"name": "Blind", "cmd_t": "zigbee2mqtt/Blind/set", "stat_t": "zigbee2mqtt/Blind",
+               "set_pos_t": "zigbee2mqtt/Blind/set", "pos_t": "zigbee2mqtt/Blind",
+               "set_position_template": "{ \"position\": {{ position }} }",
+               "position_template": "{{ value_json.position }}",
+               "value_template": "{{ value_json.state }}"}),
+    );
+    let pos = d.capability("position").unwrap();
+    assert!(!pos.readonly);
+    assert_eq!(
+        d.encode(pos, &json!(40)).unwrap(),
+        (
+            "zigbee2mqtt/Blind/set".into(),
+            r#"{ "position": 40 }"#.into()
+        )
+    );
+    assert_eq!(
+        pos.state[0].decode(pos, br#"{"position": 35, "state": "OPEN"}"#),
+        Some(json!(35))
+    );
+}
+
+#[test]
+fn kind3_command_and_value_templates_are_rendered_with_the_filters_users_write() {
+    let d = config(
+        "homeassistant/light/t/config",
+        json!({"cmd_t": "t/set", "stat_t": "t/state", "bri_cmd_t": "t/bri", "bri_stat_t": "t/state",
+               "bri_scl": 100,
+               "brightness_command_template": "{\"level\": {{ value | int }}}",
+               "brightness_value_template": "{{ (value_json.level | float(0) * 100 / 254) | round(0) | int }}",
+               "state_value_template": "{{ value_json.power | lower }}"}),
+    );
+    let bri = d.capability("brightness").unwrap();
+    assert_eq!(
+        d.encode(bri, &json!(30)).unwrap(),
+        ("t/bri".into(), r#"{"level": 30}"#.into())
+    );
+    assert_eq!(
+        bri.state[0].decode(bri, br#"{"level": 127, "power": "ON"}"#),
+        Some(json!(50))
+    );
+    let power = d.capability("power").unwrap();
+    assert_eq!(
+        power.state[0].decode(power, br#"{"level": 1, "power": "ON"}"#),
+        Some(json!("on"))
+    );
+    // A value template on a number sensor, rendered.
+    let s = config(
+        "homeassistant/sensor/s/config",
+        json!({"stat_t": "s/state", "unit_of_meas": "°C", "dev_cla": "temperature",
+               "val_tpl": "{{ value_json.t | float * 0.1 }}"}),
+    );
+    let t = &s.capabilities[0];
+    assert_eq!(t.state[0].decode(t, br#"{"t": 215}"#), Some(json!(21.5)));
+    // A payload the template cannot read is no state, never a guess.
+    assert_eq!(t.state[0].decode(t, br#"{"x": 1}"#), None);
+}
+
+#[test]
+fn kind3_a_template_giot_cannot_render_makes_the_capability_read_only_and_is_reported() {
+    let topic = "homeassistant/number/n/config";
+    let a = parse(
+        topic,
+        json!({"cmd_t": "n/set", "stat_t": "n/state", "min": 0, "max": 10,
+               "command_template": "{{ value | as_timestamp }}"})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap()
+    .unwrap();
+    let d = &a.devices[0];
+    let value = d.capability("value").unwrap();
+    assert!(value.readonly && value.command.is_none());
+    assert_eq!(d.encode(value, &json!(5)), None);
+    assert_eq!(a.problems.len(), 1, "{:?}", a.problems);
+    assert!(
+        a.problems[0].contains("command_template cannot be rendered"),
+        "{:?}",
+        a.problems
+    );
+    assert!(a.problems[0].contains("read-only"), "{:?}", a.problems);
+    // Without a state to read, the capability is left out, and that is said.
+    let e = parse(
+        "homeassistant/number/m/config",
+        json!({"cmd_t": "m/set", "command_template": "{{ value | int + }}"})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("left out"), "{e}");
+    // A value template that does not even parse: the state is not read.
+    let a = parse(
+        "homeassistant/sensor/v/config",
+        json!({"stat_t": "v/state", "val_tpl": "{{ value_json.x ", "cmd_t": "v/set"})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap()
+    .unwrap();
+    assert!(
+        a.problems
+            .iter()
+            .any(|p| p.contains("value_template cannot be used")),
+        "{:?}",
+        a.problems
+    );
+}
+
+/// The template schema, as in Home Assistant's "MQTT Light" documentation.
+#[test]
+fn kind2_kind3_a_template_schema_light_is_commanded_through_its_templates() {
+    let d = config(
+        "homeassistant/light/tpl/config",
+        json!({"schema": "template", "cmd_t": "tpl/set", "stat_t": "tpl/state",
+               "command_on_template": "on,{{ brightness|d }}",
+               "command_off_template": "off",
+               "state_template": "{{ value.split(',')[0] }}",
+               "brightness_template": "{{ value.split(',')[1] | int }}"}),
+    );
+    let power = d.capability("power").unwrap();
+    assert_eq!(
+        d.encode(power, &json!("on")).unwrap(),
+        ("tpl/set".into(), "on,".into())
+    );
+    assert_eq!(
+        d.encode(power, &json!("off")).unwrap(),
+        ("tpl/set".into(), "off".into())
+    );
+    assert_eq!(power.state[0].decode(power, b"on,120"), Some(json!("on")));
+    let bri = d.capability("brightness").unwrap();
+    assert_eq!(
+        d.encode(bri, &json!(30)).unwrap(),
+        ("tpl/set".into(), "on,30".into())
+    );
+    assert_eq!(bri.state[0].decode(bri, b"on,120"), Some(json!(120)));
+}
