@@ -627,6 +627,12 @@ pub struct DemoArgs {
     /// Port of the embedded broker
     #[arg(long, default_value_t = 1883)]
     pub port: u16,
+    /// Where goals for later are kept [default: $XDG_STATE_HOME/giot/schedules-demo.json]
+    #[arg(long, value_name = "FILE")]
+    pub schedules: Option<PathBuf>,
+    /// The operator's time zone for "at 7 pm" (IANA name) [default: the system's]
+    #[arg(long, env = "GIOT_TIME_ZONE", value_name = "ZONE")]
+    pub time_zone: Option<String>,
     /// Past values kept per topic (the detail pane's history)
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub history: usize,
@@ -642,6 +648,12 @@ pub struct TuiArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub agent: AgentArgs,
+    /// Where goals for later are kept [default: $XDG_STATE_HOME/giot/schedules-tui.json]
+    #[arg(long, value_name = "FILE")]
+    pub schedules: Option<PathBuf>,
+    /// The operator's time zone for "at 7 pm" (IANA name) [default: the system's]
+    #[arg(long, env = "GIOT_TIME_ZONE", value_name = "ZONE")]
+    pub time_zone: Option<String>,
     /// Past values kept per topic (the detail pane's history)
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub history: usize,

@@ -29,6 +29,12 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         language: args.agent.language.clone(),
         history: args.history,
         ledger: args.agent.ledger_path(),
+        schedules: Some(
+            args.schedules
+                .clone()
+                .unwrap_or_else(|| giot::paths::state_dir().join("schedules-demo.json")),
+        ),
+        time_zone: super::time_zone(args.time_zone.as_deref())?,
     };
     super::runtime()?.block_on(async move {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

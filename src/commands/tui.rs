@@ -19,6 +19,12 @@ pub fn run(args: TuiArgs) -> Result<ExitCode> {
         language: args.agent.language.clone(),
         history: args.history,
         ledger: args.agent.ledger_path(),
+        schedules: Some(
+            args.schedules
+                .clone()
+                .unwrap_or_else(|| giot::paths::state_dir().join("schedules-tui.json")),
+        ),
+        time_zone: super::time_zone(args.time_zone.as_deref())?,
     };
     super::runtime()?.block_on(tui::run(config))?;
     Ok(ExitCode::SUCCESS)

@@ -78,6 +78,8 @@ pub enum View {
     Topics,
     Market,
     Audit,
+    /// Goals kept for later.
+    Schedules,
 }
 
 /// A line of the conversation pane.
@@ -221,7 +223,7 @@ impl App {
                     .get(&dev)
                     .map(|d| d.state_topic.clone())
             }
-            View::Market | View::Audit => None,
+            View::Market | View::Audit | View::Schedules => None,
         }
     }
 
@@ -298,7 +300,16 @@ impl App {
     fn tick(&mut self, now: Instant) -> Vec<Effect> {
         self.changed
             .retain(|_, t| now.duration_since(*t) < CHANGED_FOR);
+        if self.session.config().keeps_schedules {
+            // The wall clock, for schedules that are due.
+            return self.feed(session::Input::Clock(jiff::Timestamp::now()));
+        }
         self.feed(session::Input::Tick)
+    }
+
+    /// The schedules kept, soonest first (the schedules tab).
+    pub fn schedules(&self) -> Vec<&crate::session::schedule::Schedule> {
+        self.session.schedules()
     }
 
     /// One input to the session; its effects become conversation lines, the
@@ -320,9 +331,8 @@ impl App {
                 session::Effect::Score { .. } | session::Effect::Record { .. } => {
                     out.push(Effect::Session(effect));
                 }
-                // The TUI's session keeps no schedules (keeps_schedules is
-                // off): a goal for later is refused with where to send it.
-                session::Effect::SaveSchedules(_) => {}
+                // Kept on disk by the runtime, off the render loop.
+                session::Effect::SaveSchedules(_) => out.push(Effect::Session(effect)),
                 session::Effect::Trace { step, .. } => {
                     if !step.starts_with("plan:") {
                         self.say("agent", step);
@@ -565,11 +575,37 @@ impl App {
                 }
                 Vec::new()
             }
+            (Focus::Tree, Some(Action::Delete)) => self.cancel_selected_schedule(),
             (Focus::Tree, Some(a)) => {
                 self.tree_action(a);
                 Vec::new()
             }
             (Focus::Tree, None) => Vec::new(),
+        }
+    }
+
+    /// Cancels the schedule selected in the schedules tab.
+    fn cancel_selected_schedule(&mut self) -> Vec<Effect> {
+        let selected = self.tree.selected().last().cloned();
+        let id = match (
+            self.view,
+            selected.as_deref().and_then(|s| s.strip_prefix("sched:")),
+        ) {
+            (View::Schedules, Some(id)) => id.to_string(),
+            _ => {
+                self.say(
+                    "giot",
+                    "select a schedule in the schedules tab to cancel it (x)",
+                );
+                return Vec::new();
+            }
+        };
+        match self.session.cancel_schedule(&id) {
+            Some(save) => {
+                self.say("giot", format!("cancelled schedule {id}"));
+                self.process(vec![save])
+            }
+            None => Vec::new(),
         }
     }
 
@@ -602,7 +638,8 @@ impl App {
                     View::Devices => View::Topics,
                     View::Topics => View::Market,
                     View::Market => View::Audit,
-                    View::Audit => View::Devices,
+                    View::Audit => View::Schedules,
+                    View::Schedules => View::Devices,
                 };
                 self.tree = TreeState::default();
                 if self.view == View::Devices {

@@ -33,6 +33,8 @@ pub enum Action {
     Cancel,
     Confirm,
     Reject,
+    /// Cancel the selected schedule.
+    Delete,
 }
 
 pub struct Binding {
@@ -120,8 +122,15 @@ pub const BINDINGS: &[Binding] = &[
         keys: "t",
         focus: TREE,
         action: Action::ToggleTopics,
-        help: "tabs: devices, topics, market, audit",
+        help: "next tab (devices … schedules)",
         matches: |e| ch(e, 't'),
+    },
+    Binding {
+        keys: "x",
+        focus: TREE,
+        action: Action::Delete,
+        help: "cancel the selected schedule",
+        matches: |e| ch(e, 'x') || e.code == KeyCode::Delete,
     },
     Binding {
         keys: "s",

@@ -50,6 +50,11 @@ pub struct TuiConfig {
     pub history: usize,
     /// The ledger executed actions are recorded in, if any.
     pub ledger: Option<std::path::PathBuf>,
+    /// Where goals for later are kept, if the TUI keeps them (it refuses
+    /// goals for later without, or when another giot holds the file).
+    pub schedules: Option<std::path::PathBuf>,
+    /// The operator's time zone (`--time-zone`).
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 /// Most queued events handled between two frames, so that a flood of MQTT
@@ -72,15 +77,40 @@ pub enum TuiError {
 pub async fn run(config: TuiConfig) -> Result<(), TuiError> {
     let (tx, mut rx) = mpsc::channel::<AppEvent>(4096);
     let fleet = Fleet::new(config.registry.clone(), config.history);
+    // Goals for later: the TUI keeps them when it can hold their file.
+    let mut kept = None;
+    let mut schedules_note = None;
+    if let Some(path) = &config.schedules {
+        match crate::session::schedule_file::own(path)
+            .and_then(|owner| Ok((owner, crate::session::schedule_file::load(path)?)))
+        {
+            Ok((owner, list)) => kept = Some((path.clone(), owner, list)),
+            Err(e) => schedules_note = Some(format!("goals for later are refused here: {e}")),
+        }
+    }
     let mut session = Session::new(
         fleet,
         config.definition.clone(),
-        SessionConfig::confirming_within(config.confirm_timeout)
-            .preferring(config.language.as_deref()),
+        SessionConfig {
+            time_zone: config.time_zone.clone(),
+            keeps_schedules: kept.is_some(),
+            schedules_ask: true,
+            ..SessionConfig::confirming_within(config.confirm_timeout)
+                .preferring(config.language.as_deref())
+        },
     );
+    let schedules_path = kept.as_ref().map(|(path, _, _)| path.clone());
+    // Held while the TUI runs: no other giot runs these schedules.
+    let _schedules_owner = kept.map(|(_, owner, list)| {
+        session.set_schedules(list);
+        owner
+    });
     // Goals wait in the session while the model loads.
     session.expect_model();
     let mut app = App::new(session, config.options.url.clone());
+    if let Some(note) = schedules_note {
+        app.handle(AppEvent::Note(note));
+    }
     app.model = ModelStatus::Loading(config.llm.label());
 
     // Everything on the broker, at QoS 0: a watcher must never make the
@@ -212,6 +242,21 @@ pub async fn run(config: TuiConfig) -> Result<(), TuiError> {
                                 });
                             }
                             // The app handles the others itself.
+                            Effect::Session(session::Effect::SaveSchedules(list)) => {
+                                if let Some(path) = schedules_path.clone() {
+                                    let tx = tx.clone();
+                                    // Written off the render loop.
+                                    tokio::task::spawn_blocking(move || {
+                                        if let Err(e) =
+                                            crate::session::schedule_file::save(&path, &list)
+                                        {
+                                            let _ = tx.blocking_send(AppEvent::Note(format!(
+                                                "cannot keep the schedules: {e}"
+                                            )));
+                                        }
+                                    });
+                                }
+                            }
                             Effect::Session(_) => {}
                         }
                     }

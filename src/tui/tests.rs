@@ -493,3 +493,57 @@ fn kind6_the_topic_view_keeps_siblings_that_share_a_prefix() {
     assert!(text.contains("home-x (1)"), "{text}");
     assert!(text.contains(" z = 1"), "{text}");
 }
+
+#[test]
+fn a_goal_for_later_is_listed_in_the_schedules_tab_and_x_cancels_it() {
+    let registry = crate::registry::parse_str(FLEET, std::path::Path::new("t.yaml")).unwrap();
+    let session = Session::new(
+        Fleet::new(registry, 16),
+        AgentDefinition::builtin(),
+        SessionConfig {
+            keeps_schedules: true,
+            time_zone: jiff::tz::TimeZone::UTC,
+            ..SessionConfig::default()
+        },
+    );
+    let mut app = App::new(session, "mqtt://127.0.0.1:1883".into());
+    app.handle(AppEvent::Model(ModelStatus::Ready {
+        name: "SmolLM2".into(),
+        load_ms: 1,
+    }));
+    app.handle(AppEvent::Tick);
+    key(&mut app, KeyCode::Tab);
+    type_text(&mut app, "turn off the hall light in 10 minutes");
+    let effects = key(&mut app, KeyCode::Enter);
+    assert!(
+        effects.iter().any(
+            |e| matches!(e, Effect::Session(session::Effect::SaveSchedules(s)) if s.len() == 1)
+        ),
+        "{effects:?}"
+    );
+    assert!(
+        app.conversation
+            .iter()
+            .any(|s| s.text.starts_with("scheduled ")),
+        "{:?}",
+        app.conversation
+    );
+    // To the schedules tab: the goal is listed without its time phrase.
+    key(&mut app, KeyCode::Esc);
+    for _ in 0..4 {
+        key(&mut app, KeyCode::Char('t'));
+    }
+    assert_eq!(app.view, View::Schedules);
+    let s = screen(&mut app);
+    assert!(s.contains("Schedules (1)"), "{s}");
+    assert!(s.contains("turn off the hall light"), "{s}");
+    key(&mut app, KeyCode::Down);
+    let effects = key(&mut app, KeyCode::Char('x'));
+    assert!(
+        effects.iter().any(
+            |e| matches!(e, Effect::Session(session::Effect::SaveSchedules(s)) if s.is_empty())
+        ),
+        "{effects:?}"
+    );
+    assert!(app.schedules().is_empty());
+}

@@ -37,7 +37,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     match app.view {
         View::Market => draw_market(frame, app, left),
         View::Audit => draw_audit(frame, app, left),
-        View::Devices | View::Topics => draw_tree(frame, app, left),
+        View::Devices | View::Topics | View::Schedules => draw_tree(frame, app, left),
     }
     draw_detail(frame, app, detail);
     draw_conversation(frame, app, talk);
@@ -58,8 +58,9 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
         View::Topics => 1,
         View::Market => 2,
         View::Audit => 3,
+        View::Schedules => 4,
     };
-    let tabs = Tabs::new(["Devices", "All topics", "Market", "Audit"])
+    let tabs = Tabs::new(["Devices", "All topics", "Market", "Audit", "Schedules"])
         .select(selected)
         .highlight_style(Style::new().fg(ACCENT).bold())
         .divider("|");
@@ -155,6 +156,25 @@ fn device_items(app: &App) -> Vec<TreeItem<'static, String>> {
 }
 
 /// The raw topic tree, built only under opened nodes.
+/// One row per schedule, soonest first: when, how often, what.
+fn schedule_items(app: &App) -> Vec<TreeItem<'static, String>> {
+    app.schedules()
+        .into_iter()
+        .map(|s| {
+            TreeItem::new_leaf(
+                format!("sched:{}", s.id),
+                format!(
+                    "{}  {}  {}  ({})",
+                    s.next_local().strftime("%a %d %b %H:%M %Z"),
+                    s.timing.describe(),
+                    s.goal,
+                    s.id
+                ),
+            )
+        })
+        .collect()
+}
+
 fn topic_items(app: &App) -> Vec<TreeItem<'static, String>> {
     let opened: std::collections::HashSet<String> = app
         .tree
@@ -386,9 +406,14 @@ fn draw_audit(frame: &mut Frame, app: &App, area: Rect) {
 fn draw_tree(frame: &mut Frame, app: &mut App, area: Rect) {
     let items = match app.view {
         View::Devices => device_items(app),
+        View::Schedules => schedule_items(app),
         _ => topic_items(app),
     };
     let title = match (app.view, app.filter.value()) {
+        (View::Schedules, _) => format!(
+            " Schedules ({}): x cancels the selected one ",
+            app.schedules().len()
+        ),
         (View::Devices, "") => format!(" Devices ({}) ", app.fleet().registry().len()),
         (_, "") => format!(" Topics ({}) ", app.fleet().tree().len()),
         (_, f) => format!(" filter: {f} "),
