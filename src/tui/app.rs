@@ -437,15 +437,20 @@ impl App {
             }
             Status::Scheduled => {
                 if let Some(s) = &outcome.schedule {
+                    // "2026-12-01T07:00:00+01:00" as "2026-12-01 07:00".
+                    let at = s.next.as_deref().map_or("-".to_string(), |n| {
+                        n.chars().take(16).collect::<String>().replace('T', " ")
+                    });
+                    let when = if s.repeats == "once" {
+                        format!("at {at}")
+                    } else {
+                        format!("{}, next at {at}", s.repeats)
+                    };
                     self.say(
                         "agent",
                         format!(
-                            "scheduled {}: \"{}\" {} next at {} ({})",
-                            s.id,
-                            s.goal,
-                            s.repeats,
-                            s.next.as_deref().unwrap_or("-"),
-                            s.time_zone
+                            "scheduled \"{}\" {when} ({}); id {}",
+                            s.goal, s.time_zone, s.id
                         ),
                     );
                 }
