@@ -149,6 +149,21 @@ impl Agent {
     /// tools; Home Assistant's intent templates; giot's own resolver, with
     /// the model breaking ties; a refusal that says why.
     pub fn plan_in(&mut self, goal: &str, context: &GoalContext, state: StateLookup<'_>) -> Plan {
+        // "if the cellar gets damp, switch on the dehumidifier" is never an
+        // action now: a standing rule is refused until rules can be armed.
+        let words: Vec<String> = understand::normalize(goal)
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        if understand::is_rule(&words) {
+            let mut plan = Plan::empty();
+            plan.decision = Decision::Refuse(
+                "this is a standing rule (an action under a condition); giot cannot arm \
+                 rules yet, so nothing was done: say the action alone to do it now"
+                    .into(),
+            );
+            return plan;
+        }
         // "every light but the hall light": the goal without its exception,
         // then the exception taken out of what it decided.
         let text = crate::intents::normalize(goal, &[]);

@@ -144,6 +144,42 @@ pub fn is_question(words: &[String]) -> bool {
     }) || words.iter().any(|w| w == "whether")
 }
 
+/// Whether the goal states a standing rule — an action under a condition
+/// ("if the cellar humidity goes above 70%, switch on the dehumidifier",
+/// "turn on the porch light whenever the door opens") — rather than
+/// something to do now. Questions ("check if…", "when did…") are not rules.
+pub fn is_rule(words: &[String]) -> bool {
+    const LEAD: &[&str] = &["please", "giot", "hey", "ok", "okay", "so", "and"];
+    const CONDITIONS: &[&str] = &["if", "when", "whenever", "once", "unless"];
+    const ASKING: &[&str] = &[
+        "check", "see", "wonder", "know", "ask", "tell", "confirm", "verify", "me", "whether",
+    ];
+    let first = words.iter().position(|w| !LEAD.contains(&w.as_str()));
+    let starts = first.is_some_and(|i| {
+        let w = words[i].as_str();
+        CONDITIONS.contains(&w)
+            // "once" alone starts a rule only as "once the …"
+            && (w != "once" || words.get(i + 1).is_some_and(|n| n == "the"))
+            // "when did the door open", "when is the heating on": questions
+            && !(w == "when"
+                && words.get(i + 1).is_some_and(|n| {
+                    matches!(n.as_str(), "did" | "was" | "is" | "are" | "does" | "do" | "will" | "were")
+                }))
+    }) || words
+        .windows(3)
+        .any(|w| w[0] == "as" && w[1] == "soon" && w[2] == "as");
+    let inside = !is_question(words)
+        && words.iter().enumerate().skip(1).any(|(i, w)| {
+            matches!(w.as_str(), "if" | "whenever" | "unless")
+            && !ASKING.contains(&words[i - 1].as_str())
+            // "if possible", "if you can": manners, not conditions
+            && !words
+                .get(i + 1)
+                .is_some_and(|n| matches!(n.as_str(), "possible" | "you" | "necessary" | "needed"))
+        });
+    starts || inside
+}
+
 /// Splits a normalized goal into clauses at "and", commas, "then" and
 /// dashes, and reads each clause's cues.
 /// `normalized` with the typo "of" for "off" corrected where nothing else
@@ -302,6 +338,34 @@ mod tests {
             one("close the blinds").cues.direction,
             Some(Direction::Down)
         );
+    }
+
+    #[test]
+    fn a_condition_makes_a_standing_rule_not_a_command() {
+        let rule = |g: &str| {
+            let n = normalize(g);
+            is_rule(&n.split_whitespace().map(String::from).collect::<Vec<_>>())
+        };
+        for g in [
+            "if the cellar humidity goes above 70%, switch on the dehumidifier",
+            "when the cellar gets damp turn on the dehumidifier plug",
+            "whenever the front door opens, turn on the hall light",
+            "turn on the porch light if someone rings",
+            "as soon as it's dark, close the blinds",
+            "once the garage door is open switch on the garage light",
+        ] {
+            assert!(rule(g), "{g}");
+        }
+        for g in [
+            "turn on the hall light",
+            "check if the kitchen light is on",
+            "when did the front door open?",
+            "turn off the fan if possible",
+            "once again, turn on the lamp",
+            "could you tell me if the door is locked",
+        ] {
+            assert!(!rule(g), "{g}");
+        }
     }
 
     #[test]
