@@ -174,9 +174,15 @@ impl Fleet {
                 topic,
                 size,
                 retain,
-            } => self
-                .tree
-                .insert_skipped(topic, *size, *retain, SystemTime::now()),
+            } => {
+                self.tree
+                    .insert_skipped(topic, *size, *retain, SystemTime::now());
+                if let Some(d) = self.discovery.as_mut()
+                    && discovery::is_discovery_topic(topic)
+                {
+                    d.oversized(topic, *size);
+                }
+            }
         }
     }
 
@@ -407,5 +413,18 @@ discovered:
         assert_eq!(entry.skipped, Some(9 << 20));
         assert!(entry.payload.is_empty());
         assert_eq!(fleet.state(&id), None);
+        // On a discovery topic it is reported as skipped, with its size.
+        fleet.apply(&LinkEvent::Skipped {
+            topic: "homeassistant/sensor/huge/config".into(),
+            size: 9 << 20,
+            retain: true,
+        });
+        let problems: Vec<_> = fleet.discovery().unwrap().problems().collect();
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].error.contains("9437184 bytes"),
+            "{:?}",
+            problems[0]
+        );
     }
 }

@@ -75,10 +75,19 @@ pub fn check(
                 "{topic} is not among the topics this agent may publish to"
             ));
         }
+        let action = device.action(&cap.name, a.value.clone());
+        // A command template that cannot write this value: nothing is sent
+        // rather than a payload the device would misread.
+        if cap.command.is_some() && device.encode(cap, &action.value).is_none() {
+            return Verdict::Refuse(format!(
+                "{}: the {} command template cannot write {}",
+                device.id, cap.name, action.value
+            ));
+        }
         if needs_confirmation(device, overrides) && !confirm.contains(&device.id) {
             confirm.push(device.id.clone());
         }
-        allowed.push(device.action(&cap.name, a.value.clone()));
+        allowed.push(action);
     }
     if allowed.is_empty() {
         return Verdict::Refuse("nothing to do".into());

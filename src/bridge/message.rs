@@ -543,6 +543,15 @@ mod tests {
         let e = parse(&bad, None).unwrap_err();
         assert_eq!(e.id.as_deref(), Some("utf1"));
         assert_eq!(e.reason, "malformed: not UTF-8");
+        // The id after the unreadable goal text is read too.
+        let mut after = br#"{"goal":"turn on the "#.to_vec();
+        after.extend_from_slice(b"\xff lamp\",\"id\":\"utf2\"}");
+        assert_eq!(parse(&after, None).unwrap_err().id.as_deref(), Some("utf2"));
+        let big_first = format!(r#"{{"goal":"{}","id":"big2"}}"#, "x".repeat(1 << 20));
+        assert_eq!(
+            parse(big_first.as_bytes(), None).unwrap_err().id.as_deref(),
+            Some("big2")
+        );
         // No readable id: nothing to answer.
         assert_eq!(parse(b"\xff{", None).unwrap_err().id, None);
     }

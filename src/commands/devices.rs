@@ -150,9 +150,11 @@ fn capability_text(c: &Capability) -> String {
     let ro = if c.readonly { " ro" } else { "" };
     let format = match &c.command {
         Some(spec) => {
-            let f = match spec.format {
-                PayloadFormat::Json => "json",
-                PayloadFormat::Plain => "plain",
+            let f = match (spec.format, &spec.template) {
+                // The payload is what its (Home Assistant) template writes.
+                (_, Some(_)) => "template",
+                (PayloadFormat::Json, None) => "json",
+                (PayloadFormat::Plain, None) => "plain",
             };
             format!(" [{f} {}]", spec.topic)
         }

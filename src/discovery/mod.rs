@@ -169,6 +169,18 @@ impl Discovery {
         }
     }
 
+    /// An announcement too large to take (the link skipped it): reported,
+    /// and what the topic announced before stays.
+    pub fn oversized(&mut self, topic: &str, size: usize) {
+        self.problem(
+            topic,
+            format!(
+                "the announcement of {size} bytes is larger than giot takes ({} bytes)",
+                crate::mqtt::MAX_PACKET
+            ),
+        );
+    }
+
     fn problem(&mut self, topic: &str, error: String) {
         tracing::info!("discovery: skipped {topic}: {error}");
         if self.problems.len() == MAX_PROBLEMS {

@@ -304,6 +304,12 @@ fn kind5_discovery_beside_an_oversized_message_still_lists_the_devices() {
         .map(|d| d["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["ha_s1"]);
+    let skipped = listing["skipped"].to_string();
+    assert!(
+        skipped.contains("homeassistant/sensor/huge/config"),
+        "{skipped}"
+    );
+    assert!(skipped.contains("9437184 bytes"), "{skipped}");
 }
 
 /// Kinds 1, 2 and 3 as a new user meets them: goals on the discovered

@@ -494,3 +494,31 @@ fn kind2_kind3_a_template_schema_light_is_commanded_through_its_templates() {
     );
     assert_eq!(bri.state[0].decode(bri, b"on,120"), Some(json!(120)));
 }
+
+#[test]
+fn kind3_a_value_the_command_template_cannot_write_is_refused_never_sent_wrong() {
+    let d = config(
+        "homeassistant/number/odd/config",
+        json!({"cmd_t": "odd/set", "stat_t": "odd/state", "min": 0, "max": 10,
+               "command_template": "{{ value if value != 3 else nothing_defined }}"}),
+    );
+    let registry = crate::registry::Registry::from_devices(vec![d.clone()]);
+    let cap = d.capability("value").unwrap();
+    assert!(!cap.readonly, "the samples render");
+    let ask = |v: i64| {
+        crate::policy::check(
+            &registry,
+            &crate::types::PolicyOverrides::default(),
+            &[d.action("value", json!(v))],
+            true,
+        )
+    };
+    match ask(3) {
+        crate::policy::Verdict::Refuse(why) => assert!(why.contains("cannot write"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    match ask(4) {
+        crate::policy::Verdict::Allow(a) => assert_eq!(a[0].payload, "4"),
+        other => panic!("{other:?}"),
+    }
+}
