@@ -102,6 +102,17 @@ impl Agent {
                     candidates: chosen.clone(),
                 };
                 plan
+            } else if chosen.is_empty()
+                && let Some(mode) = words
+                    .iter()
+                    .find(|w| matches!(w.as_str(), "heat" | "heating" | "cool" | "cooling"))
+            {
+                // "heat or cool?" answered: the pending goal with that word.
+                self.plan_on(
+                    &format!("{} {mode}", pending.goal),
+                    &pending.candidates,
+                    state,
+                )
             } else if chosen.is_empty() {
                 let mut plan = Plan::empty();
                 plan.decision = Decision::Clarify {
@@ -273,6 +284,7 @@ impl Agent {
         } else {
             self.allowed(Decision::Act(actions))
         };
+        self.set_points_by_mode(&text, &mut plan, state);
         plan
     }
 

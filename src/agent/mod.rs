@@ -175,10 +175,96 @@ impl Agent {
             .collect::<Vec<_>>()
         {
             if let Some((main, except)) = templates::split_exception(&text, &code) {
-                return self.plan_except(&main, &except, context, state);
+                let mut plan = self.plan_except(&main, &except, context, state);
+                self.set_points_by_mode(goal, &mut plan, state);
+                return plan;
             }
         }
-        self.plan_layers(goal, context, state)
+        let mut plan = self.plan_layers(goal, context, state);
+        self.set_points_by_mode(goal, &mut plan, state);
+        plan
+    }
+
+    /// On a device with both a heating and a cooling set point (a
+    /// Zigbee2MQTT thermostat's `occupied_heating_setpoint` and
+    /// `occupied_cooling_setpoint`), the set point the goal's words ("cool
+    /// the living room to 24") or else the device's mode (`mode` or
+    /// `system_mode`: cool or heat) say; when neither says, giot asks.
+    fn set_points_by_mode(&self, goal: &str, plan: &mut Plan, state: StateLookup<'_>) {
+        let Decision::Act(actions) = &mut plan.decision else {
+            return;
+        };
+        let words: Vec<String> = understand::normalize(goal)
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        // "the heat pump" names a device; it says nothing about heating.
+        let said = |list: &[&str]| {
+            words
+                .iter()
+                .any(|w| list.contains(&w.as_str()) && !self.index.in_a_name(w))
+        };
+        let from_words = if said(&["cool", "cooling", "cooler", "colder", "ac", "aircon"]) {
+            Some(true)
+        } else if said(&["heat", "heating", "warm", "warmer", "hotter"]) {
+            Some(false)
+        } else {
+            None
+        };
+        let mut trace = Vec::new();
+        let mut unclear = None;
+        for a in actions.iter_mut() {
+            let Some(d) = self.registry.get(&a.device) else {
+                continue;
+            };
+            let points: Vec<&crate::registry::Capability> = roles::setpoints(d).collect();
+            let both = points.iter().any(|c| c.name.contains("cool"))
+                && points.iter().any(|c| c.name.contains("heat"));
+            if !both || !points.iter().any(|c| c.name == a.capability) {
+                continue;
+            }
+            let mode = state(&d.id).and_then(|s| {
+                s.get("mode")
+                    .or_else(|| s.get("system_mode"))
+                    .and_then(Value::as_str)
+                    .map(String::from)
+            });
+            let cool = from_words.or(match mode.as_deref() {
+                Some("cool") => Some(true),
+                Some("heat") => Some(false),
+                _ => None,
+            });
+            match cool.and_then(|c| roles::setpoint(d, Some(c))) {
+                Some(cap) if cap.name != a.capability => {
+                    trace.push(format!(
+                        "{}: the {} set point ({})",
+                        d.id,
+                        if cool == Some(true) {
+                            "cooling"
+                        } else {
+                            "heating"
+                        },
+                        if from_words.is_some() {
+                            "the goal says so"
+                        } else {
+                            "its mode"
+                        }
+                    ));
+                    *a = d.action(&cap.name, a.value.clone());
+                }
+                Some(_) => {}
+                None => unclear = Some(d.id.clone()),
+            }
+        }
+        plan.trace.extend(trace);
+        if let Some(device) = unclear {
+            plan.decision = Decision::Clarify {
+                question: format!(
+                    "heat or cool? {device} has a heating and a cooling set point and neither the goal nor its mode says which"
+                ),
+                candidates: vec![device],
+            };
+        }
     }
 
     fn plan_except(
@@ -1209,6 +1295,62 @@ devices:
 
     fn a(d: &str, c: &str, v: Value) -> (String, String, Value) {
         (d.into(), c.into(), v)
+    }
+
+    #[test]
+    fn kind4_a_thermostat_with_two_set_points_gets_the_one_the_words_or_its_mode_say() {
+        let yaml = r#"
+devices:
+  - {id: living_tstat, name: Living room thermostat, room: living_room, kind: thermostat,
+     state_topic: z2m/tstat, command_topic: z2m/tstat/set,
+     capabilities: [{name: occupied_heating_setpoint, type: number, min: 5, max: 30, unit: "°C"},
+                    {name: occupied_cooling_setpoint, type: number, min: 10, max: 35, unit: "°C"},
+                    {name: system_mode, type: enum, values: ["off", heat, cool]}]}
+"#;
+        let registry = crate::registry::parse_str(yaml, std::path::Path::new("t.yaml")).unwrap();
+        let mut agent = Agent::new(registry, AgentDefinition::builtin(), None);
+        let mode = |m: &'static str| {
+            move |_: &str| Some(json!({"system_mode": m}).as_object().unwrap().clone())
+        };
+        let cooling = a("living_tstat", "occupied_cooling_setpoint", json!(24));
+        let heating = a("living_tstat", "occupied_heating_setpoint", json!(24));
+        // The words say which, whatever the mode.
+        let plan = agent.plan("cool the living room to 24 degrees", &mode("heat"));
+        assert_eq!(acts(&plan), vec![cooling.clone()], "{:?}", plan.decision);
+        let plan = agent.plan("heat the living room to 24 degrees", &mode("cool"));
+        assert_eq!(acts(&plan), vec![heating.clone()], "{:?}", plan.decision);
+        // Else the mode.
+        let plan = agent.plan(
+            "set the living room thermostat to 24 degrees",
+            &mode("cool"),
+        );
+        assert_eq!(acts(&plan), vec![cooling], "{:?}", plan.decision);
+        let plan = agent.plan(
+            "set the living room thermostat to 24 degrees",
+            &mode("heat"),
+        );
+        assert_eq!(acts(&plan), vec![heating], "{:?}", plan.decision);
+        // Neither: giot asks.
+        let plan = agent.plan("set the living room thermostat to 24 degrees", &mode("off"));
+        assert!(
+            matches!(&plan.decision, Decision::Clarify { question, .. } if question.starts_with("heat or cool")),
+            "{:?}",
+            plan.decision
+        );
+        // And the answer completes the goal.
+        let mut talk = follow_up::Conversation::default();
+        follow_up::remember(
+            &mut talk,
+            "set the living room thermostat to 24 degrees",
+            &plan.decision,
+        );
+        let answered = agent.plan_follow_up("cool", &talk, &mode("off")).unwrap();
+        assert_eq!(
+            acts(&answered),
+            vec![a("living_tstat", "occupied_cooling_setpoint", json!(24))],
+            "{:?}",
+            answered.decision
+        );
     }
 
     #[test]

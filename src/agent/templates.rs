@@ -1065,12 +1065,11 @@ fn action(
                 Some("heat") => Some(false),
                 _ => None,
             };
-            match roles::setpoint(d, cool) {
+            // With both set points and no mode that says which, the first
+            // for now: the agent then reads the goal's words ("cool the
+            // living room to 24") and asks when they do not say either.
+            match roles::setpoint(d, cool).or_else(|| roles::setpoints(d).next()) {
                 Some(cap) => set(&cap.name, number(t)),
-                None if roles::setpoints(d).next().is_some() => Err(Unmet(format!(
-                    "{} has heating and cooling set points and its mode does not say which: say \"heat\" or \"cool\"",
-                    d.name
-                ))),
                 None => cannot("take a temperature"),
             }
         }

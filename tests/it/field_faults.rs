@@ -315,16 +315,36 @@ fn kind5_discovery_beside_an_oversized_message_still_lists_the_devices() {
 /// Kinds 1, 2 and 3 as a new user meets them: goals on the discovered
 /// devices publish what each device reads, and the echo confirms them.
 #[tokio::test(flavor = "multi_thread")]
-async fn kinds_1_2_3_goals_on_discovered_devices_publish_what_the_device_reads() {
+async fn kinds_1_2_3_4_goals_on_discovered_devices_publish_what_the_device_reads() {
     use super::discovery::{responder, run_goal};
 
     let broker = Mosquitto::start();
     retain(
         &broker,
         "zigbee2mqtt/bridge/devices",
-        json!([z2m_lamp("Kitchen Lamp", "0x00158d0000000001")])
-            .to_string()
-            .as_bytes(),
+        json!([
+            z2m_lamp("Kitchen Lamp", "0x00158d0000000001"),
+            {
+                "friendly_name": "Living Room Thermostat",
+                "ieee_address": "0x00158d0000000042",
+                "type": "Router",
+                "definition": {"vendor": "Bosch", "model": "BTH-RA", "description": "thermostat", "exposes": [
+                    {"type": "climate", "features": [
+                        {"type": "numeric", "property": "occupied_heating_setpoint", "access": 7, "value_min": 5, "value_max": 30, "unit": "°C"},
+                        {"type": "numeric", "property": "occupied_cooling_setpoint", "access": 7, "value_min": 10, "value_max": 35, "unit": "°C"},
+                        {"type": "enum", "property": "system_mode", "access": 7, "values": ["off", "heat", "cool"]}
+                    ]}
+                ]}
+            }
+        ])
+        .to_string()
+        .as_bytes(),
+    );
+    // Kind 4: the thermostat reports that it is cooling.
+    retain(
+        &broker,
+        "zigbee2mqtt/Living Room Thermostat",
+        br#"{"system_mode":"cool","occupied_heating_setpoint":20,"occupied_cooling_setpoint":26}"#,
     );
     retain(
         &broker,
@@ -364,6 +384,19 @@ async fn kinds_1_2_3_goals_on_discovered_devices_publish_what_the_device_reads()
             "set the blind to 40%",
             "zigbee2mqtt/Blind/set",
             r#"{ "position": 40 }"#,
+        ),
+        // Kind 4: the cooling set point when the goal says cool, and when
+        // the device is cooling.
+        // (first: the responder's echo replaces the retained state)
+        (
+            "set the living room thermostat to 23 degrees",
+            "zigbee2mqtt/Living Room Thermostat/set",
+            r#"{"occupied_cooling_setpoint":23}"#,
+        ),
+        (
+            "cool the living room thermostat to 24 degrees",
+            "zigbee2mqtt/Living Room Thermostat/set",
+            r#"{"occupied_cooling_setpoint":24}"#,
         ),
     ];
     for (goal, topic, payload) in cases {
