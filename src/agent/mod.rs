@@ -41,6 +41,11 @@ pub type StateLookup<'a> = &'a dyn Fn(&str) -> Option<Map<String, Value>>;
 /// Lexical scores this close to the best count as a tie for the model to break.
 const TIE: f64 = 0.35;
 
+/// At most this many tied devices are ranked by the model; more are asked
+/// about (`needs_clarification`), so that a goal's latency does not grow
+/// with the number of devices that fit it.
+pub const MODEL_CANDIDATES: usize = 8;
+
 /// How much more (in nats of lift) the model must prefer one device over
 /// the next before giot acts on its choice; below it, giot asks.
 const MARGIN: f32 = 0.5;
@@ -968,6 +973,17 @@ impl Agent {
                 .unwrap_or(std::cmp::Ordering::Equal)
                 .then(a.cmp(&b))
         });
+        // Many devices the words fit equally: asking which is the answer,
+        // and the model's time would grow with their number (200 lamps
+        // took 19 s to rank).
+        if tied.len() > MODEL_CANDIDATES {
+            plan.trace.push(format!(
+                "\"{}\": {} devices fit equally, more than the model ranks ({MODEL_CANDIDATES}): asking which",
+                clause.text,
+                tied.len()
+            ));
+            return Err(tied);
+        }
         plan.trace.push(format!(
             "\"{}\": candidates {}",
             clause.text,
@@ -1295,6 +1311,28 @@ devices:
 
     fn a(d: &str, c: &str, v: Value) -> (String, String, Value) {
         (d.into(), c.into(), v)
+    }
+
+    #[test]
+    fn kind12_many_devices_that_fit_equally_are_asked_about_without_the_model() {
+        let mut yaml = String::from("devices:\n");
+        for i in 0..40 {
+            yaml.push_str(&format!(
+                "  - {{id: lamp_{i}, name: Lamp {i}, kind: light, state_topic: s/{i}, command_topic: c/{i}, capabilities: [{{name: power, type: enum, values: [\"on\", \"off\"]}}]}}\n"
+            ));
+        }
+        let registry = crate::registry::parse_str(&yaml, std::path::Path::new("t.yaml")).unwrap();
+        let mut agent = Agent::new(
+            registry,
+            AgentDefinition::builtin(),
+            Some(Box::new(FakeScorer::default())),
+        );
+        let plan = agent.plan("turn on the lamp where I sleep", &no_state);
+        match &plan.decision {
+            Decision::Clarify { candidates, .. } => assert_eq!(candidates.len(), 40),
+            other => panic!("{other:?}"),
+        }
+        assert!(!plan.used_model, "the model was asked to rank 40 lamps");
     }
 
     #[test]
