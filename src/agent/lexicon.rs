@@ -705,6 +705,9 @@ pub const RELATIVE_WORDS: &[(&[&str], bool, super::relative::Affinity)] = {
     ]
 };
 
+/// Verbs that open and close, and move a value only with a size or "by N".
+pub const OPENING_WORDS: &[&str] = &["open", "extend", "close", "shut", "retract"];
+
 /// Verbs that move a value with "up" or "down": "turn the heating up",
 /// "crank up the volume".
 pub const RELATIVE_MOVERS: &[&str] = &[

@@ -99,7 +99,18 @@ pub fn read(
     let mut up = None;
     let mut affinity = Affinity::Any;
     let mut comparative = false;
+    let sized_or_by = by_number
+        || words.iter().any(|w| {
+            lexicon::RELATIVE_SMALL.contains(&w.as_str())
+                || lexicon::RELATIVE_LARGE.contains(&w.as_str())
+        });
     for (list, dir, aff) in lexicon::RELATIVE_WORDS {
+        // "open", "close": a change only with a size or "by N" ("open the
+        // skylight by another 25%"); else they open and close (or name
+        // "the open office").
+        if !sized_or_by && list.iter().any(|w| lexicon::OPENING_WORDS.contains(w)) {
+            continue;
+        }
         if let Some(w) = words
             .iter()
             .enumerate()
@@ -375,6 +386,10 @@ pub fn derive(
         }
         CapabilityType::Enum { values } => {
             let levels = ordered(values).ok_or(NoChange::NotRelative)?;
+            // "the fan up to high", "on quiet": a level the words name.
+            if words.iter().any(|w| values.iter().any(|v| v == w)) {
+                return Err(NoChange::NotRelative);
+            }
             let Some(now) = current.and_then(Value::as_str) else {
                 return Err(NoChange::Refuse(format!(
                     "the current {} of {} is not known, so there is nothing to change it from",
@@ -590,6 +605,25 @@ mod tests {
                 .unwrap()
                 .1,
             json!("off")
+        );
+    }
+
+    #[test]
+    fn opening_words_and_named_levels_are_not_changes() {
+        let fan = "      - {name: speed, type: enum, values: [quiet, normal, boost]}\n";
+        assert_eq!(rel("open office pedestal fan on quiet, please"), None);
+        assert_eq!(rel("open the blinds"), None);
+        assert!(rel("open the skylight by another 25 percent").is_some());
+        let c = &understand::clauses(&understand::normalize("turn the fan up to boost"))[0];
+        let r = read(&c.words, &c.cues, &|_, _| false).expect("relative");
+        assert_eq!(
+            derive(
+                &device(fan),
+                &r,
+                &c.words,
+                json!({"speed": "quiet"}).as_object()
+            ),
+            Err(NoChange::NotRelative)
         );
     }
 
