@@ -245,6 +245,21 @@ pub fn split(goal: &str, now: &Zoned) -> Result<Option<(Timing, String)>, BadTim
             .for_each(|u| *u = false);
     }
     if delay.is_none() && clock.is_none() && !day_word {
+        // A time giot cannot read ("at sunset", "later", "in a while",
+        // "at quarter to") is refused: a goal for later never runs now.
+        let vague = words.iter().enumerate().find(|(i, w)| {
+            VAGUE_TIMES.contains(&w.as_str())
+                || matches!(w.as_str(), "while" | "bit")
+                    && *i >= 2
+                    && words[i - 2] == "in"
+                    && words[i - 1] == "a"
+                || UNIT_WORDS.contains(&w.as_str())
+        });
+        if let Some((_, w)) = vague {
+            return Err(BadTime(format!(
+                "\"{w}\" says when, and giot cannot read that time: say it as \"in 10 minutes\", \"at 7:30 pm\" or \"every day at 7\""
+            )));
+        }
         return Ok(None);
     }
     let rest: String = words
@@ -336,6 +351,28 @@ pub fn split(goal: &str, now: &Zoned) -> Result<Option<(Timing, String)>, BadTim
         ))),
     }
 }
+
+/// Words that say when, in ways giot does not turn into a time.
+const VAGUE_TIMES: &[&str] = &[
+    "later",
+    "soon",
+    "shortly",
+    "afterwards",
+    "eventually",
+    "sunset",
+    "sunrise",
+    "dawn",
+    "dusk",
+    "sundown",
+    "sunup",
+    "oclock",
+];
+
+/// Units of a delay; left over after parsing, they mean a delay giot did
+/// not read ("in ten or so minutes").
+const UNIT_WORDS: &[&str] = &[
+    "minute", "minutes", "mins", "hour", "hours", "hrs", "seconds", "secs",
+];
 
 /// Lowercase words, with "7pm" split into "7 pm" and "a.m." read as "am".
 fn tokens(goal: &str) -> Vec<String> {
@@ -499,6 +536,31 @@ fn clock_time(words: &[String]) -> Option<(i8, i8, Option<bool>, usize, bool)> {
     match w(0) {
         "noon" | "midday" => return Some((12, 0, None, 1, true)),
         "midnight" => return Some((0, 0, None, 1, true)),
+        // "half past seven", "quarter to eight", "a quarter past 6"
+        "half" | "quarter" | "a" => {
+            let skip = usize::from(w(0) == "a");
+            let minutes: i8 = match w(skip) {
+                "half" => 30,
+                "quarter" => 15,
+                _ => return None,
+            };
+            let to = match w(skip + 1) {
+                "past" | "after" => false,
+                "to" | "before" if minutes == 15 => true,
+                _ => return None,
+            };
+            let (h, k) = number(&words[skip + 2..])?;
+            if h.fract() != 0.0 || !(0.0..=23.0).contains(&h) {
+                return None;
+            }
+            let h = h as i8;
+            let (hour, minute) = if to {
+                ((h + 23) % 24, 60 - minutes)
+            } else {
+                (h, minutes)
+            };
+            return Some((hour, minute, None, skip + 2 + k, true));
+        }
         _ => {}
     }
     let (hour, minute, mut used, mut explicit) =
@@ -644,6 +706,20 @@ mod tests {
         ] {
             assert_eq!(split(goal, &now()), Ok(None), "{goal}");
         }
+    }
+
+    #[test]
+    fn a_time_giot_cannot_read_is_refused_not_acted_on_now() {
+        for goal in [
+            "turn off the hall light at sunset",
+            "turn off the hall light later",
+            "turn off the hall light in a while",
+            "switch the fan off in ten or so minutes",
+        ] {
+            assert!(split(goal, &now()).is_err(), "{goal}");
+        }
+        // "a bit" without "in" is a size, not a time.
+        assert_eq!(split("make the lamp a bit brighter", &now()), Ok(None));
     }
 
     #[test]
