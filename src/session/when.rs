@@ -370,8 +370,12 @@ const VAGUE_TIMES: &[&str] = &[
 
 /// Units of a delay; left over after parsing, they mean a delay giot did
 /// not read ("in ten or so minutes").
+/// German, French and Spanish units too: those goals are read by their
+/// templates, and "in 10 Minuten" must not run now.
 const UNIT_WORDS: &[&str] = &[
-    "minute", "minutes", "mins", "hour", "hours", "hrs", "seconds", "secs",
+    "minute", "minutes", "mins", "hour", "hours", "hrs", "seconds", "secs", "minuten", "stunde",
+    "stunden", "sekunden", "heure", "heures", "secondes", "minuto", "minutos", "hora", "horas",
+    "segundos",
 ];
 
 /// Lowercase words, with "7pm" split into "7 pm" and "a.m." read as "am".
@@ -715,6 +719,9 @@ mod tests {
             "turn off the hall light later",
             "turn off the hall light in a while",
             "switch the fan off in ten or so minutes",
+            "schalte das Licht in 10 Minuten aus",
+            "éteins la lumière dans 10 minutes",
+            "apaga la luz en 10 minutos",
         ] {
             assert!(split(goal, &now()).is_err(), "{goal}");
         }
