@@ -45,6 +45,8 @@ async fn measure(port: u16, name: &str, scorer: Box<dyn Scorer>) {
         ledger: None,
         escalation: None,
         schedules: dir.path().join("schedules.json"),
+        rules: dir.path().join("rules.json"),
+        rule_interval: Duration::from_secs(60),
         time_zone: jiff::tz::TimeZone::UTC,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);

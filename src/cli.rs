@@ -43,6 +43,9 @@ pub enum Command {
     /// Goals kept for later by the bridge ("in 10 minutes", "every day at 7"): list or cancel them
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Standing rules kept by the bridge ("if the cellar humidity goes above 70%, …"): list, disable, enable or remove them
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// MCP server on stdin/stdout: list_devices, get_state and run_goal for an AI client
     #[command(
         long_about = "A Model Context Protocol server on stdin/stdout, for AI clients \
@@ -461,6 +464,12 @@ pub struct BridgeArgs {
     /// Where goals for later are kept [default: beside --store as STORE.schedules.json, else $XDG_STATE_HOME/giot/schedules-AGENT.json]
     #[arg(long, value_name = "FILE")]
     pub schedules: Option<PathBuf>,
+    /// Where standing rules are kept [default: beside --store as STORE.rules.json, else $XDG_STATE_HOME/giot/rules-AGENT.json]
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// Seconds a standing rule rests after it acts before it may act again
+    #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+    pub rule_interval: f64,
     /// The operator's time zone for "at 7 pm" (IANA name, e.g. Europe/Berlin) [default: the system's]
     #[arg(long, env = "GIOT_TIME_ZONE", value_name = "ZONE")]
     pub time_zone: Option<String>,
@@ -505,6 +514,63 @@ impl ScheduleArgs {
             .clone()
             .unwrap_or_else(|| default_schedules(&self.agent))
     }
+}
+
+/// `giot rules list|disable|enable|remove`.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// The standing rules kept, in the order they were armed
+    List(RulesArgs),
+    /// Stop evaluating a rule, keeping it (a running bridge notices within a second)
+    Disable {
+        #[command(flatten)]
+        args: RulesArgs,
+        /// The rule's id, as `list` and the `rule` result show it
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Evaluate a disabled rule again
+    Enable {
+        #[command(flatten)]
+        args: RulesArgs,
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Remove a rule
+    Remove {
+        #[command(flatten)]
+        args: RulesArgs,
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+}
+
+/// Which rules file.
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// The rules file [default: $XDG_STATE_HOME/giot/rules-AGENT.json]
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// The agent whose rules (its bridge's default file)
+    #[arg(long, default_value = "operator", value_name = "NAME")]
+    pub agent: String,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl RulesArgs {
+    /// The file: `--rules`, else the agent's default.
+    pub fn path(&self) -> PathBuf {
+        self.rules
+            .clone()
+            .unwrap_or_else(|| default_rules(&self.agent))
+    }
+}
+
+/// `$XDG_STATE_HOME/giot/rules-AGENT.json`.
+pub fn default_rules(agent: &str) -> PathBuf {
+    crate::paths::state_dir().join(format!("rules-{agent}.json"))
 }
 
 /// `$XDG_STATE_HOME/giot/schedules-AGENT.json`.
@@ -630,6 +696,9 @@ pub struct DemoArgs {
     /// Where goals for later are kept [default: $XDG_STATE_HOME/giot/schedules-demo.json]
     #[arg(long, value_name = "FILE")]
     pub schedules: Option<PathBuf>,
+    /// Where standing rules are kept [default: $XDG_STATE_HOME/giot/rules-demo.json]
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
     /// The operator's time zone for "at 7 pm" (IANA name) [default: the system's]
     #[arg(long, env = "GIOT_TIME_ZONE", value_name = "ZONE")]
     pub time_zone: Option<String>,
@@ -651,6 +720,9 @@ pub struct TuiArgs {
     /// Where goals for later are kept [default: $XDG_STATE_HOME/giot/schedules-tui.json]
     #[arg(long, value_name = "FILE")]
     pub schedules: Option<PathBuf>,
+    /// Where standing rules are kept [default: $XDG_STATE_HOME/giot/rules-tui.json]
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
     /// The operator's time zone for "at 7 pm" (IANA name) [default: the system's]
     #[arg(long, env = "GIOT_TIME_ZONE", value_name = "ZONE")]
     pub time_zone: Option<String>,

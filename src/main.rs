@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => commands::eval::run(args),
         Command::Bridge(args) => commands::bridge::run(args),
         Command::Schedule(cmd) => commands::schedule::run(cmd),
+        Command::Rules(cmd) => commands::rules::run(cmd),
         Command::Mcp(args) => commands::mcp::run(args),
         Command::Planner(cmd) => commands::planner::run(cmd),
         Command::Ledger(cmd) => commands::ledger::run(cmd),

@@ -87,6 +87,9 @@ pub struct Plan {
     pub used_model: bool,
     /// Whether the goal went to the escalation server (`--escalate`).
     pub escalated: bool,
+    /// A standing rule the goal asks for (its id empty): `decision` holds
+    /// its actions, to be checked and armed, not done now.
+    pub rule: Option<RuleInfo>,
 }
 
 impl Plan {
@@ -108,6 +111,7 @@ impl Plan {
             tokens_evaluated: 0,
             used_model: false,
             escalated: false,
+            rule: None,
         }
     }
 }
@@ -141,13 +145,21 @@ pub enum Status {
     /// A delayed or recurring goal, kept to run later: `schedule` says when;
     /// `actions` are what it would do now (it is planned again then).
     Scheduled,
+    /// A standing rule, armed after the person's yes: `rule` gives its id,
+    /// condition and actions; `actions` are what it does when the
+    /// condition starts to hold (checked as a dry run now).
+    Rule,
 }
 
 impl Status {
     /// The documented exit code of `giot run`.
     pub fn exit_code(self) -> u8 {
         match self {
-            Status::Planned | Status::Executed | Status::Answered | Status::Scheduled => 0,
+            Status::Planned
+            | Status::Executed
+            | Status::Answered
+            | Status::Scheduled
+            | Status::Rule => 0,
             Status::NeedsConfirmation => 3,
             Status::Refused => 4,
             Status::NeedsClarification => 5,
@@ -167,6 +179,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Rejected => "rejected",
             Status::Scheduled => "scheduled",
+            Status::Rule => "rule",
         }
     }
 }
@@ -244,6 +257,172 @@ pub struct Outcome {
     /// schedule and when it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleInfo>,
+    /// With `rule` (and `needs_confirmation` before the yes that arms it),
+    /// and on the result of a goal a rule started: which rule, on what
+    /// condition, doing what.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<RuleInfo>,
+}
+
+/// A standing rule as outcomes show it and stores keep it: "if the cellar
+/// humidity goes above 70%, switch on the dehumidifier (and off again
+/// below 60%)".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleInfo {
+    /// Its id, for `giot rules disable|remove` (empty before it is armed).
+    pub id: String,
+    /// The rule as it was said.
+    pub said: String,
+    /// When it acts: the moment this starts to hold (an edge, not every
+    /// reading while it holds).
+    pub condition: Condition,
+    /// What it does then; planned once, checked by the policy again each time.
+    pub actions: Vec<RuleAction>,
+    /// What it does when the reverse condition starts to hold after it
+    /// acted ("and off again below 60%"), if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otherwise: Option<Otherwise>,
+    /// Whether it is evaluated (`giot rules disable` clears it).
+    pub enabled: bool,
+    /// The least time between two of its firings, in seconds.
+    pub min_interval_s: u64,
+}
+
+impl RuleInfo {
+    /// The rule in one line: `when Cellar sensor humidity above 70%:
+    /// dehumidifier_plug.power = on; when … below 60%: … = off`.
+    pub fn describe(&self) -> String {
+        let acts = |actions: &[RuleAction]| {
+            actions
+                .iter()
+                .map(|a| {
+                    let v = match &a.value {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    format!("{}.{} = {v}", a.device, a.capability)
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut out = format!("when {}: {}", self.condition.says, acts(&self.actions));
+        if let Some(o) = &self.otherwise {
+            out.push_str(&format!(
+                "; when {}: {}",
+                o.condition.says,
+                acts(&o.actions)
+            ));
+        }
+        out
+    }
+}
+
+/// The reverse half of a rule: its condition and actions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Otherwise {
+    pub condition: Condition,
+    pub actions: Vec<RuleAction>,
+}
+
+/// A value a rule sets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleAction {
+    pub device: String,
+    pub capability: String,
+    pub value: Value,
+}
+
+/// A test on one reported value of one device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Condition {
+    pub device: String,
+    pub capability: String,
+    pub test: Comparison,
+    /// The threshold (a number, in the capability's unit) or the state.
+    pub value: Value,
+    /// The capability's unit, as the registry gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// The condition in words: `Cellar sensor humidity above 70 %`.
+    pub says: String,
+}
+
+/// How a [`Condition`] compares the reading with its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparison {
+    /// Greater than the value.
+    Above,
+    /// Greater than or equal.
+    AtLeast,
+    /// Less than the value.
+    Below,
+    /// Less than or equal.
+    AtMost,
+    /// Equal (a state: `open`, `on`, `true`).
+    Is,
+    /// Anything but the value.
+    IsNot,
+}
+
+impl Comparison {
+    /// The test that holds exactly when this one does not.
+    pub fn negated(self) -> Self {
+        match self {
+            Comparison::Above => Comparison::AtMost,
+            Comparison::AtLeast => Comparison::Below,
+            Comparison::Below => Comparison::AtLeast,
+            Comparison::AtMost => Comparison::Above,
+            Comparison::Is => Comparison::IsNot,
+            Comparison::IsNot => Comparison::Is,
+        }
+    }
+
+    /// As people read it: `above`, `at least`, `is`.
+    pub fn words(self) -> &'static str {
+        match self {
+            Comparison::Above => "above",
+            Comparison::AtLeast => "at least",
+            Comparison::Below => "below",
+            Comparison::AtMost => "at most",
+            Comparison::Is => "is",
+            Comparison::IsNot => "is not",
+        }
+    }
+}
+
+impl Condition {
+    /// Whether `reading` passes the test; `None` when it cannot be compared
+    /// (no number where a threshold needs one).
+    pub fn holds(&self, reading: &Value) -> Option<bool> {
+        let number = |v: &Value| {
+            v.as_f64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        };
+        let same = || match (reading, &self.value) {
+            (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
+            (Value::Bool(a), Value::String(b)) | (Value::String(b), Value::Bool(a)) => {
+                b.eq_ignore_ascii_case(if *a { "true" } else { "false" })
+            }
+            (a, b) => match (number(a), number(b)) {
+                (Some(x), Some(y)) => x == y,
+                _ => a == b,
+            },
+        };
+        Some(match self.test {
+            Comparison::Is => same(),
+            Comparison::IsNot => !same(),
+            test => {
+                let (x, y) = (number(reading)?, number(&self.value)?);
+                match test {
+                    Comparison::Above => x > y,
+                    Comparison::AtLeast => x >= y,
+                    Comparison::Below => x < y,
+                    _ => x <= y,
+                }
+            }
+        })
+    }
 }
 
 /// A schedule as the outcome shows it.
@@ -285,6 +464,7 @@ impl Outcome {
             ledger_error: None,
             candidates: Vec::new(),
             schedule: None,
+            rule: None,
         }
     }
 

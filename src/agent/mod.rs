@@ -16,6 +16,7 @@ pub mod market;
 mod relative;
 mod resolve;
 pub mod roles;
+mod rule;
 mod templates;
 mod understand;
 
@@ -45,6 +46,10 @@ const TIE: f64 = 0.35;
 /// about (`needs_clarification`), so that a goal's latency does not grow
 /// with the number of devices that fit it.
 pub const MODEL_CANDIDATES: usize = 8;
+
+/// The least time between two firings of one rule, in seconds: a reading
+/// that flaps around its threshold acts at most once a minute.
+pub const RULE_MIN_INTERVAL_S: u64 = 60;
 
 /// How much more (in nats of lift) the model must prefer one device over
 /// the next before giot acts on its choice; below it, giot asks.
@@ -154,20 +159,14 @@ impl Agent {
     /// tools; Home Assistant's intent templates; giot's own resolver, with
     /// the model breaking ties; a refusal that says why.
     pub fn plan_in(&mut self, goal: &str, context: &GoalContext, state: StateLookup<'_>) -> Plan {
-        // "if the cellar gets damp, switch on the dehumidifier" is never an
-        // action now: a standing rule is refused until rules can be armed.
+        // "if the cellar humidity goes above 70%, switch on the dehumidifier"
+        // is never an action now: a standing rule, to be armed.
         let words: Vec<String> = understand::normalize(goal)
             .split_whitespace()
             .map(String::from)
             .collect();
         if understand::is_rule(&words) {
-            let mut plan = Plan::empty();
-            plan.decision = Decision::Refuse(
-                "this is a standing rule (an action under a condition); giot cannot arm \
-                 rules yet, so nothing was done: say the action alone to do it now"
-                    .into(),
-            );
-            return plan;
+            return self.plan_rule(goal, context, state);
         }
         // "every light but the hall light": the goal without its exception,
         // then the exception taken out of what it decided.
@@ -187,6 +186,129 @@ impl Agent {
         }
         let mut plan = self.plan_layers(goal, context, state);
         self.set_points_by_mode(goal, &mut plan, state);
+        plan
+    }
+
+    /// A standing rule: its condition pinned to one reported value
+    /// ([`rule::read`]), its action planned by every layer as a goal of its
+    /// own, its reverse the action's other state. The plan's decision holds
+    /// the actions and `plan.rule` the rule, to be checked and armed by the
+    /// session, not done now.
+    fn plan_rule(&mut self, goal: &str, context: &GoalContext, state: StateLookup<'_>) -> Plan {
+        let text = self
+            .templates
+            .with_numbers(goal)
+            .unwrap_or_else(|| goal.to_string());
+        let draft = match rule::read(&understand::normalize(&text), &self.registry) {
+            Ok(draft) => draft,
+            Err(why) => {
+                let mut plan = Plan::empty();
+                plan.decision =
+                    Decision::Refuse(format!("this standing rule cannot be armed: {why}"));
+                return plan;
+            }
+        };
+        let then = understand::clauses(&understand::normalize(&draft.then));
+        if then
+            .iter()
+            .any(|c| self.relative(c).is_some() || relative::toggles(&c.words, &c.cues))
+        {
+            let mut plan = Plan::empty();
+            plan.decision = Decision::Refuse(format!(
+                "a rule's action must say the value to set (\"switch on\", \"set to 40%\"), \
+                 not a change from whatever it is then (\"brighter\", \"toggle\"): \"{}\"",
+                draft.then
+            ));
+            return plan;
+        }
+        let mut plan = self.plan_layers(&draft.then, context, state);
+        plan.trace.insert(
+            0,
+            format!("rule: when {} → \"{}\"", draft.condition.says, draft.then),
+        );
+        let actions = match &plan.decision {
+            Decision::Act(actions) => actions.clone(),
+            Decision::Clarify { question, .. } => {
+                plan.decision = Decision::Refuse(format!(
+                    "the rule's action \"{}\" fits several devices ({question}): name the one",
+                    draft.then
+                ));
+                return plan;
+            }
+            Decision::Answer(_) => {
+                plan.decision = Decision::Refuse(format!(
+                    "a rule's action must change a device; \"{}\" asks something",
+                    draft.then
+                ));
+                return plan;
+            }
+            Decision::Refuse(why) => {
+                plan.decision =
+                    Decision::Refuse(format!("the rule's action \"{}\": {why}", draft.then));
+                return plan;
+            }
+        };
+        if let Some(a) = actions
+            .iter()
+            .find(|a| crate::types::market_of(&a.device).is_some())
+        {
+            plan.decision = Decision::Refuse(format!(
+                "a rule acts on devices, not on markets ({})",
+                a.device
+            ));
+            return plan;
+        }
+        let rule_actions: Vec<crate::types::RuleAction> = actions
+            .iter()
+            .map(|a| crate::types::RuleAction {
+                device: a.device.clone(),
+                capability: a.capability.clone(),
+                value: a.value.clone(),
+            })
+            .collect();
+        let otherwise = match draft.reverse {
+            None => None,
+            Some(when) => {
+                let mut back = Vec::new();
+                for a in &rule_actions {
+                    let flipped = self
+                        .registry
+                        .get(&a.device)
+                        .and_then(|d| d.capability(&a.capability))
+                        .and_then(|c| relative::flipped(c, Some(&a.value)));
+                    match flipped {
+                        Some(value) => back.push(crate::types::RuleAction { value, ..a.clone() }),
+                        None => {
+                            plan.decision = Decision::Refuse(format!(
+                                "the rule's reverse needs an action with two states (on/off, \
+                                 open/closed); {} {} = {} has no other state to go back to",
+                                a.device, a.capability, a.value
+                            ));
+                            return plan;
+                        }
+                    }
+                }
+                let condition = when.unwrap_or_else(|| {
+                    let c = &draft.condition;
+                    let device = self.registry.get(&c.device).expect("pinned to a device");
+                    let cap = device.capability(&c.capability).expect("pinned");
+                    rule::condition(device, cap, c.test.negated(), c.value.clone())
+                });
+                Some(crate::types::Otherwise {
+                    condition,
+                    actions: back,
+                })
+            }
+        };
+        plan.rule = Some(crate::types::RuleInfo {
+            id: String::new(),
+            said: goal.trim().to_string(),
+            condition: draft.condition,
+            actions: rule_actions,
+            otherwise,
+            enabled: true,
+            min_interval_s: RULE_MIN_INTERVAL_S,
+        });
         plan
     }
 

@@ -422,7 +422,7 @@ fn name_has_bright(c: &Capability) -> bool {
 /// The other state of a two-state capability: on ↔ off, locked ↔ unlocked,
 /// open ↔ closed, true ↔ false. `now` is the current value; with `None`,
 /// whether the capability has two states at all (`Some(Null)`).
-fn flipped(cap: &Capability, now: Option<&Value>) -> Option<Value> {
+pub(super) fn flipped(cap: &Capability, now: Option<&Value>) -> Option<Value> {
     const PAIRS: &[(&str, &str)] = &[
         ("on", "off"),
         ("locked", "unlocked"),

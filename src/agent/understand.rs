@@ -170,7 +170,16 @@ pub fn is_rule(words: &[String]) -> bool {
         .any(|w| w[0] == "as" && w[1] == "soon" && w[2] == "as");
     let inside = !is_question(words)
         && words.iter().enumerate().skip(1).any(|(i, w)| {
-            matches!(w.as_str(), "if" | "whenever" | "unless")
+            // "turn on the hall light when the front door opens", "… once
+            // the kitchen is empty", "… as soon as the door closes"
+            let when = match w.as_str() {
+                "when" => words.get(i + 1).is_some_and(|n| {
+                    !matches!(n.as_str(), "you" | "possible" | "needed" | "necessary")
+                }),
+                "once" => words.get(i + 1).is_some_and(|n| n == "the"),
+                _ => false,
+            };
+            (matches!(w.as_str(), "if" | "whenever" | "unless") || when)
             && !ASKING.contains(&words[i - 1].as_str())
             // "if possible", "if you can": manners, not conditions
             && !words

@@ -63,6 +63,10 @@ pub struct BridgeConfig {
     pub escalation: Option<crate::llm::http::HttpConfig>,
     /// Where goals for later are kept (`--schedules`).
     pub schedules: PathBuf,
+    /// Where standing rules are kept (`--rules`).
+    pub rules: PathBuf,
+    /// The least time between two firings of a rule (`--rule-interval`).
+    pub rule_interval: Duration,
     /// The operator's time zone (`--time-zone`).
     pub time_zone: jiff::tz::TimeZone,
 }
@@ -157,6 +161,9 @@ pub async fn run(
     // One process runs a schedules file's goals: held until the bridge stops.
     let _schedules_owner = crate::session::schedule_file::own(&config.schedules)?;
     let schedules = crate::session::schedule_file::load(&config.schedules)?;
+    let _rules_owner = crate::session::schedule_file::own(&config.rules)?;
+    let rules: Vec<crate::session::rule::Rule> =
+        crate::session::schedule_file::load(&config.rules)?;
     let pruned = store.prune(config.keep.as_millis() as u64)?;
     if pruned > 0 {
         tracing::info!(
@@ -196,6 +203,7 @@ pub async fn run(
     let session_config = SessionConfig {
         time_zone: config.time_zone.clone(),
         keeps_schedules: true,
+        rule_interval: config.rule_interval,
         ..SessionConfig::confirming_within(config.confirm_timeout)
             .preferring(config.language.as_deref())
     };
@@ -216,6 +224,7 @@ pub async fn run(
                 .clone()
                 .and_then(crate::llm::http::escalation),
             schedules: Some(config.schedules.clone()),
+            rules: Some(config.rules.clone()),
             fired: Some(fired_tx),
         },
     );
@@ -226,8 +235,18 @@ pub async fn run(
             config.schedules.display()
         );
     }
+    if !rules.is_empty() {
+        tracing::info!(
+            "keeping {} rules from {}",
+            rules.len(),
+            config.rules.display()
+        );
+    }
     let _ = driver
-        .with_session(move |session| session.set_schedules(schedules))
+        .with_session(move |session| {
+            session.set_schedules(schedules);
+            session.set_rules(rules);
+        })
         .await;
     let shared = Arc::new(Shared {
         topics,
@@ -268,11 +287,18 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.changed() => if *shutdown.borrow() { break },
             _ = metrics_tick.tick() => publish_metrics(&shared, started).await,
-            // A schedule's goal ran: its result goes out under the schedule's id.
+            // A schedule's or a rule's goal ran: its result goes out under
+            // the schedule's or the rule's id.
             Some(report) = fired.recv() => {
-                if let Some(schedule) = report.outcome.schedule.clone() {
-                    let result = GoalResult::new(&schedule.id, report.outcome);
-                    publish_result(&shared, &schedule.id, &result).await;
+                let id = report
+                    .outcome
+                    .schedule
+                    .as_ref()
+                    .map(|s| s.id.clone())
+                    .or_else(|| report.outcome.rule.as_ref().map(|r| r.id.clone()));
+                if let Some(id) = id {
+                    let result = GoalResult::new(&id, report.outcome);
+                    publish_result(&shared, &id, &result).await;
                 }
             }
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
@@ -446,6 +472,7 @@ fn rejected_record(goal: &str, dry_run: bool, result: GoalResult) -> Record {
         executions: 0,
         received_ms: now_ms(),
         response_topic: None,
+        rule: None,
     }
 }
 
@@ -558,6 +585,7 @@ async fn incoming(
         executions: 0,
         received_ms: now_ms(),
         response_topic: None,
+        rule: None,
     };
     // A confirmation spends its token now, in arrival order: of two
     // confirmations with one token, the first one sent runs the plan.
@@ -568,6 +596,7 @@ async fn incoming(
                 record.actions = spent.actions;
                 record.confirm = Some(token);
                 record.confirms = Some(spent.goal_id);
+                record.rule = spent.rule;
             }
             Err(reason) => {
                 count(shared, "rejected");
@@ -633,6 +662,7 @@ async fn handle(shared: Arc<Shared>, job: Job) {
                 executions: 0,
                 received_ms: now_ms(),
                 response_topic: None,
+                rule: None,
             },
         };
         record.stage = Stage::Done;
@@ -657,13 +687,17 @@ async fn work(shared: &Shared, id: &str, record: &Record, verify_only: bool) -> 
         // checked by the policy again, with the person's yes.
         let goal_id = record.confirms.clone().unwrap_or_default();
         request.origin = origin(shared, &format!("confirmation {id} of goal {goal_id}"));
-        request.intent = Intent::Actions(
-            record
-                .actions
-                .iter()
-                .map(crate::types::ActionResult::to_action)
-                .collect(),
-        );
+        request.intent = match &record.rule {
+            // The yes arms the rule it was asked for.
+            Some(rule) => Intent::Arm(Box::new(rule.clone())),
+            None => Intent::Actions(
+                record
+                    .actions
+                    .iter()
+                    .map(crate::types::ActionResult::to_action)
+                    .collect(),
+            ),
+        };
         request.yes = true;
         confirms = Some(goal_id);
     } else {
@@ -687,6 +721,7 @@ async fn work(shared: &Shared, id: &str, record: &Record, verify_only: bool) -> 
                 actions: decided.actions.clone(),
                 expires_ms: now_ms() + ttl.as_millis() as u64,
                 used: false,
+                rule: decided.rule.clone(),
             },
         );
         match saved {

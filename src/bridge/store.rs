@@ -57,6 +57,9 @@ pub struct Record {
     pub received_ms: u64,
     #[serde(default)]
     pub response_topic: Option<String>,
+    /// The standing rule a confirmation arms (`confirm` redeemed a rule's token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<crate::types::RuleInfo>,
 }
 
 /// A confirmation token: the plan it stands for, single-use, expiring.
@@ -67,6 +70,9 @@ pub struct Token {
     pub actions: Vec<ActionResult>,
     pub expires_ms: u64,
     pub used: bool,
+    /// The standing rule the yes arms, when the goal was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<crate::types::RuleInfo>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -306,6 +312,7 @@ mod tests {
             executions: 0,
             received_ms: now_ms(),
             response_topic: None,
+            rule: None,
         }
     }
 
@@ -371,6 +378,7 @@ mod tests {
             actions: Vec::new(),
             expires_ms: 1_000,
             used: false,
+            rule: None,
         };
         store.put_token("t", &token).unwrap();
         store.put_token("late", &token).unwrap();

@@ -91,6 +91,11 @@ pub fn run(args: BridgeArgs) -> Result<ExitCode> {
             Some(store) => store.with_extension("schedules.json"),
             None => giot::cli::default_schedules(&args.agent.agent),
         }),
+        rules: args.rules.clone().unwrap_or_else(|| match &args.store {
+            Some(store) => store.with_extension("rules.json"),
+            None => giot::cli::default_rules(&args.agent.agent),
+        }),
+        rule_interval: seconds("rule-interval", args.rule_interval)?,
         time_zone: super::time_zone(args.time_zone.as_deref())?,
     };
     let (llm, load) = giot::llm::spawn(args.model.config())?;

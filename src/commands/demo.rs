@@ -34,6 +34,11 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                 .clone()
                 .unwrap_or_else(|| giot::paths::state_dir().join("schedules-demo.json")),
         ),
+        rules: Some(
+            args.rules
+                .clone()
+                .unwrap_or_else(|| giot::paths::state_dir().join("rules-demo.json")),
+        ),
         time_zone: super::time_zone(args.time_zone.as_deref())?,
     };
     super::runtime()?.block_on(async move {

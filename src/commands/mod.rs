@@ -22,6 +22,7 @@ pub mod logging;
 pub mod market;
 pub mod mcp;
 pub mod planner;
+pub mod rules;
 pub mod run;
 pub mod schedule;
 pub mod sim;

@@ -6,13 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use giot::cli::ScheduleCommand;
+use giot::session::schedule::Schedule;
 use giot::session::schedule_file;
 
 pub fn run(command: ScheduleCommand) -> Result<ExitCode> {
     match command {
         ScheduleCommand::List(args) => {
             let path = args.path();
-            let schedules = schedule_file::load(&path)?;
+            let schedules: Vec<Schedule> = schedule_file::load(&path)?;
             let mut schedules: Vec<_> = schedules.iter().collect();
             schedules.sort_by_key(|s| s.next);
             if args.json {
@@ -36,7 +37,7 @@ pub fn run(command: ScheduleCommand) -> Result<ExitCode> {
         }
         ScheduleCommand::Cancel { args, id } => {
             let path = args.path();
-            let removed = schedule_file::edit(&path, |all| {
+            let removed = schedule_file::edit(&path, |all: &mut Vec<Schedule>| {
                 let before = all.len();
                 all.retain(|s| s.id != id);
                 before != all.len()

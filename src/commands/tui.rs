@@ -24,6 +24,11 @@ pub fn run(args: TuiArgs) -> Result<ExitCode> {
                 .clone()
                 .unwrap_or_else(|| giot::paths::state_dir().join("schedules-tui.json")),
         ),
+        rules: Some(
+            args.rules
+                .clone()
+                .unwrap_or_else(|| giot::paths::state_dir().join("rules-tui.json")),
+        ),
         time_zone: super::time_zone(args.time_zone.as_deref())?,
     };
     super::runtime()?.block_on(tui::run(config))?;

@@ -65,7 +65,9 @@ pub struct DriverConfig {
     /// [`super::SessionConfig::keeps_schedules`]): written on every change,
     /// read again when another process (`giot schedule cancel`) changed it.
     pub schedules: Option<PathBuf>,
-    /// Gets the reports of goals that schedules started.
+    /// The file standing rules are kept in, the same way.
+    pub rules: Option<PathBuf>,
+    /// Gets the reports of goals that schedules and rules started.
     pub fired: Option<mpsc::UnboundedSender<Report>>,
 }
 
@@ -222,6 +224,8 @@ struct Task {
     subscribe: Vec<String>,
     /// When the schedules file was last written by this driver.
     schedules_written: Option<std::time::SystemTime>,
+    /// When the rules file was last written by this driver.
+    rules_written: Option<std::time::SystemTime>,
 }
 
 async fn drive(
@@ -248,9 +252,13 @@ async fn drive(
         inputs,
         subscribe: Vec::new(),
         schedules_written: None,
+        rules_written: None,
     };
     if let Some(path) = &task.config.schedules {
         task.schedules_written = super::schedule_file::modified(path);
+    }
+    if let Some(path) = &task.config.rules {
+        task.rules_written = super::schedule_file::modified(path);
     }
     // The wall clock, for goals said with a time ("in 10 minutes").
     task.input(Input::Clock(jiff::Timestamp::now()));
@@ -264,7 +272,7 @@ async fn drive(
         // Faces that keep schedules read the clock about once a second.
         let deadline = match (
             task.session.next_deadline(),
-            task.config.schedules.is_some(),
+            task.config.schedules.is_some() || task.config.rules.is_some(),
         ) {
             (d, true) => {
                 let second = Instant::now() + Duration::from_secs(1);
@@ -318,6 +326,7 @@ async fn drive(
             },
             _ = sleep => {
                 task.reload_schedules();
+                task.reload_rules();
                 task.input(Input::Clock(jiff::Timestamp::now()));
             }
         }
@@ -352,13 +361,33 @@ impl Task {
         if modified == self.schedules_written {
             return;
         }
-        match super::schedule_file::load(path) {
+        match super::schedule_file::load::<super::schedule::Schedule>(path) {
             Ok(schedules) => {
                 tracing::info!("schedules changed on disk: {} kept", schedules.len());
                 self.session.set_schedules(schedules);
                 self.schedules_written = modified;
             }
             Err(e) => tracing::warn!("cannot read the schedules again: {e}"),
+        }
+    }
+
+    /// Takes the rules file again when another process changed it (`giot
+    /// rules disable|enable|remove`).
+    fn reload_rules(&mut self) {
+        let Some(path) = &self.config.rules else {
+            return;
+        };
+        let modified = super::schedule_file::modified(path);
+        if modified == self.rules_written {
+            return;
+        }
+        match super::schedule_file::load::<super::rule::Rule>(path) {
+            Ok(rules) => {
+                tracing::info!("rules changed on disk: {} kept", rules.len());
+                self.session.set_rules(rules);
+                self.rules_written = modified;
+            }
+            Err(e) => tracing::warn!("cannot read the rules again: {e}"),
         }
     }
 
@@ -422,7 +451,7 @@ impl Task {
                             stats,
                         });
                     } else if let Some(fired) = &self.config.fired
-                        && outcome.schedule.is_some()
+                        && (outcome.schedule.is_some() || outcome.rule.is_some())
                     {
                         let _ = fired.send(Report {
                             outcome,
@@ -436,6 +465,14 @@ impl Task {
                         match super::schedule_file::save(path, &schedules) {
                             Ok(()) => self.schedules_written = super::schedule_file::modified(path),
                             Err(e) => tracing::error!("cannot keep the schedules: {e}"),
+                        }
+                    }
+                }
+                Effect::SaveRules(rules) => {
+                    if let Some(path) = &self.config.rules {
+                        match super::schedule_file::save(path, &rules) {
+                            Ok(()) => self.rules_written = super::schedule_file::modified(path),
+                            Err(e) => tracing::error!("cannot keep the rules: {e}"),
                         }
                     }
                 }

@@ -29,6 +29,7 @@
 
 pub mod driver;
 mod replay;
+pub mod rule;
 pub mod schedule;
 pub mod schedule_file;
 mod state;
@@ -65,6 +66,9 @@ pub enum Intent {
     /// Actions published before a restart: watched for their echo, never
     /// published again.
     Verify(Vec<ActionResult>),
+    /// A standing rule a person said yes to (a redeemed confirmation
+    /// token): checked against the registry and the policy again, then armed.
+    Arm(Box<crate::types::RuleInfo>),
 }
 
 /// Where a goal came from, as the ledger's `confirmed_by` says it.
@@ -206,6 +210,9 @@ pub enum Effect {
     /// The schedules changed (one was made, ran or was cancelled): keep
     /// these, all of them, so that a restart finds them.
     SaveSchedules(Vec<schedule::Schedule>),
+    /// The rules changed (one was armed, fired, disabled or removed): keep
+    /// these, all of them, with where each one is.
+    SaveRules(Vec<rule::Rule>),
     /// The goal is finished: this is its outcome.
     Report {
         goal: GoalId,
@@ -239,12 +246,17 @@ pub struct SessionConfig {
     pub languages: Vec<String>,
     /// The operator's time zone: "at 7 pm" is 19:00 there.
     pub time_zone: jiff::tz::TimeZone,
-    /// Whether this face keeps schedules (runs for their time, saves them):
-    /// the bridge and the TUI do; `giot run` refuses a goal for later.
+    /// Whether this face keeps schedules and standing rules (runs them at
+    /// their time or on their condition, saves them): the bridge and the
+    /// TUI do; `giot run` refuses a goal for later and a rule.
     pub keeps_schedules: bool,
-    /// Whether a schedule's goal that needs a person's yes can ask one (the
-    /// TUI); otherwise it is reported `needs_confirmation`.
+    /// Whether a schedule's or a rule's goal that needs a person's yes can
+    /// ask one (the TUI); otherwise it is reported `needs_confirmation`.
     pub schedules_ask: bool,
+    /// The least time between two firings of one standing rule
+    /// (`--rule-interval`): a reading that flaps around its threshold acts
+    /// at most this often.
+    pub rule_interval: Duration,
 }
 
 /// The languages read by default: English first, then the others whose
@@ -280,6 +292,7 @@ impl Default for SessionConfig {
             time_zone: jiff::tz::TimeZone::system(),
             keeps_schedules: false,
             schedules_ask: false,
+            rule_interval: Duration::from_secs(crate::agent::RULE_MIN_INTERVAL_S),
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::types::Decision;
 use crate::types::{ActionResult, Outcome, Status};
 
 use super::replay::{Replay, ReplayScorer};
+use super::rule::{Half, Rule};
 use super::schedule::Schedule;
 use super::when::{self, Timing};
 use super::{
@@ -68,6 +69,10 @@ struct Goal {
     later: Option<(Timing, String)>,
     /// The schedule that started this goal.
     fired: Option<crate::types::ScheduleInfo>,
+    /// The standing rule this goal asks for, to arm after a yes.
+    proposed: Option<crate::types::RuleInfo>,
+    /// The rule that started this goal.
+    fired_rule: Option<crate::types::RuleInfo>,
 }
 
 /// The agent core: goals in, effects out. See the [module docs](super).
@@ -92,6 +97,8 @@ pub struct Session {
     wall: Option<(jiff::Timestamp, Now)>,
     /// Schedules made and goals started by schedules, for their ids.
     scheduled: u64,
+    /// Standing rules, by id.
+    rules: BTreeMap<String, Rule>,
 }
 
 /// Goal ids from here up are goals started by schedules.
@@ -122,6 +129,7 @@ impl Session {
             schedules: BTreeMap::new(),
             wall: None,
             scheduled: 0,
+            rules: BTreeMap::new(),
         }
     }
 
@@ -190,6 +198,37 @@ impl Session {
         self.schedules = schedules.into_iter().map(|s| (s.id.clone(), s)).collect();
     }
 
+    /// The standing rules kept, in the order they were armed.
+    pub fn rules(&self) -> Vec<&Rule> {
+        let mut all: Vec<&Rule> = self.rules.values().collect();
+        all.sort_by_key(|r| r.created);
+        all
+    }
+
+    /// Takes the rules kept on disk (at start, or after another process
+    /// changed them: `giot rules disable`).
+    pub fn set_rules(&mut self, rules: Vec<Rule>) {
+        self.rules = rules.into_iter().map(|r| (r.info.id.clone(), r)).collect();
+    }
+
+    /// Removes rule `id`; the effect saves what is left.
+    pub fn remove_rule(&mut self, id: &str) -> Option<Effect> {
+        self.rules.remove(id)?;
+        Some(self.save_rules())
+    }
+
+    /// Enables or disables rule `id`; the effect saves the rules.
+    pub fn enable_rule(&mut self, id: &str, enabled: bool) -> Option<Effect> {
+        self.rules.get_mut(id)?.info.enabled = enabled;
+        Some(self.save_rules())
+    }
+
+    fn save_rules(&self) -> Effect {
+        let mut all: Vec<Rule> = self.rules.values().cloned().collect();
+        all.sort_by_key(|r| r.created);
+        Effect::SaveRules(all)
+    }
+
     /// Cancels schedule `id`; the effect saves what is left.
     pub fn cancel_schedule(&mut self, id: &str) -> Option<Effect> {
         self.schedules.remove(id)?;
@@ -252,12 +291,14 @@ impl Session {
                 }
                 if message {
                     self.finish_confirmed(now, &mut out);
+                    self.evaluate_rules(now, &mut out);
                 }
             }
             Input::Tick => self.expire(now, &mut out),
             Input::Clock(wall) => {
                 self.wall = Some((wall, now));
                 self.run_due(now, &mut out);
+                self.evaluate_rules(now, &mut out);
                 self.expire(now, &mut out);
             }
         }
@@ -374,6 +415,8 @@ impl Session {
                 stats: PlanStats::default(),
                 later: None,
                 fired: None,
+                proposed: None,
+                fired_rule: None,
             },
         );
         if intent == Intent::Words && !self.for_later(id, now, out) {
@@ -384,6 +427,13 @@ impl Session {
             Intent::Words => self.plan(id, now, out),
             Intent::Actions(actions) => {
                 let plan = crate::types::Plan::deciding(Decision::Act(actions));
+                self.decide(id, plan, now, out);
+            }
+            Intent::Arm(rule) => {
+                let actions = self.rule_actions(&rule.actions);
+                let mut plan = crate::types::Plan::deciding(Decision::Act(actions));
+                plan.rule = Some(*rule);
+                self.goals.get_mut(&id).expect("inserted").request.yes = true;
                 self.decide(id, plan, now, out);
             }
             Intent::Verify(actions) => {
@@ -593,6 +643,236 @@ impl Session {
     }
 
     /// Plans a goal in words with the answers known so far.
+    /// The actions of a rule as the registry builds them now (topics and
+    /// payloads of discovered devices may have changed since it was
+    /// armed); a device that left is kept by name for the policy to refuse.
+    fn rule_actions(&self, actions: &[crate::types::RuleAction]) -> Vec<crate::types::Action> {
+        actions
+            .iter()
+            .map(|a| match self.fleet.registry().get(&a.device) {
+                Some(d) => d.action(&a.capability, a.value.clone()),
+                None => crate::types::Action {
+                    device: a.device.clone(),
+                    capability: a.capability.clone(),
+                    value: a.value.clone(),
+                    topic: String::new(),
+                    payload: String::new(),
+                },
+            })
+            .collect()
+    }
+
+    /// The reading a rule's condition is about, as last reported.
+    fn reading(&self, condition: &crate::types::Condition) -> Option<serde_json::Value> {
+        self.fleet
+            .state(&condition.device)
+            .and_then(|s| s.get(&condition.capability).cloned())
+    }
+
+    /// A standing rule the goal asks for, its actions checked by the
+    /// policy as a dry run (`o`): refused, shown for a yes, or armed.
+    fn propose_rule(
+        &mut self,
+        id: GoalId,
+        mut rule: crate::types::RuleInfo,
+        mut o: Outcome,
+        now: Now,
+        out: &mut Vec<Effect>,
+    ) {
+        let goal = self.goals.get_mut(&id).expect("goal in flight");
+        o.timing_ms.total = crate::types::ms(now - goal.received);
+        let r = &goal.request;
+        // The condition's device must still be there and report the value.
+        let watched = self
+            .fleet
+            .registry()
+            .get(&rule.condition.device)
+            .and_then(|d| d.capability(&rule.condition.capability))
+            .is_some();
+        if !watched {
+            o.status = Status::Refused;
+            o.reason = Some(format!(
+                "the rule watches {} {}, which the registry no longer has",
+                rule.condition.device, rule.condition.capability
+            ));
+        } else if matches!(o.status, Status::Planned | Status::NeedsConfirmation) {
+            if self.wall.is_none() || !self.config.keeps_schedules {
+                o.status = Status::Refused;
+                o.reason = Some(
+                    "this is a standing rule, and this giot keeps no rules: send it to `giot \
+                     bridge` (giot/<agent>/goals) or say it in `giot tui`, which watch the fleet \
+                     and arm it after your yes"
+                        .into(),
+                );
+            } else if r.dry_run {
+                o.status = Status::Planned;
+                o.reason = Some("dry run: the rule was not armed".into());
+            } else if r.yes {
+                self.arm(id, rule, o, now, out);
+                return;
+            } else {
+                o.status = Status::NeedsConfirmation;
+                rule.id.clear();
+                o.reason = Some(format!(
+                    "a standing rule is armed only after a yes: {}; {}",
+                    rule.describe(),
+                    r.origin.confirm_hint
+                ));
+                if r.ask {
+                    goal.stage = Stage::Asking(now + self.config.ask_timeout);
+                    o.rule = Some(rule.clone());
+                    goal.proposed = Some(rule);
+                    out.push(Effect::AskConfirmation {
+                        goal: id,
+                        outcome: o.clone(),
+                    });
+                    goal.outcome = Some(o);
+                    return;
+                }
+            }
+        }
+        if o.status != Status::Refused || watched {
+            o.rule = Some(rule);
+        }
+        goal.outcome = Some(o);
+        self.report(id, now, out);
+    }
+
+    /// Arms `rule` (a person said yes): it gets its id and its phase from
+    /// the reading now, and is kept.
+    fn arm(
+        &mut self,
+        id: GoalId,
+        mut rule: crate::types::RuleInfo,
+        mut o: Outcome,
+        now: Now,
+        out: &mut Vec<Effect>,
+    ) {
+        let created = self
+            .wall_at(now)
+            .map_or(jiff::Timestamp::UNIX_EPOCH, |w| w.timestamp());
+        self.scheduled += 1;
+        rule.id = format!(
+            "r{}{}",
+            radix36(created.as_millisecond().unsigned_abs()),
+            radix36(self.scheduled)
+        );
+        rule.enabled = true;
+        rule.min_interval_s = self.config.rule_interval.as_secs();
+        let reading = self.reading(&rule.condition);
+        let phase = Rule::baseline(&rule, reading.as_ref());
+        let goal = self.goals.get_mut(&id).expect("goal in flight");
+        o.status = Status::Rule;
+        o.reason = Some(match (&reading, phase) {
+            (None, _) | (_, super::rule::Phase::Unknown) => format!(
+                "armed; {} has reported no {} yet, so its first reading is the starting point",
+                rule.condition.device,
+                rule.condition.capability.replace('_', " ")
+            ),
+            (Some(v), super::rule::Phase::Active) => format!(
+                "armed; the condition already holds ({} is {}), so the rule acts the next time \
+                 it starts to hold",
+                rule.condition.capability.replace('_', " "),
+                crate::registry::value::display_value(v, rule.condition.unit.as_deref())
+            ),
+            (Some(v), _) => format!(
+                "armed; {} is {} now",
+                rule.condition.capability.replace('_', " "),
+                crate::registry::value::display_value(v, rule.condition.unit.as_deref())
+            ),
+        });
+        o.rule = Some(rule.clone());
+        goal.outcome = Some(o);
+        out.push(Effect::Trace {
+            goal: id,
+            step: format!("rule {} armed: {}", rule.id, rule.describe()),
+        });
+        let conversation = goal.request.conversation.clone();
+        let room = goal.request.room.clone();
+        self.rules.insert(
+            rule.id.clone(),
+            Rule {
+                info: rule,
+                phase,
+                last_fired: None,
+                created,
+                conversation,
+                room,
+            },
+        );
+        out.push(self.save_rules());
+        self.report(id, now, out);
+    }
+
+    /// Every enabled rule against the readings now: a rule whose condition
+    /// (or reverse) starts to hold starts a goal with its actions, through
+    /// the policy again; phases that changed are saved.
+    fn evaluate_rules(&mut self, now: Now, out: &mut Vec<Effect>) {
+        if self.rules.is_empty() || !self.config.keeps_schedules {
+            return;
+        }
+        let Some(wall) = self.wall_at(now).map(|w| w.timestamp()) else {
+            return;
+        };
+        let mut fired = Vec::new();
+        let mut changed = false;
+        let ids: Vec<String> = self.rules.keys().cloned().collect();
+        for rid in ids {
+            let reading = self.reading(&self.rules[&rid].info.condition);
+            let rule = self.rules.get_mut(&rid).expect("listed");
+            let before = rule.phase;
+            let half = rule.step(reading.as_ref(), wall);
+            changed |= rule.phase != before;
+            if let (Some(half), Some(reading)) = (half, reading) {
+                fired.push((rid, half, reading));
+            }
+        }
+        if changed {
+            out.push(self.save_rules());
+        }
+        for (rid, half, reading) in fired {
+            let rule = &self.rules[&rid];
+            let (condition, actions) = match half {
+                Half::Then => (&rule.info.condition, &rule.info.actions),
+                Half::Otherwise => {
+                    let o = rule.info.otherwise.as_ref().expect("fired its reverse");
+                    (&o.condition, &o.actions)
+                }
+            };
+            let shown = crate::registry::value::display_value(&reading, condition.unit.as_deref());
+            let text = format!(
+                "rule {rid}: {} (read {shown}), as armed from \"{}\"",
+                condition.says, rule.info.said
+            );
+            self.scheduled += 1;
+            let goal = FIRED + self.scheduled;
+            let mut request = GoalRequest::words(
+                goal,
+                text.clone(),
+                super::Origin::new(
+                    "rule",
+                    &format!("operator (rule {rid})"),
+                    &format!("say yes to rule {rid}"),
+                ),
+            );
+            request.intent = Intent::Actions(self.rule_actions(actions));
+            request.conversation = rule.conversation.clone();
+            request.room = rule.room.clone();
+            request.ask = self.config.schedules_ask;
+            let info = rule.info.clone();
+            out.push(Effect::Trace {
+                goal,
+                step: format!("rule {rid} fires: {} (read {shown})", condition.says),
+            });
+            self.start(request, now, out);
+            if let Some(g) = self.goals.get_mut(&goal) {
+                g.fired_rule = Some(info);
+            } else if let Some(outcome) = reported(out, goal) {
+                outcome.rule = Some(info);
+            }
+        }
+    }
+
     fn plan(&mut self, id: GoalId, now: Now, out: &mut Vec<Effect>) {
         self.refresh_registry();
         let Some(goal) = self.goals.get_mut(&id) else {
@@ -715,10 +995,14 @@ impl Session {
             registry,
             &self.agent.definition().policy,
             r.yes,
-            r.dry_run || goal.later.is_some(),
+            r.dry_run || goal.later.is_some() || plan.rule.is_some(),
             &r.origin.confirm_hint,
         );
         goal.by_person = r.yes;
+        if let Some(rule) = plan.rule {
+            self.propose_rule(id, rule, o, now, out);
+            return;
+        }
         if let Some((timing, rest)) = goal.later.clone()
             && matches!(o.status, Status::Planned | Status::NeedsConfirmation)
         {
@@ -785,12 +1069,17 @@ impl Session {
             return;
         }
         // The yes is for this plan: the policy checks it again, as it is now.
+        goal.request.yes = true;
+        if let Some(rule) = goal.proposed.take() {
+            let o = goal.outcome.take().expect("asked with an outcome");
+            self.arm(id, rule, o, now, out);
+            return;
+        }
         let actions: Vec<crate::types::Action> = goal
             .outcome
             .as_ref()
             .map(|o| o.actions.iter().map(ActionResult::to_action).collect())
             .unwrap_or_default();
-        goal.request.yes = true;
         let mut plan = crate::types::Plan::deciding(Decision::Act(actions));
         plan.llm_time = goal.llm;
         self.decide(id, plan, now, out);
@@ -996,6 +1285,9 @@ impl Session {
         if goal.fired.is_some() {
             o.schedule = goal.fired;
         }
+        if goal.fired_rule.is_some() {
+            o.rule = goal.fired_rule;
+        }
         o.timing_ms.llm = crate::types::ms(goal.llm);
         if !goal.request.dry_run {
             for a in o.actions.iter_mut() {
@@ -1012,6 +1304,14 @@ impl Session {
         // A finished goal may free devices for queued ones.
         self.release(out);
     }
+}
+
+/// The outcome of goal `id` if it was reported among `out`.
+fn reported(out: &mut [Effect], id: GoalId) -> Option<&mut Outcome> {
+    out.iter_mut().rev().find_map(|e| match e {
+        Effect::Report { goal, outcome, .. } if *goal == id => Some(outcome),
+        _ => None,
+    })
 }
 
 /// `n` in base 36 (0-9a-z): short ids.

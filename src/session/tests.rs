@@ -555,3 +555,165 @@ fn a_face_without_schedules_refuses_a_goal_for_later_and_never_acts_now() {
     let fx = s.handle(goal(2, "every day at 7 turn on the desk lamp"), t0);
     assert_eq!(reports(&fx)[0].status, Status::Refused);
 }
+
+const RULE_FLEET: &str = r#"
+devices:
+  - {id: cellar_sensor, name: Cellar sensor, room: cellar, kind: sensor, state_topic: s/cellar,
+     capabilities: [{name: humidity, type: number, min: 0, max: 100, unit: "%", readonly: true}]}
+  - {id: dehumidifier, name: Dehumidifier, room: cellar, kind: switch, state_topic: s/dehum, command_topic: c/dehum,
+     capabilities: [{name: power, type: enum, values: ["on", "off"]}]}
+  - {id: front_door, name: Front door lock, room: hallway, kind: lock, safety: confirm, state_topic: s/door, command_topic: c/door,
+     capabilities: [{name: lock, type: enum, values: ["locked", "unlocked"]}]}
+"#;
+
+fn keeping_rules(keeps: bool) -> Session {
+    let registry = crate::registry::parse_str(RULE_FLEET, Path::new("t.yaml")).unwrap();
+    Session::new(
+        Fleet::new(registry, 4),
+        AgentDefinition::builtin(),
+        SessionConfig {
+            keeps_schedules: keeps,
+            schedules_ask: true,
+            ..SessionConfig::default()
+        },
+    )
+}
+
+fn asked(effects: &[Effect]) -> Option<(GoalId, &Outcome)> {
+    effects.iter().find_map(|e| match e {
+        Effect::AskConfirmation { goal, outcome } => Some((*goal, outcome)),
+        _ => None,
+    })
+}
+
+fn saved_rules(effects: &[Effect]) -> Option<&Vec<super::rule::Rule>> {
+    effects.iter().rev().find_map(|e| match e {
+        Effect::SaveRules(r) => Some(r),
+        _ => None,
+    })
+}
+
+fn asking(id: GoalId, text: &str) -> Input {
+    let mut request = GoalRequest::words(id, text, origin());
+    request.ask = true;
+    Input::Goal(request)
+}
+
+#[test]
+fn a_rule_is_shown_for_a_yes_then_armed_and_acts_on_the_edge_only() {
+    let mut s = keeping_rules(true);
+    let t0 = Instant::now();
+    s.handle(wall(0), t0);
+    s.handle(state("s/cellar", json!({"humidity": 50})), t0);
+    let fx = s.handle(
+        asking(
+            1,
+            "if the cellar humidity goes above 70%, switch on the dehumidifier",
+        ),
+        t0,
+    );
+    // Nothing is armed or published before the yes.
+    assert!(published(&fx).is_empty() && saved_rules(&fx).is_none());
+    let (g, o) = asked(&fx).expect("asks for a yes");
+    assert_eq!(o.status, Status::NeedsConfirmation);
+    let rule = o.rule.clone().unwrap();
+    assert_eq!(
+        (rule.condition.device.as_str(), rule.condition.value.clone()),
+        ("cellar_sensor", json!(70))
+    );
+    let fx = s.handle(Input::Confirm { goal: g, yes: true }, t0);
+    let o = reports(&fx)[0];
+    assert_eq!(o.status, Status::Rule, "{:?}", o.reason);
+    assert!(o.rule.as_ref().unwrap().id.starts_with('r'));
+    assert_eq!(saved_rules(&fx).unwrap().len(), 1);
+    assert!(published(&fx).is_empty(), "armed, not acted");
+
+    // 50 → 72 crosses: the dehumidifier is switched on, through the policy.
+    let fx = s.handle(state("s/cellar", json!({"humidity": 72})), t0);
+    let p = published(&fx);
+    assert_eq!(p.len(), 1, "{fx:?}");
+    assert!(p[0].0 >= state::FIRED);
+    assert_eq!(
+        p[0].1,
+        vec![("c/dehum".to_string(), r#"{"power":"on"}"#.to_string())]
+    );
+    let fx = published_ok(&mut s, p[0].0, t0);
+    let recorded = fx.iter().find_map(|e| match e {
+        Effect::Record { text, .. } => Some(text.clone()),
+        _ => None,
+    });
+    assert!(recorded.unwrap().contains("(read 72%)"));
+    s.handle(state("s/dehum", json!({"power": "on"})), t0);
+    // Still above: no edge, nothing more.
+    for v in [75, 80, 71] {
+        let fx = s.handle(state("s/cellar", json!({"humidity": v})), t0);
+        assert!(published(&fx).is_empty(), "{v}");
+    }
+}
+
+#[test]
+fn a_rule_on_a_confirm_device_asks_again_when_it_fires() {
+    let mut s = keeping_rules(true);
+    let t0 = Instant::now();
+    s.handle(wall(0), t0);
+    s.handle(state("s/cellar", json!({"humidity": 50})), t0);
+    let mut request = GoalRequest::words(
+        1,
+        "when the cellar humidity goes above 90%, unlock the front door",
+        origin(),
+    );
+    request.yes = true;
+    let fx = s.handle(Input::Goal(request), t0);
+    assert_eq!(reports(&fx)[0].status, Status::Rule);
+    let fx = s.handle(state("s/cellar", json!({"humidity": 95})), t0);
+    assert!(published(&fx).is_empty());
+    let (_, o) = asked(&fx).expect("the person is asked when it fires");
+    assert_eq!(o.actions[0].device, "front_door");
+}
+
+#[test]
+fn a_rule_where_none_are_kept_is_refused_showing_what_was_understood() {
+    let mut s = keeping_rules(false);
+    let t0 = Instant::now();
+    let fx = s.handle(
+        goal(
+            1,
+            "if the cellar humidity goes above 70%, switch on the dehumidifier",
+        ),
+        t0,
+    );
+    let o = reports(&fx)[0];
+    assert_eq!(o.status, Status::Refused);
+    assert!(o.reason.as_ref().unwrap().contains("keeps no rules"));
+    assert_eq!(o.rule.as_ref().unwrap().condition.device, "cellar_sensor");
+    assert!(published(&fx).is_empty());
+}
+
+#[test]
+fn a_redeemed_rule_is_armed_after_the_registry_and_policy_check_it_again() {
+    let mut s = keeping_rules(true);
+    let t0 = Instant::now();
+    s.handle(wall(0), t0);
+    let fx = s.handle(
+        goal(
+            1,
+            "if the cellar humidity goes above 70%, switch on the dehumidifier",
+        ),
+        t0,
+    );
+    let mut rule = reports(&fx)[0].rule.clone().unwrap();
+    let mut request = GoalRequest::words(2, "confirming", origin());
+    request.intent = Intent::Arm(Box::new(rule.clone()));
+    let fx = s.handle(Input::Goal(request), t0);
+    let o = reports(&fx)[0];
+    assert_eq!(o.status, Status::Rule, "{:?}", o.reason);
+    assert!(o.reason.as_ref().unwrap().contains("no humidity yet"));
+    // A rule whose action the policy refuses is not armed.
+    rule.actions[0].value = json!("sideways");
+    let mut request = GoalRequest::words(3, "confirming", origin());
+    request.intent = Intent::Arm(Box::new(rule));
+    let fx = s.handle(Input::Goal(request), t0);
+    assert_eq!(reports(&fx)[0].status, Status::Refused);
+    assert!(saved_rules(&fx).is_none());
+    assert_eq!(s.rules().len(), 1);
+}

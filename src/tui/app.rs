@@ -80,6 +80,8 @@ pub enum View {
     Audit,
     /// Goals kept for later.
     Schedules,
+    /// Standing rules.
+    Rules,
 }
 
 /// A line of the conversation pane.
@@ -223,7 +225,7 @@ impl App {
                     .get(&dev)
                     .map(|d| d.state_topic.clone())
             }
-            View::Market | View::Audit | View::Schedules => None,
+            View::Market | View::Audit | View::Schedules | View::Rules => None,
         }
     }
 
@@ -332,7 +334,9 @@ impl App {
                     out.push(Effect::Session(effect));
                 }
                 // Kept on disk by the runtime, off the render loop.
-                session::Effect::SaveSchedules(_) => out.push(Effect::Session(effect)),
+                session::Effect::SaveSchedules(_) | session::Effect::SaveRules(_) => {
+                    out.push(Effect::Session(effect))
+                }
                 session::Effect::Trace { step, .. } => {
                     if !step.starts_with("plan:") {
                         self.say("agent", step);
@@ -453,6 +457,14 @@ impl App {
                             s.goal, s.time_zone, s.id
                         ),
                     );
+                }
+            }
+            Status::Rule => {
+                if let Some(r) = &outcome.rule {
+                    self.say("agent", format!("rule {} armed: {}", r.id, r.describe()));
+                }
+                if let Some(note) = &outcome.reason {
+                    self.say("agent", note.clone());
                 }
             }
             Status::Executed => {
@@ -580,6 +592,10 @@ impl App {
                 }
                 Vec::new()
             }
+            (Focus::Tree, Some(Action::Delete)) if self.view == View::Rules => {
+                self.change_selected_rule(false)
+            }
+            (Focus::Tree, Some(Action::ToggleRule)) => self.change_selected_rule(true),
             (Focus::Tree, Some(Action::Delete)) => self.cancel_selected_schedule(),
             (Focus::Tree, Some(a)) => {
                 self.tree_action(a);
@@ -587,6 +603,53 @@ impl App {
             }
             (Focus::Tree, None) => Vec::new(),
         }
+    }
+
+    /// Disables or enables (`toggle`) or removes the rule selected in the
+    /// rules tab.
+    fn change_selected_rule(&mut self, toggle: bool) -> Vec<Effect> {
+        let selected = self.tree.selected().last().cloned();
+        let id = match (
+            self.view,
+            selected.as_deref().and_then(|s| s.strip_prefix("rule:")),
+        ) {
+            (View::Rules, Some(id)) => id.to_string(),
+            _ => {
+                self.say(
+                    "giot",
+                    "select a rule in the rules tab to disable (d) or remove (x) it",
+                );
+                return Vec::new();
+            }
+        };
+        let effect = if toggle {
+            let enabled = self
+                .session
+                .rules()
+                .iter()
+                .find(|r| r.info.id == id)
+                .is_some_and(|r| r.info.enabled);
+            let e = self.session.enable_rule(&id, !enabled);
+            if e.is_some() {
+                self.say(
+                    "giot",
+                    format!("{} rule {id}", if enabled { "disabled" } else { "enabled" }),
+                );
+            }
+            e
+        } else {
+            let e = self.session.remove_rule(&id);
+            if e.is_some() {
+                self.say("giot", format!("removed rule {id}"));
+            }
+            e
+        };
+        effect.map_or_else(Vec::new, |e| self.process(vec![e]))
+    }
+
+    /// The standing rules, in the order they were armed (the rules tab).
+    pub fn rules(&self) -> Vec<&crate::session::rule::Rule> {
+        self.session.rules()
     }
 
     /// Cancels the schedule selected in the schedules tab.
@@ -644,7 +707,8 @@ impl App {
                     View::Topics => View::Market,
                     View::Market => View::Audit,
                     View::Audit => View::Schedules,
-                    View::Schedules => View::Devices,
+                    View::Schedules => View::Rules,
+                    View::Rules => View::Devices,
                 };
                 self.tree = TreeState::default();
                 if self.view == View::Devices {

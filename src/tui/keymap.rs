@@ -33,8 +33,10 @@ pub enum Action {
     Cancel,
     Confirm,
     Reject,
-    /// Cancel the selected schedule.
+    /// Cancel the selected schedule, remove the selected rule.
     Delete,
+    /// Disable (or enable again) the selected rule.
+    ToggleRule,
 }
 
 pub struct Binding {
@@ -122,15 +124,22 @@ pub const BINDINGS: &[Binding] = &[
         keys: "t",
         focus: TREE,
         action: Action::ToggleTopics,
-        help: "next tab (devices … schedules)",
+        help: "next tab (devices … schedules, rules)",
         matches: |e| ch(e, 't'),
     },
     Binding {
         keys: "x",
         focus: TREE,
         action: Action::Delete,
-        help: "cancel the selected schedule",
+        help: "cancel schedule / remove rule",
         matches: |e| ch(e, 'x') || e.code == KeyCode::Delete,
+    },
+    Binding {
+        keys: "d",
+        focus: TREE,
+        action: Action::ToggleRule,
+        help: "disable / enable rule",
+        matches: |e| ch(e, 'd'),
     },
     Binding {
         keys: "s",

@@ -53,6 +53,8 @@ pub struct TuiConfig {
     /// Where goals for later are kept, if the TUI keeps them (it refuses
     /// goals for later without, or when another giot holds the file).
     pub schedules: Option<std::path::PathBuf>,
+    /// Where standing rules are kept, the same way.
+    pub rules: Option<std::path::PathBuf>,
     /// The operator's time zone (`--time-zone`).
     pub time_zone: jiff::tz::TimeZone,
 }
@@ -88,6 +90,23 @@ pub async fn run(config: TuiConfig) -> Result<(), TuiError> {
             Err(e) => schedules_note = Some(format!("goals for later are refused here: {e}")),
         }
     }
+    let mut rules_kept = None;
+    if let (Some(path), Some(_)) = (&config.rules, &kept) {
+        match crate::session::schedule_file::own(path).and_then(|owner| {
+            Ok((
+                owner,
+                crate::session::schedule_file::load::<crate::session::rule::Rule>(path)?,
+            ))
+        }) {
+            Ok((owner, list)) => rules_kept = Some((path.clone(), owner, list)),
+            Err(e) => {
+                schedules_note = Some(format!(
+                    "goals for later and standing rules are refused here: {e}"
+                ));
+                kept = None;
+            }
+        }
+    }
     let mut session = Session::new(
         fleet,
         config.definition.clone(),
@@ -103,6 +122,11 @@ pub async fn run(config: TuiConfig) -> Result<(), TuiError> {
     // Held while the TUI runs: no other giot runs these schedules.
     let _schedules_owner = kept.map(|(_, owner, list)| {
         session.set_schedules(list);
+        owner
+    });
+    let rules_path = rules_kept.as_ref().map(|(path, _, _)| path.clone());
+    let _rules_owner = rules_kept.map(|(_, owner, list)| {
+        session.set_rules(list);
         owner
     });
     // Goals wait in the session while the model loads.
@@ -252,6 +276,21 @@ pub async fn run(config: TuiConfig) -> Result<(), TuiError> {
                                         {
                                             let _ = tx.blocking_send(AppEvent::Note(format!(
                                                 "cannot keep the schedules: {e}"
+                                            )));
+                                        }
+                                    });
+                                }
+                            }
+                            Effect::Session(session::Effect::SaveRules(list)) => {
+                                if let Some(path) = rules_path.clone() {
+                                    let tx = tx.clone();
+                                    // Written off the render loop.
+                                    tokio::task::spawn_blocking(move || {
+                                        if let Err(e) =
+                                            crate::session::schedule_file::save(&path, &list)
+                                        {
+                                            let _ = tx.blocking_send(AppEvent::Note(format!(
+                                                "cannot keep the rules: {e}"
                                             )));
                                         }
                                     });

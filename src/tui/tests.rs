@@ -547,3 +547,72 @@ fn a_goal_for_later_is_listed_in_the_schedules_tab_and_x_cancels_it() {
     );
     assert!(app.schedules().is_empty());
 }
+
+#[test]
+fn a_rule_is_armed_after_the_dialog_and_the_rules_tab_disables_and_removes_it() {
+    let registry = crate::registry::parse_str(FLEET, std::path::Path::new("t.yaml")).unwrap();
+    let session = Session::new(
+        Fleet::new(registry, 16),
+        AgentDefinition::builtin(),
+        SessionConfig {
+            keeps_schedules: true,
+            schedules_ask: true,
+            time_zone: jiff::tz::TimeZone::UTC,
+            ..SessionConfig::default()
+        },
+    );
+    let mut app = App::new(session, "mqtt://127.0.0.1:1883".into());
+    app.handle(AppEvent::Model(ModelStatus::Ready {
+        name: "SmolLM2".into(),
+        load_ms: 1,
+    }));
+    app.handle(AppEvent::Tick);
+    message(&mut app, "home/cellar/state", json!({"humidity": 50}));
+    key(&mut app, KeyCode::Tab);
+    type_text(
+        &mut app,
+        "if the cellar humidity goes above 70%, turn on the hall light",
+    );
+    let effects = key(&mut app, KeyCode::Enter);
+    // Shown for a yes first: nothing is kept before it.
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::Session(session::Effect::SaveRules(_))))
+    );
+    assert_eq!(app.focus, Focus::Dialog);
+    let effects = key(&mut app, KeyCode::Char('y'));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Session(session::Effect::SaveRules(r)) if r.len() == 1)),
+        "{effects:?}"
+    );
+    assert!(
+        app.conversation.iter().any(|s| s.text.starts_with("rule ")),
+        "{:?}",
+        app.conversation
+    );
+    for _ in 0..5 {
+        key(&mut app, KeyCode::Char('t'));
+    }
+    assert_eq!(app.view, View::Rules);
+    let s = screen(&mut app);
+    assert!(s.contains("Rules (1)"), "{s}");
+    assert!(s.contains("[armed] when Cellar sensor"), "{s}");
+    key(&mut app, KeyCode::Down);
+    let s = screen(&mut app);
+    assert!(s.contains("when: Cellar sensor humidity above 70%"), "{s}");
+    assert!(s.contains("does: hall_light.power = on"), "{s}");
+    key(&mut app, KeyCode::Char('d'));
+    assert!(!app.rules()[0].info.enabled);
+    assert!(screen(&mut app).contains("[disabled]"));
+    let effects = key(&mut app, KeyCode::Char('x'));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Session(session::Effect::SaveRules(r)) if r.is_empty())),
+        "{effects:?}"
+    );
+    assert!(app.rules().is_empty());
+}

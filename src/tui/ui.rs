@@ -37,7 +37,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     match app.view {
         View::Market => draw_market(frame, app, left),
         View::Audit => draw_audit(frame, app, left),
-        View::Devices | View::Topics | View::Schedules => draw_tree(frame, app, left),
+        View::Devices | View::Topics | View::Schedules | View::Rules => draw_tree(frame, app, left),
     }
     draw_detail(frame, app, detail);
     draw_conversation(frame, app, talk);
@@ -59,11 +59,19 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
         View::Market => 2,
         View::Audit => 3,
         View::Schedules => 4,
+        View::Rules => 5,
     };
-    let tabs = Tabs::new(["Devices", "All topics", "Market", "Audit", "Schedules"])
-        .select(selected)
-        .highlight_style(Style::new().fg(ACCENT).bold())
-        .divider("|");
+    let tabs = Tabs::new([
+        "Devices",
+        "All topics",
+        "Market",
+        "Audit",
+        "Schedules",
+        "Rules",
+    ])
+    .select(selected)
+    .highlight_style(Style::new().fg(ACCENT).bold())
+    .divider("|");
     frame.render_widget(tabs, area);
 }
 
@@ -172,6 +180,14 @@ fn schedule_items(app: &App) -> Vec<TreeItem<'static, String>> {
                 ),
             )
         })
+        .collect()
+}
+
+/// One row per standing rule, in the order they were armed.
+fn rule_items(app: &App) -> Vec<TreeItem<'static, String>> {
+    app.rules()
+        .into_iter()
+        .map(|r| TreeItem::new_leaf(format!("rule:{}", r.info.id), r.line()))
         .collect()
 }
 
@@ -407,12 +423,17 @@ fn draw_tree(frame: &mut Frame, app: &mut App, area: Rect) {
     let items = match app.view {
         View::Devices => device_items(app),
         View::Schedules => schedule_items(app),
+        View::Rules => rule_items(app),
         _ => topic_items(app),
     };
     let title = match (app.view, app.filter.value()) {
         (View::Schedules, _) => format!(
             " Schedules ({}): x cancels the selected one ",
             app.schedules().len()
+        ),
+        (View::Rules, _) => format!(
+            " Rules ({}): d disables or enables, x removes the selected one ",
+            app.rules().len()
         ),
         (View::Devices, "") => format!(" Devices ({}) ", app.fleet().registry().len()),
         (_, "") => format!(" Topics ({}) ", app.fleet().tree().len()),
@@ -579,6 +600,20 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect) {
         }
         return;
     }
+    if app.view == View::Rules {
+        let selected = app.tree.selected().last().cloned();
+        let rules = app.rules();
+        let rule = selected
+            .as_deref()
+            .and_then(|s| s.strip_prefix("rule:"))
+            .and_then(|id| rules.iter().find(|r| r.info.id == id));
+        let text = match rule {
+            Some(r) => rule_detail(r),
+            None => vec![Line::from("Select a rule.").dim()],
+        };
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), inner);
+        return;
+    }
     if let Some(topic) = app.selected_topic()
         && let Some(e) = app.fleet().tree().get(&topic)
     {
@@ -610,6 +645,44 @@ fn draw_detail(frame: &mut Frame, app: &App, area: Rect) {
         Paragraph::new("Select a device or a capability.").dim(),
         inner,
     );
+}
+
+/// A rule in full: what was said, when it acts, what it does, where it is.
+fn rule_detail(r: &crate::session::rule::Rule) -> Vec<Line<'static>> {
+    let acts = |actions: &[crate::types::RuleAction]| {
+        actions
+            .iter()
+            .map(|a| format!("{}.{} = {}", a.device, a.capability, plain(&a.value)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut lines = vec![
+        Line::from(Span::styled(r.info.id.clone(), Style::new().bold())),
+        Line::from(format!("said: \"{}\"", r.info.said)),
+        Line::from(format!("when: {}", r.info.condition.says)),
+        Line::from(format!("does: {}", acts(&r.info.actions))),
+    ];
+    if let Some(o) = &r.info.otherwise {
+        lines.push(Line::from(format!("when: {}", o.condition.says)));
+        lines.push(Line::from(format!("does: {}", acts(&o.actions))));
+    }
+    lines.push(Line::from(format!(
+        "{} · {} · rests {} s after acting · last acted {}",
+        if r.info.enabled { "armed" } else { "disabled" },
+        format!("{:?}", r.phase).to_lowercase(),
+        r.info.min_interval_s,
+        r.last_fired.map_or("never".to_string(), |t| t
+            .strftime("%Y-%m-%d %H:%M:%S UTC")
+            .to_string())
+    )));
+    lines
+}
+
+fn plain(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn draw_conversation(frame: &mut Frame, app: &App, area: Rect) {
