@@ -17,6 +17,7 @@ mod market;
 mod mcp;
 mod modules;
 mod planner;
+mod rules;
 mod run;
 mod schedule;
 mod sim;
