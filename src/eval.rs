@@ -31,6 +31,15 @@ pub struct Case {
     /// follow each other ("turn it off again").
     #[serde(default)]
     pub conversation: Option<String>,
+    /// With status `rule`: the condition the rule must watch, `[device,
+    /// capability, test, value]` (`test` as [`crate::types::Comparison`]
+    /// serializes: `above`, `at_least`, `below`, `at_most`, `is`).
+    #[serde(default)]
+    pub condition: Option<(String, String, String, Value)>,
+    /// With status `rule`: its reverse condition's `[test, value]`; a case
+    /// without one expects a rule without a reverse.
+    #[serde(default)]
+    pub otherwise: Option<(String, Value)>,
 }
 
 fn uncategorised() -> String {
@@ -87,8 +96,50 @@ fn action_set<'a>(actions: impl Iterator<Item = (&'a str, &'a str, &'a Value)>) 
     set
 }
 
-/// Whether an outcome matches the case: status and the set of actions.
+/// Whether a test and value as the case writes them are `c`'s.
+fn same_condition(test: &str, value: &Value, c: &crate::types::Condition) -> bool {
+    let said = serde_json::to_value(c.test).ok();
+    let same_value = match (value.as_f64(), c.value.as_f64()) {
+        (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+        _ => *value == c.value,
+    };
+    said.as_ref().and_then(Value::as_str) == Some(test) && same_value
+}
+
+/// Whether an outcome matches the case: status and the set of actions; for
+/// a rule (status `rule`), the rule shown for a yes (or armed) with this
+/// condition, these actions and this reverse.
 pub fn passes(case: &Case, outcome: &Outcome) -> bool {
+    if case.status == "rule" {
+        use crate::types::Status;
+        let Some(rule) = &outcome.rule else {
+            return false;
+        };
+        let condition = case.condition.as_ref().is_none_or(|(d, c, t, v)| {
+            rule.condition.device == *d
+                && rule.condition.capability == *c
+                && same_condition(t, v, &rule.condition)
+        });
+        let otherwise = match (&case.otherwise, &rule.otherwise) {
+            (None, None) => true,
+            (Some((t, v)), Some(o)) => same_condition(t, v, &o.condition),
+            _ => false,
+        };
+        let want = action_set(
+            case.actions
+                .iter()
+                .map(|(d, c, v)| (d.as_str(), c.as_str(), v)),
+        );
+        let got = action_set(
+            rule.actions
+                .iter()
+                .map(|a| (a.device.as_str(), a.capability.as_str(), &a.value)),
+        );
+        return matches!(outcome.status, Status::NeedsConfirmation | Status::Rule)
+            && condition
+            && otherwise
+            && want == got;
+    }
     let want = action_set(
         case.actions
             .iter()

@@ -29,6 +29,17 @@ pub use definition::{AgentDefinition, DefinitionError};
 pub use follow_up::Conversation;
 use resolve::Index;
 pub use templates::GoalContext;
+
+/// Whether `goal` states a standing rule (an action under a condition:
+/// "if the cellar humidity goes above 70%, …", "… once it has boiled")
+/// rather than something to do now or at a time.
+pub fn is_rule(goal: &str) -> bool {
+    let words: Vec<String> = understand::normalize(goal)
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    understand::is_rule(&words)
+}
 use understand::Clause;
 
 use crate::llm::{Prompt, Scorer};
@@ -195,24 +206,24 @@ impl Agent {
     /// the actions and `plan.rule` the rule, to be checked and armed by the
     /// session, not done now.
     fn plan_rule(&mut self, goal: &str, context: &GoalContext, state: StateLookup<'_>) -> Plan {
-        let text = self
-            .templates
-            .with_numbers(goal)
-            .unwrap_or_else(|| goal.to_string());
+        let refuse = |why: String| {
+            let mut plan = Plan::empty();
+            plan.decision = Decision::Refuse(format!("this standing rule cannot be armed: {why}"));
+            plan
+        };
+        let plain = match rule::plain_numbers(goal) {
+            Ok(plain) => plain,
+            Err(why) => return refuse(why),
+        };
+        let text = self.templates.with_numbers(&plain).unwrap_or(plain);
         let draft = match rule::read(&understand::normalize(&text), &self.registry) {
             Ok(draft) => draft,
-            Err(why) => {
-                let mut plan = Plan::empty();
-                plan.decision =
-                    Decision::Refuse(format!("this standing rule cannot be armed: {why}"));
-                return plan;
-            }
+            Err(why) => return refuse(why),
         };
         let then = understand::clauses(&understand::normalize(&draft.then));
-        if then
-            .iter()
-            .any(|c| self.relative(c).is_some() || relative::toggles(&c.words, &c.cues))
-        {
+        if then.iter().any(|c| {
+            relative::toggles(&c.words, &c.cues) || self.relative(c).is_some_and(|r| !r.implied)
+        }) {
             let mut plan = Plan::empty();
             plan.decision = Decision::Refuse(format!(
                 "a rule's action must say the value to set (\"switch on\", \"set to 40%\"), \
@@ -1433,6 +1444,24 @@ devices:
 
     fn a(d: &str, c: &str, v: Value) -> (String, String, Value) {
         (d.into(), c.into(), v)
+    }
+
+    #[test]
+    fn a_mode_named_by_its_value_is_set_though_the_word_also_names_the_set_point() {
+        let yaml = "devices:\n  - {id: ac, name: Meeting room AC, room: meeting_room, kind: thermostat, state_topic: s/ac, command_topic: c/ac, capabilities: [{name: target_temperature, type: number, min: 16, max: 28, unit: \"°C\"}, {name: mode, type: enum, values: [heat, cool, auto, \"off\"]}]}\n";
+        let registry = crate::registry::parse_str(yaml, Path::new("t.yaml")).unwrap();
+        let mut agent = Agent::new(registry, AgentDefinition::builtin(), None);
+        for goal in ["set the meeting room ac to cool", "switch the ac to heat"] {
+            let plan = agent.plan(goal, &no_state);
+            let want = if goal.contains("cool") {
+                "cool"
+            } else {
+                "heat"
+            };
+            assert_eq!(acts(&plan), vec![a("ac", "mode", json!(want))], "{goal}");
+        }
+        let plan = agent.plan("set the ac to 22", &no_state);
+        assert_eq!(acts(&plan), vec![a("ac", "target_temperature", json!(22))]);
     }
 
     #[test]

@@ -663,6 +663,18 @@ pub fn derive(
             chosen = Some(j);
         }
     }
+    // "set the AC to cool": the named setting takes no such value ("cool"
+    // names the set point too), another setting does (the mode).
+    if chosen.is_some_and(|i| !fits(by_index(i)))
+        && let Some(other) = caps.iter().position(|c| {
+            !c.readonly
+                && !is_on_off(c)
+                && words.iter().any(|w| enum_values(c).contains(w))
+                && fits(c)
+        })
+    {
+        chosen = Some(other);
+    }
     // "on quiet", "on boost": a value of another setting, not the switch.
     if chosen.is_some_and(|i| is_on_off(by_index(i))) {
         let other = caps.iter().position(|c| {

@@ -34,10 +34,81 @@ pub struct Draft {
 /// Words that lead a rule's condition.
 const LEADS: &[&[&str]] = &[
     &["as", "soon", "as"],
+    &["in", "case"],
+    &["the", "moment"],
     &["whenever"],
     &["when"],
     &["if"],
     &["once"],
+    // "should the humidity exceed 80%, …" (first word only)
+    &["should"],
+];
+
+/// Words that put a second condition or a time on a rule ("… at night",
+/// "… while I'm away", "… and nobody is home"): giot watches one reading,
+/// so a rule with them is refused rather than armed without them.
+const QUALIFIERS: &[&str] = &[
+    "while",
+    "during",
+    "only",
+    "except",
+    "unless",
+    "nobody",
+    "noone",
+    "anyone",
+    "anybody",
+    "someone",
+    "somebody",
+    "everyone",
+    "everybody",
+    "home",
+    "away",
+    "night",
+    "nights",
+    "daytime",
+    "dark",
+    "darkness",
+    "sunset",
+    "sunrise",
+    "dusk",
+    "dawn",
+    "weekend",
+    "weekends",
+    "weekday",
+    "weekdays",
+    "morning",
+    "mornings",
+    "evening",
+    "evenings",
+    "afternoon",
+    "tonight",
+    "tomorrow",
+    "today",
+    "if",
+    "when",
+    "whenever",
+    "once",
+    "before",
+    "after",
+    "between",
+    "until",
+    "unless",
+    "every",
+    "o'clock",
+    "am",
+    "pm",
+    "minutes",
+    "minute",
+    "hours",
+    "hour",
+    "seconds",
+    "second",
+    "also",
+    "too",
+    "already",
+    "still",
+    "otherwise",
+    "else",
 ];
 
 /// Numeric comparisons, longest phrases first within each.
@@ -51,6 +122,15 @@ const COMPARATORS: &[(&[&str], Comparison)] = &[
     (&["less", "than"], Comparison::Below),
     (&["fewer", "than"], Comparison::Below),
     (&["colder", "than"], Comparison::Below),
+    (&["hotter", "than"], Comparison::Above),
+    (&["bigger", "than"], Comparison::Above),
+    (&["larger", "than"], Comparison::Above),
+    (&["faster", "than"], Comparison::Above),
+    (&["wetter", "than"], Comparison::Above),
+    (&["smaller", "than"], Comparison::Below),
+    (&["slower", "than"], Comparison::Below),
+    (&["drier", "than"], Comparison::Below),
+    (&["dryer", "than"], Comparison::Below),
     (&["cooler", "than"], Comparison::Below),
     (&["at", "most"], Comparison::AtMost),
     (&["above"], Comparison::Above),
@@ -189,7 +269,9 @@ const STATES: &[(&[&str], &str)] = &[
     (&["comes", "on"], "on"),
     (&["goes", "on"], "on"),
     (&["is", "on"], "on"),
+    (&["gets", "switched", "on"], "on"),
     (&["is", "turned", "off"], "off"),
+    (&["gets", "switched", "off"], "off"),
     (&["is", "switched", "off"], "off"),
     (&["gets", "turned", "off"], "off"),
     (&["turns", "off"], "off"),
@@ -251,7 +333,7 @@ fn bool_value_of(cap: &str, state: &str) -> Option<bool> {
 }
 
 /// Units a threshold may be said in.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Unit {
     Percent,
     Degrees,
@@ -260,10 +342,58 @@ enum Unit {
     Ppm,
     Lux,
     Watts,
+    Kilowatts,
+    /// A unit giot does not convert (`mph`, `hpa`, `km/h`): only a reading
+    /// in exactly that unit can take it.
+    Other(String),
 }
 
-fn unit_of(word: &str) -> Option<Unit> {
-    Some(match word {
+/// Units giot knows by name but does not convert.
+const OTHER_UNITS: &[&str] = &[
+    "mph",
+    "kmh",
+    "kph",
+    "miles",
+    "km",
+    "kilometres",
+    "kilometers",
+    "metres",
+    "meters",
+    "cm",
+    "mm",
+    "ft",
+    "feet",
+    "lb",
+    "lbs",
+    "kg",
+    "hpa",
+    "mbar",
+    "bar",
+    "psi",
+    "db",
+    "dba",
+    "v",
+    "volt",
+    "volts",
+    "amp",
+    "amps",
+    "ma",
+    "kwh",
+    "wh",
+    "ppb",
+    "ug",
+    "µg",
+    "mg",
+    "kelvin",
+    "rpm",
+    "hz",
+    "ms",
+];
+
+/// The unit said at `i`, and how many words it takes.
+fn unit_at(words: &[String], i: usize) -> Option<(Unit, usize)> {
+    let w = words.get(i)?.as_str();
+    let known = match w {
         "percent" | "percentage" | "pct" => Unit::Percent,
         "degrees" | "degree" | "deg" => Unit::Degrees,
         "c" | "celsius" | "centigrade" => Unit::Celsius,
@@ -271,12 +401,23 @@ fn unit_of(word: &str) -> Option<Unit> {
         "ppm" => Unit::Ppm,
         "lux" | "lx" => Unit::Lux,
         "w" | "watt" | "watts" => Unit::Watts,
+        "kw" | "kilowatt" | "kilowatts" => Unit::Kilowatts,
+        // "km/h" arrives as "km h"
+        "km" if words.get(i + 1).is_some_and(|n| n == "h") => {
+            return Some((Unit::Other("kmh".into()), 2));
+        }
+        other if OTHER_UNITS.contains(&other) => Unit::Other(other.to_string()),
         _ => return None,
-    })
+    };
+    Some((known, 1))
+}
+
+fn unit_of(word: &str) -> Option<Unit> {
+    unit_at(&[word.to_string()], 0).map(|(u, _)| u)
 }
 
 /// Whether a threshold said in `unit` is in the capability's own unit.
-fn same_unit(unit: Unit, cap_unit: &str) -> bool {
+fn same_unit(unit: &Unit, cap_unit: &str) -> bool {
     let u = cap_unit.trim().to_lowercase();
     match unit {
         Unit::Percent => u == "%",
@@ -285,8 +426,62 @@ fn same_unit(unit: Unit, cap_unit: &str) -> bool {
         Unit::Fahrenheit => matches!(u.as_str(), "°f" | "f"),
         Unit::Ppm => u == "ppm",
         Unit::Lux => matches!(u.as_str(), "lx" | "lux"),
-        Unit::Watts => u == "w",
+        Unit::Watts | Unit::Kilowatts => matches!(u.as_str(), "w" | "kw"),
+        Unit::Other(said) => {
+            let plain: String = u.chars().filter(|c| c.is_alphanumeric()).collect();
+            plain == *said || (matches!(said.as_str(), "kmh" | "kph") && plain == "kmh")
+        }
     }
+}
+
+/// `goal` with its numbers written plainly: thousands separators dropped
+/// ("1,200" → 1200), a decimal comma as a point ("20,5" → 20.5), a unit
+/// glued to its number apart ("1000ppm" → 1000 ppm, "25ºC" → 25 °C).
+/// `Err` for "1.000", which is one or one thousand depending on who wrote it.
+pub(super) fn plain_numbers(goal: &str) -> Result<String, String> {
+    let chars: Vec<char> = goal.replace('º', "°").chars().collect();
+    let digits_at = |i: usize| chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let mut out = String::with_capacity(goal.len() + 8);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let after_digit = i > 0 && chars[i - 1].is_ascii_digit();
+        if (c == ',' || c == '.')
+            && after_digit
+            && chars.get(i + 1).is_some_and(char::is_ascii_digit)
+        {
+            let n = digits_at(i + 1);
+            match (c, n) {
+                (',', 3) => {}
+                (',', _) => out.push('.'),
+                ('.', 3) if chars[i + 1..i + 4].iter().all(|d| *d == '0') => {
+                    let start = chars[..i]
+                        .iter()
+                        .rposition(|c| !c.is_ascii_digit())
+                        .map_or(0, |p| p + 1);
+                    let said: String = chars[start..i + 4].iter().collect();
+                    return Err(format!(
+                        "\"{said}\" is one number to some and another to others: write it \
+                         without the point ({}) or as a decimal",
+                        said.replace('.', "")
+                    ));
+                }
+                _ => out.push('.'),
+            }
+            i += 1;
+            continue;
+        }
+        out.push(c);
+        if c.is_ascii_digit()
+            && chars
+                .get(i + 1)
+                .is_some_and(|n| n.is_alphabetic() || *n == '°')
+        {
+            out.push(' ');
+        }
+        i += 1;
+    }
+    Ok(out)
 }
 
 /// A number word ("70", "21.5", "-5", "70%"-split) at `i`.
@@ -342,9 +537,9 @@ fn condition_words(words: &[String]) -> Option<(Vec<String>, Said, usize)> {
         if let Some((test, len)) = comparator_at(words, i) {
             let number = number_at(words, i + len)?;
             let mut end = i + len + 1;
-            let unit = words.get(end).and_then(|w| unit_of(w));
-            if unit.is_some() {
-                end += 1;
+            let unit = unit_at(words, end);
+            if let Some((_, n)) = &unit {
+                end += n;
                 // "70 degrees celsius"
                 if words
                     .get(end)
@@ -353,6 +548,7 @@ fn condition_words(words: &[String]) -> Option<(Vec<String>, Said, usize)> {
                     end += 1;
                 }
             }
+            let unit = unit.map(|(u, _)| u);
             // "70 or more", "60 or less"
             let test = match (
                 words.get(end).map(String::as_str),
@@ -384,8 +580,9 @@ fn condition_words(words: &[String]) -> Option<(Vec<String>, Said, usize)> {
             && let Some(number) = number_at(words, i + 1)
         {
             let mut end = i + 2;
-            let unit = words.get(end).and_then(|w| unit_of(w));
-            end += usize::from(unit.is_some());
+            let unit = unit_at(words, end);
+            end += unit.as_ref().map_or(0, |(_, n)| *n);
+            let unit = unit.map(|(u, _)| u);
             let test = match (
                 words.get(end).map(String::as_str),
                 words.get(end + 1).map(String::as_str),
@@ -433,17 +630,24 @@ pub fn read(normalized: &str, registry: &Registry) -> Result<Draft, String> {
     let words = &words[skip..];
     let lead_at = |i: usize| {
         LEADS.iter().find_map(|lead| {
-            lead.iter()
-                .enumerate()
-                .all(|(k, l)| words.get(i + k).is_some_and(|w| w == l))
-                .then_some(lead.len())
+            (lead[0] != "should" || i == 0)
+                .then_some(())
+                .filter(|()| {
+                    lead.iter()
+                        .enumerate()
+                        .all(|(k, l)| words.get(i + k).is_some_and(|w| w == l))
+                })
+                .map(|()| lead.len())
         })
     };
     let (start, lead_len) = (0..words.len())
         .find_map(|i| lead_at(i).map(|len| (i, len)))
-        .ok_or("giot reads a rule as 'if/when <a reading or a state>, <an action>'")?;
+        .ok_or(
+            "giot arms rules that act when a reading crosses a threshold or a device reaches a \
+             state ('if the cellar humidity goes above 70%, …', 'when the front door opens, …')",
+        )?;
     let rest = &words[start + lead_len..];
-    let Some((subject, said, end)) = condition_words(rest) else {
+    let Some((mut subject, said, mut end)) = condition_words(rest) else {
         return Err(format!(
             "a rule needs a condition giot can test on a device's reading: a threshold ('if the \
              cellar humidity goes above 70%') or a state ('when the front door opens'); \"{}\" is \
@@ -456,6 +660,45 @@ pub fn read(normalized: &str, registry: &Registry) -> Result<Draft, String> {
                 .join(" ")
         ));
     };
+    // "above 25 degrees in the living room": the room belongs to the condition.
+    if let Some(len) = room_after(&rest[end..], registry) {
+        subject.extend(rest[end..end + len].iter().cloned());
+        end += len;
+    }
+    if let Some(w) = rest
+        .get(end)
+        .filter(|_| matches!(said, Said::Threshold { .. }))
+        && number_at(rest, end.saturating_sub(1)).is_some()
+        && w.chars().all(char::is_alphabetic)
+        && w.len() <= 4
+        && !matches!(
+            w.as_str(),
+            "then"
+                | "and"
+                | "or"
+                | "turn"
+                | "set"
+                | "open"
+                | "shut"
+                | "dim"
+                | "put"
+                | "let"
+                | "lock"
+                | "stop"
+                | "run"
+                | "make"
+                | "raise"
+                | "lower"
+                | "start"
+                | "close"
+                | "play"
+        )
+        && !registry.devices().iter().any(|d| name_words(d).contains(w))
+    {
+        return Err(format!(
+            "giot does not know the unit \"{w}\" after the threshold: say it in the reading's own unit"
+        ));
+    }
     // The action: after the condition (leading form) or before it.
     let (mut action, mut after): (Vec<String>, Vec<String>) = if start == 0 {
         (rest[end..].to_vec(), Vec::new())
@@ -466,23 +709,6 @@ pub fn read(normalized: &str, registry: &Registry) -> Result<Draft, String> {
         action.remove(0);
     }
     after.retain(|w| w != ",");
-    // The reverse: "and off again (below 60%)", "until it drops below 60%",
-    // "otherwise off".
-    let mut reverse_words = None;
-    if let Some(k) = (0..action.len()).find(|&k| is_reverse(&action, k)) {
-        reverse_words = Some(action[k..].iter().filter(|w| *w != ",").cloned().collect());
-        action.truncate(k);
-    }
-    action.retain(|w| w != ",");
-    if !after.is_empty() {
-        if !is_reverse(&after, 0) {
-            return Err(format!(
-                "giot cannot read \"{}\" after the rule's condition",
-                after.join(" ")
-            ));
-        }
-        reverse_words = Some(std::mem::take(&mut after));
-    }
     if action.is_empty() {
         return Err("the rule says no action: say what to do when the condition holds".into());
     }
@@ -493,7 +719,61 @@ pub fn read(normalized: &str, registry: &Registry) -> Result<Draft, String> {
                 .into(),
         );
     }
+    if start == 0 && action.first().is_some_and(|w| w == "and" || w == "or") {
+        return Err(format!(
+            "giot watches one condition per rule; \"{}\" adds another",
+            action.iter().take(8).cloned().collect::<Vec<_>>().join(" ")
+        ));
+    }
     let condition = pin(&subject, &said, registry)?;
+    // The reverse: "and off again (below 60%)", "until it drops below
+    // 60%", "otherwise off" — only in words about this rule's own reading.
+    let own = own_words(&condition, registry);
+    let mut reverse_words = None;
+    if let Some(k) = (0..action.len()).find(|&k| is_reverse(&action, k, &own)) {
+        reverse_words = Some(
+            action[k..]
+                .iter()
+                .filter(|w| *w != ",")
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        action.truncate(k);
+    }
+    action.retain(|w| w != ",");
+    if !after.is_empty() {
+        if !is_reverse(&after, 0, &own) {
+            return Err(format!(
+                "giot cannot read \"{}\" after the rule's condition: it watches one reading \
+                 and reverses only on that reading ('and off again below 60%')",
+                after.join(" ")
+            ));
+        }
+        reverse_words = Some(std::mem::take(&mut after));
+    }
+    if let Some(rw) = &reverse_words
+        && matches!(rw[0].as_str(), "until" | "otherwise" | "else")
+        && !is_reverse(rw, 0, &own)
+    {
+        return Err(format!(
+            "giot reads \"{}\" only as the action's other state on the same reading \
+             ('otherwise off', 'until it drops below 60%')",
+            rw.join(" ")
+        ));
+    }
+    // A second condition or a time left in the action ("… at night",
+    // "… while I'm away"): refused, never dropped.
+    let names: Vec<String> = registry.devices().iter().flat_map(name_words).collect();
+    if let Some(q) = action
+        .iter()
+        .find(|w| QUALIFIERS.contains(&w.as_str()) && !names.contains(w))
+    {
+        return Err(format!(
+            "giot watches one reading per rule, and \"{}\" puts another condition or a time on \
+             it (\"{q}\"): say the rule without it",
+            action.join(" ")
+        ));
+    }
     let reverse = match reverse_words {
         None => None,
         Some(rw) => Some(reverse_condition(&rw, &condition, registry)?),
@@ -505,47 +785,218 @@ pub fn read(normalized: &str, registry: &Registry) -> Result<Draft, String> {
     })
 }
 
-/// Whether `words[k..]` is a rule's reverse half.
-fn is_reverse(words: &[String], k: usize) -> bool {
-    let w = words[k].as_str();
-    if matches!(w, "until" | "otherwise" | "else") {
-        return true;
+/// How many words at the start of `words` name a room ("in the living room").
+fn room_after(words: &[String], registry: &Registry) -> Option<usize> {
+    let at = usize::from(
+        words
+            .first()
+            .is_some_and(|w| matches!(w.as_str(), "in" | "inside" | "at")),
+    );
+    if at == 0 {
+        return None;
     }
-    if !matches!(w, "and" | "then" | "but") {
-        return false;
-    }
-    let rest: Vec<&str> = words[k + 1..]
-        .iter()
-        .map(String::as_str)
-        .skip_while(|w| {
-            matches!(
-                *w,
-                "then" | "turn" | "switch" | "set" | "put" | "it" | "them" | "back" | "shut"
-            )
-        })
-        .collect();
-    let flips = rest.first().is_some_and(|w| {
-        matches!(
-            *w,
-            "off" | "on" | "open" | "close" | "closed" | "lock" | "unlock" | "stop" | "down" | "up"
-        )
-    });
-    let marked = words[k + 1..].iter().any(|w| {
-        matches!(
-            w.as_str(),
-            "again" | "back" | "when" | "once" | "if" | "below" | "above" | "under" | "over"
-        )
-    });
-    flips && marked
+    let the = usize::from(words.get(at).is_some_and(|w| w == "the"));
+    registry.room_list().iter().find_map(|r| {
+        std::iter::once(r.name.to_lowercase())
+            .chain(std::iter::once(r.id.replace('_', " ")))
+            .chain(r.aliases.iter().map(|a| a.to_lowercase()))
+            .find_map(|name| {
+                let rw: Vec<&str> = name.split_whitespace().collect();
+                (!rw.is_empty()
+                    && rw
+                        .iter()
+                        .enumerate()
+                        .all(|(k, w)| words.get(at + the + k).is_some_and(|x| x == w)))
+                .then_some(at + the + rw.len())
+            })
+    })
 }
 
-/// The reverse condition its words give, on the rule's own reading.
+/// Words that may speak of the rule's own reading in its reverse half
+/// ("when *the humidity* drops below 60%", "once *it's* under 60").
+fn own_words(condition: &Condition, registry: &Registry) -> Vec<String> {
+    let mut own = Vec::new();
+    if let Some(d) = registry.get(&condition.device) {
+        own.extend(name_words(d));
+        if let Some(room) = d.room_words() {
+            own.extend(room.split_whitespace().map(String::from));
+        }
+        if let Some(c) = d.capability(&condition.capability) {
+            own.extend(cap_words(c));
+            own.extend(measure_words(c).into_iter().map(String::from));
+        }
+    }
+    own
+}
+
+/// Words a reverse half is made of, besides its reading's own words and
+/// numbers.
+const REVERSE_WORDS: &[&str] = &[
+    "and",
+    "then",
+    "but",
+    "until",
+    "otherwise",
+    "else",
+    "turn",
+    "switch",
+    "set",
+    "put",
+    "shut",
+    "power",
+    "it",
+    "them",
+    "back",
+    "again",
+    "off",
+    "on",
+    "open",
+    "close",
+    "closed",
+    "lock",
+    "unlock",
+    "stop",
+    "down",
+    "up",
+    "to",
+    "when",
+    "once",
+    "if",
+    "as",
+    "soon",
+    "it's",
+    "its",
+    "is",
+    "are",
+    "gets",
+    "goes",
+    "drops",
+    "falls",
+    "rises",
+    "climbs",
+    "sinks",
+    "dips",
+    "comes",
+    "returns",
+    "reaches",
+    "hits",
+    "the",
+    "at",
+    "or",
+    "less",
+    "more",
+    "level",
+    "reading",
+    "value",
+    "again",
+    "switching",
+    "turning",
+    "turned",
+    "switched",
+    "opens",
+    "closes",
+    "locks",
+    "unlocks",
+    "get",
+    "go",
+    "drop",
+    "fall",
+    "rise",
+    "has",
+    "have",
+    "been",
+    "there",
+    "they",
+    "they're",
+    "they've",
+];
+
+/// Whether `words[k..]` is a rule's reverse half: a flip of the action
+/// ("off", "back", "again") in words about nothing but the rule's own
+/// reading (`own`); "and switch on the shelf light" is a second action.
+fn is_reverse(words: &[String], k: usize, own: &[String]) -> bool {
+    let w = words[k].as_str();
+    let starts = matches!(w, "until" | "otherwise" | "else")
+        || (matches!(w, "and" | "then" | "but") && {
+            let flip = words[k + 1..].iter().any(|w| {
+                matches!(
+                    w.as_str(),
+                    "off"
+                        | "on"
+                        | "open"
+                        | "close"
+                        | "closed"
+                        | "lock"
+                        | "unlock"
+                        | "stop"
+                        | "back"
+                )
+            });
+            let marked = words[k + 1..].iter().enumerate().any(|(i, w)| {
+                matches!(w.as_str(), "again" | "back" | "when" | "once" | "if")
+                    || comparator_at(&words[k + 1..], i).is_some()
+            });
+            flip && marked
+        });
+    starts
+        && words[k..].iter().enumerate().all(|(i, w)| {
+            REVERSE_WORDS.contains(&w.as_str())
+                || own.contains(w)
+                || number_at(&words[k..], i).is_some()
+                || unit_of(w).is_some()
+                || COMPARATORS.iter().any(|(p, _)| p.contains(&w.as_str()))
+                || w == ","
+        })
+}
+
+/// The reverse condition its words give, on the rule's own reading: a
+/// threshold ("below 60%", "at 60%"), a state ("when it closes"), or, with
+/// neither, the end of the rule's own condition.
 fn reverse_condition(
     words: &[String],
     main: &Condition,
     registry: &Registry,
 ) -> Result<Option<Condition>, String> {
-    let Some(i) = (0..words.len()).find(|&i| comparator_at(words, i).is_some()) else {
+    let device = registry.get(&main.device).expect("pinned to a device");
+    let cap = device.capability(&main.capability).expect("pinned");
+    let up = |t: Comparison| matches!(t, Comparison::Above | Comparison::AtLeast);
+    let said = (0..words.len()).find_map(|i| {
+        if let Some((test, len)) = comparator_at(words, i) {
+            return Some((test, i + len));
+        }
+        // "and off again at 60%": the other side of the rule's own threshold.
+        (words[i] == "at" && number_at(words, i + 1).is_some() && !main.value.is_string()).then(
+            || {
+                let test = if up(main.test) {
+                    Comparison::AtMost
+                } else {
+                    Comparison::AtLeast
+                };
+                (test, i + 1)
+            },
+        )
+    });
+    let Some((test, at)) = said else {
+        // "and if it closes, turn it off": a state of the same reading.
+        if let Some((state, _)) = (1..words.len()).find_map(|i| state_at(words, i)) {
+            let value = match &cap.kind {
+                CapabilityType::Bool => bool_value_of(&cap.name, state).map(Value::Bool),
+                CapabilityType::Enum { values } => values
+                    .iter()
+                    .find(|v| enum_values_of(state).contains(&v.as_str()))
+                    .map(|v| Value::from(v.clone())),
+                _ => None,
+            };
+            return match value {
+                Some(v) if v != main.value => Ok(Some(condition(device, cap, Comparison::Is, v))),
+                _ => Err(format!(
+                    "the rule's reverse (\"{}\") is no other state of {} {}",
+                    words.join(" "),
+                    device.name,
+                    cap.name.replace('_', " ")
+                )),
+            };
+        }
         if words[0] == "until" {
             return Err(
                 "'until' needs a threshold on the same reading ('until it drops below 60%')".into(),
@@ -553,17 +1004,13 @@ fn reverse_condition(
         }
         return Ok(None);
     };
-    let (test, len) = comparator_at(words, i).expect("found");
-    let number = number_at(words, i + len).expect("comparator_at checks");
-    let unit = words.get(i + len + 1).and_then(|w| unit_of(w));
-    let device = registry.get(&main.device).expect("pinned to a device");
-    let cap = device.capability(&main.capability).expect("pinned");
+    let number = number_at(words, at).expect("a number follows");
+    let unit = unit_at(words, at + 1).map(|(u, _)| u);
     let value = threshold(device, cap, number, unit)?;
     let c = condition(device, cap, test, value.clone());
     let (Some(a), Some(b)) = (main.value.as_f64(), value.as_f64()) else {
         return Err("the reverse threshold needs a number".into());
     };
-    let up = |t: Comparison| matches!(t, Comparison::Above | Comparison::AtLeast);
     let overlap = match (up(main.test), up(test)) {
         (true, false) => a < b,
         (false, true) => b < a,
@@ -623,9 +1070,12 @@ fn threshold(
         ));
     };
     let cap_unit = cap.unit.clone().unwrap_or_default();
+    let kw = cap_unit.eq_ignore_ascii_case("kw");
     let value = match unit {
         None => number,
-        Some(u) if same_unit(u, &cap_unit) => number,
+        Some(Unit::Kilowatts) if !kw && same_unit(&Unit::Watts, &cap_unit) => number * 1000.0,
+        Some(Unit::Watts) if kw => number / 1000.0,
+        Some(u) if same_unit(&u, &cap_unit) => number,
         // A percentage of a range without a unit of its own (a brightness of 0–254).
         Some(Unit::Percent) if cap_unit.is_empty() => min + number / 100.0 * (max - min),
         Some(_) => {
@@ -706,11 +1156,20 @@ fn cap_words(cap: &Capability) -> Vec<String> {
 
 /// Pins what the condition says to one reported value of one device.
 fn pin(subject: &[String], said: &Said, registry: &Registry) -> Result<Condition, String> {
-    // Possessives ("the cellar sensor's humidity") as their words.
+    // Possessives ("the cellar sensor's humidity") as their words; a filler
+    // that is a word of a device's name stays ("the *reading* lamp").
+    let names: Vec<String> = registry.devices().iter().flat_map(name_words).collect();
+    let stop = [
+        "the", "a", "an", "of", "in", "on", "at", "is", "it", "its", "it's", ",",
+    ];
     let words: Vec<String> = subject
         .iter()
         .map(|w| w.trim_end_matches("'s").to_string())
-        .filter(|w| !w.is_empty() && !FILLERS.contains(&w.as_str()))
+        .filter(|w| {
+            !w.is_empty()
+                && (!FILLERS.contains(&w.as_str())
+                    || (!stop.contains(&w.as_str()) && names.contains(w)))
+        })
         .collect();
     // A room the subject names keeps the devices to it.
     let mut room = None;
@@ -741,7 +1200,7 @@ fn pin(subject: &[String], said: &Said, registry: &Registry) -> Result<Condition
     }
     let room_words: Vec<String> = room.as_ref().map(|(_, w)| w.clone()).unwrap_or_default();
     let threshold_unit = match said {
-        Said::Threshold { unit, .. } => *unit,
+        Said::Threshold { unit, .. } => unit.clone(),
         Said::State(_) => None,
     };
     struct Fit<'a> {
@@ -802,6 +1261,18 @@ fn pin(subject: &[String], said: &Said, registry: &Registry) -> Result<Condition
                         Some(b) => (Comparison::Is, Value::Bool(b)),
                         None => continue,
                     },
+                    // A cover is open at any position above closed (as Home
+                    // Assistant's cover state reads it).
+                    CapabilityType::Number { min, .. }
+                        if cap.name == "position" && matches!(*s, "open" | "closed") =>
+                    {
+                        let test = if *s == "open" {
+                            Comparison::Above
+                        } else {
+                            Comparison::AtMost
+                        };
+                        (test, number_value(*min))
+                    }
                     _ => continue,
                 },
             };
@@ -825,12 +1296,12 @@ fn pin(subject: &[String], said: &Said, registry: &Registry) -> Result<Condition
                     unexplained.push(w.clone());
                 }
             }
-            match (threshold_unit, cap.unit.as_deref()) {
+            match (&threshold_unit, cap.unit.as_deref()) {
                 (Some(u), Some(cu)) if same_unit(u, cu) => measure_hits += 1,
                 (Some(Unit::Percent), None) => {}
                 // A threshold in another unit than the reading's.
                 (Some(_), cu) => {
-                    if measure_hits > 0 {
+                    if measure_hits > 0 && unexplained.is_empty() {
                         mismatched.push(format!(
                             "{}'s {} is reported in {}: say the threshold in that unit",
                             device.name,
@@ -949,7 +1420,7 @@ fn pin(subject: &[String], said: &Said, registry: &Registry) -> Result<Condition
     let f = top[0];
     match said {
         Said::Threshold { number, unit, .. } => {
-            let value = threshold(f.device, f.cap, *number, *unit)?;
+            let value = threshold(f.device, f.cap, *number, unit.clone())?;
             let c = condition(f.device, f.cap, f.test, value);
             let CapabilityType::Number { min, max, .. } = f.cap.kind else {
                 unreachable!("thresholds are on numbers")
@@ -985,7 +1456,10 @@ mod tests {
 
     fn rule(goal: &str) -> Result<Draft, String> {
         let r = demo();
-        read(&super::super::understand::normalize(goal), &r)
+        read(
+            &super::super::understand::normalize(&plain_numbers(goal)?),
+            &r,
+        )
     }
 
     fn cond(goal: &str) -> (String, String, Comparison, Value) {
@@ -1039,6 +1513,32 @@ mod tests {
             cond("if the tv plug draws more than 100 watts, switch off the tv plug").1,
             "power_w"
         );
+        // Numbers as people write them.
+        let co2 = |g| cond(g).3;
+        assert_eq!(
+            co2("if the study co2 goes above 1,200 ppm, turn on the study fan"),
+            Value::from(1200)
+        );
+        assert_eq!(
+            co2("if the study co2 goes above 1200ppm, turn on the study fan"),
+            Value::from(1200)
+        );
+        assert_eq!(
+            cond("if the cellar temperature drops below 12,5 degrees, turn on the cellar light").3,
+            Value::from(12.5)
+        );
+        assert_eq!(
+            cond("if the tv plug draws more than 1.5 kW, switch off the tv plug").3,
+            Value::from(1500)
+        );
+        // A room said after the threshold picks the reading.
+        assert_eq!(
+            cond(
+                "if the temperature goes above 25 degrees in the living room, turn on the study fan"
+            )
+            .0,
+            "living_thermostat"
+        );
     }
 
     #[test]
@@ -1082,7 +1582,24 @@ mod tests {
             rule("when the front door opens turn on the hall light and off again when it closes")
                 .unwrap();
         assert_eq!(d.then, "turn on the hall light");
+        assert_eq!(d.reverse.unwrap().unwrap().value, Value::Bool(false));
+        let d = rule("when the front door opens turn on the hall light and off again").unwrap();
         assert_eq!(d.reverse, Some(None));
+        // "at 60%": the other side of the rule's own threshold.
+        let d = rule(
+            "if the cellar humidity goes above 70% turn on the dehumidifier and off again at 60%",
+        )
+        .unwrap();
+        let rev = d.reverse.unwrap().unwrap();
+        assert_eq!((rev.test, rev.value), (Comparison::AtMost, Value::from(60)));
+        // A second action is no reverse, though it says "back on".
+        let d = rule("when the front door opens, turn off the hallway light and switch back on the kitchen light").unwrap();
+        assert_eq!(d.reverse, None);
+        assert!(
+            d.then.ends_with("switch back on the kitchen light"),
+            "{}",
+            d.then
+        );
         // Two actions are not a reverse.
         let d =
             rule("when the front door opens turn on the hall light and the kitchen light").unwrap();
@@ -1124,6 +1641,45 @@ mod tests {
             ),
             ("turn on the heater unless the window is open", "unless"),
             ("if the cellar humidity goes above 70%", "no action"),
+            // A second condition or a time is refused, never dropped.
+            (
+                "if the cellar humidity goes above 70% at night, turn on the dehumidifier",
+                "night",
+            ),
+            (
+                "when the front door opens while i'm away, turn on the hall light",
+                "while",
+            ),
+            (
+                "if the cellar humidity goes above 70% and nobody is home turn on the dehumidifier",
+                "one condition",
+            ),
+            (
+                "turn on the hall light when the front door opens, but only at night",
+                "only",
+            ),
+            // A reverse on another reading, or another action, is refused.
+            (
+                "if the cellar humidity goes above 70%, turn on the dehumidifier and off again when the outside humidity drops below 50%",
+                "outside",
+            ),
+            (
+                "if the tv plug draws more than 100 w, switch off the kitchen light, otherwise switch on the desk lamp",
+                "otherwise",
+            ),
+            // Numbers and units giot cannot take as said.
+            (
+                "if the study co2 goes above 1.000 ppm, turn on the study fan",
+                "1000",
+            ),
+            (
+                "if the tv plug draws more than 2 mph, switch off the tv plug",
+                "unit",
+            ),
+            (
+                "if the tv plug draws more than 2 hp, switch off the tv plug",
+                "unit",
+            ),
         ] {
             let err = rule(goal).expect_err(goal);
             assert!(err.contains(says), "{goal}: {err}");

@@ -150,43 +150,136 @@ pub fn is_question(words: &[String]) -> bool {
 /// something to do now. Questions ("check if…", "when did…") are not rules.
 pub fn is_rule(words: &[String]) -> bool {
     const LEAD: &[&str] = &["please", "giot", "hey", "ok", "okay", "so", "and"];
-    const CONDITIONS: &[&str] = &["if", "when", "whenever", "once", "unless"];
     const ASKING: &[&str] = &[
         "check", "see", "wonder", "know", "ask", "tell", "confirm", "verify", "me", "whether",
     ];
-    let first = words.iter().position(|w| !LEAD.contains(&w.as_str()));
-    let starts = first.is_some_and(|i| {
+    // Someone or something a condition is about ("once *it* has boiled",
+    // "before *the* rain starts", "while *nobody* is home").
+    const SUBJECTS: &[&str] = &[
+        "the",
+        "it",
+        "it's",
+        "its",
+        "they",
+        "they're",
+        "i",
+        "i'm",
+        "we",
+        "we're",
+        "you're",
+        "someone",
+        "somebody",
+        "anyone",
+        "anybody",
+        "everyone",
+        "everybody",
+        "nobody",
+        "no",
+        "my",
+        "our",
+        "there",
+        "there's",
+        "a",
+        "any",
+    ];
+    let words = without_manners(words);
+    let words = &words[..];
+    let subject = |i: usize| words.get(i).is_some_and(|n| SUBJECTS.contains(&n.as_str()));
+    let phrase = |i: usize, p: &[&str]| {
+        p.iter()
+            .enumerate()
+            .all(|(k, w)| words.get(i + k).is_some_and(|x| x == w))
+    };
+    // A condition word at `i`, said where a condition can start.
+    let condition_at = |i: usize, first: bool| -> bool {
         let w = words[i].as_str();
-        CONDITIONS.contains(&w)
-            // "once" alone starts a rule only as "once the …"
-            && (w != "once" || words.get(i + 1).is_some_and(|n| n == "the"))
+        match w {
+            "if" | "whenever" | "unless" => true,
             // "when did the door open", "when is the heating on": questions
-            && !(w == "when"
-                && words.get(i + 1).is_some_and(|n| {
-                    matches!(n.as_str(), "did" | "was" | "is" | "are" | "does" | "do" | "will" | "were")
-                }))
-    }) || words
-        .windows(3)
-        .any(|w| w[0] == "as" && w[1] == "soon" && w[2] == "as");
+            "when" => {
+                !(first
+                    && words.get(i + 1).is_some_and(|n| {
+                        matches!(
+                            n.as_str(),
+                            "did" | "was" | "is" | "are" | "does" | "do" | "will" | "were"
+                        )
+                    }))
+            }
+            // "once the door opens", "switch the kettle off once it's boiled"
+            "once" | "while" | "until" | "after" | "before" => subject(i + 1),
+            // "should the humidity exceed 80%, open the vent"
+            "should" => {
+                first
+                    && words.get(i + 1).is_some_and(|n| {
+                        matches!(
+                            n.as_str(),
+                            "the" | "it" | "its" | "my" | "our" | "any" | "there"
+                        )
+                    })
+            }
+            _ => {
+                phrase(i, &["as", "soon", "as"])
+                    || phrase(i, &["in", "case"])
+                    || phrase(i, &["the", "moment"]) && (first || subject(i + 2))
+                    || phrase(i, &["as", "long", "as"])
+            }
+        }
+    };
+    let first = words.iter().position(|w| !LEAD.contains(&w.as_str()));
+    let starts = first.is_some_and(|i| condition_at(i, true));
     let inside = !is_question(words)
-        && words.iter().enumerate().skip(1).any(|(i, w)| {
-            // "turn on the hall light when the front door opens", "… once
-            // the kitchen is empty", "… as soon as the door closes"
-            let when = match w.as_str() {
-                "when" => words.get(i + 1).is_some_and(|n| {
-                    !matches!(n.as_str(), "you" | "possible" | "needed" | "necessary")
-                }),
-                "once" => words.get(i + 1).is_some_and(|n| n == "the"),
-                _ => false,
-            };
-            (matches!(w.as_str(), "if" | "whenever" | "unless") || when)
-            && !ASKING.contains(&words[i - 1].as_str())
-            // "if possible", "if you can": manners, not conditions
-            && !words
-                .get(i + 1)
-                .is_some_and(|n| matches!(n.as_str(), "possible" | "you" | "necessary" | "needed"))
-        });
+        && (1..words.len())
+            .any(|i| condition_at(i, false) && !ASKING.contains(&words[i - 1].as_str()));
     starts || inside
+}
+
+/// Phrases of manners that look like conditions and are none: "if you
+/// could", "if possible", "when you get a chance", "if it isn't already".
+const MANNERS: &[&[&str]] = &[
+    &["if", "you", "could"],
+    &["if", "you", "can"],
+    &["if", "you", "would"],
+    &["if", "you", "please"],
+    &["if", "you", "don't", "mind"],
+    &["if", "you", "do", "not", "mind"],
+    &["if", "possible"],
+    &["if", "necessary"],
+    &["if", "needed"],
+    &["if", "that's", "ok"],
+    &["if", "that's", "okay"],
+    &["if", "that's", "alright"],
+    &["if", "that's", "fine"],
+    &["if", "that's", "possible"],
+    &["if", "it", "isn't", "already"],
+    &["if", "it's", "not", "already"],
+    &["if", "it", "is", "not", "already"],
+    &["if", "they", "aren't", "already"],
+    &["if", "they're", "not", "already"],
+    &["when", "you", "get", "a", "chance"],
+    &["when", "you", "have", "a", "moment"],
+    &["when", "you're", "ready"],
+    &["when", "you", "are", "ready"],
+    &["when", "you", "can"],
+    &["when", "possible"],
+];
+
+/// `words` without [`MANNERS`].
+pub fn without_manners(words: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        if let Some(m) = MANNERS.iter().find(|m| {
+            m.iter()
+                .enumerate()
+                .all(|(k, w)| words.get(i + k).is_some_and(|x| x == w))
+        }) {
+            i += m.len();
+            continue;
+        }
+        out.push(words[i].clone());
+        i += 1;
+    }
+    out
 }
 
 /// Splits a normalized goal into clauses at "and", commas, "then" and
@@ -362,6 +455,13 @@ mod tests {
             "turn on the porch light if someone rings",
             "as soon as it's dark, close the blinds",
             "once the garage door is open switch on the garage light",
+            "should the greenhouse humidity exceed 80%, open the greenhouse vent",
+            "set the roof vent to 40% in case the greenhouse humidity goes over 85%",
+            "switch the kettle off once it's boiled",
+            "close the awning before it rains",
+            "switch off the printer after it finishes",
+            "the moment the door opens turn on the hall light",
+            "turn on the heater until it reaches 21 degrees",
         ] {
             assert!(rule(g), "{g}");
         }
@@ -372,6 +472,12 @@ mod tests {
             "turn off the fan if possible",
             "once again, turn on the lamp",
             "could you tell me if the door is locked",
+            "if you could, turn on the hall light",
+            "if possible, switch off the fan",
+            "when you get a chance, close the blinds",
+            "turn on the porch light if it isn't already",
+            "should i turn on the heating",
+            "turn off the heater after 10 minutes",
         ] {
             assert!(!rule(g), "{g}");
         }

@@ -484,7 +484,9 @@ impl Session {
     /// read, or a face that keeps no schedules).
     fn for_later(&mut self, id: GoalId, now: Now, out: &mut Vec<Effect>) -> bool {
         let goal = self.goals.get(&id).expect("goal in flight");
-        if goal.fired.is_some() {
+        // A standing rule says when by its condition, not by the clock ("as
+        // soon as the door opens"); a time inside it is refused by its reader.
+        if goal.fired.is_some() || crate::agent::is_rule(&goal.request.text) {
             return true;
         }
         // Without a clock, a time phrase is still recognised (and refused):

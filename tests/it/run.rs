@@ -360,7 +360,7 @@ fn the_demo_evaluation_meets_the_accuracy_target_with_the_real_model() {
     let report = eval(&demo_devices(), "tests/eval/goals.jsonl");
     // Relative goals start from the state each case sets on the simulated
     // fleet: every one lands on its value.
-    for kind in ["relative", "scheduled", "follow_up"] {
+    for kind in ["relative", "scheduled", "follow_up", "rule"] {
         assert_eq!(
             category(&report, kind),
             1.0,
@@ -383,7 +383,7 @@ fn a_fleet_and_goals_written_apart_from_the_agent_meet_it_too() {
     let devices =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/eval/holdout/devices.yaml");
     let report = eval(&devices, "tests/eval/holdout/goals.jsonl");
-    for kind in ["relative", "scheduled", "follow_up"] {
+    for kind in ["relative", "scheduled", "follow_up", "rule"] {
         assert_eq!(
             category(&report, kind),
             1.0,
