@@ -77,7 +77,9 @@ impl Agent {
         let normalized = understand::normalize(goal);
         let clauses = understand::clauses(&normalized);
         let words: Vec<String> = clauses.iter().flat_map(|c| c.words.clone()).collect();
-        if words.is_empty() || understand::is_question(&words) {
+        // A standing rule's "again" ("and off again below 60%") points at
+        // its own action, not at the last goal.
+        if words.is_empty() || understand::is_question(&words) || understand::is_rule(&words) {
             return None;
         }
         let commands = clauses.iter().any(|c| {

@@ -179,6 +179,13 @@ impl Agent {
         if understand::is_rule(&words) {
             return self.plan_rule(goal, context, state);
         }
+        // "when you get a chance, close the blinds": the command without
+        // its manners, which read like a condition or a question.
+        let polite = understand::without_manners(&words);
+        if polite.len() < words.len() && !polite.is_empty() {
+            let plain = polite.join(" ");
+            return self.plan_in(&plain, context, state);
+        }
         // "every light but the hall light": the goal without its exception,
         // then the exception taken out of what it decided.
         let text = crate::intents::normalize(goal, &[]);
@@ -282,17 +289,46 @@ impl Agent {
             Some(when) => {
                 let mut back = Vec::new();
                 for a in &rule_actions {
-                    let flipped = self
-                        .registry
-                        .get(&a.device)
+                    let device = self.registry.get(&a.device);
+                    let flipped = device
                         .and_then(|d| d.capability(&a.capability))
-                        .and_then(|c| relative::flipped(c, Some(&a.value)));
+                        .and_then(|c| relative::flipped(c, Some(&a.value)))
+                        .map(|v| (a.capability.clone(), v))
+                        // "set the fan to high … and off again": the state
+                        // the reverse names, on the device's own switch or
+                        // cover.
+                        .or_else(|| {
+                            let d = device?;
+                            let word = draft.reverse_word.as_deref()?;
+                            d.writable().find_map(|c| match (&c.kind, word) {
+                                (crate::registry::CapabilityType::Enum { values }, w)
+                                    if values.iter().any(|v| v == w)
+                                        && relative::flipped(c, None).is_some() =>
+                                {
+                                    Some((c.name.clone(), Value::from(w)))
+                                }
+                                (crate::registry::CapabilityType::Number { min, max, .. }, w)
+                                    if c.name == "position"
+                                        && matches!(w, "open" | "close" | "closed") =>
+                                {
+                                    let end = if w == "open" { *max } else { *min };
+                                    Some((c.name.clone(), Value::from(end as i64)))
+                                }
+                                _ => None,
+                            })
+                        })
+                        .filter(|(c, v)| !(c == &a.capability && v == &a.value));
                     match flipped {
-                        Some(value) => back.push(crate::types::RuleAction { value, ..a.clone() }),
+                        Some((capability, value)) => back.push(crate::types::RuleAction {
+                            device: a.device.clone(),
+                            capability,
+                            value,
+                        }),
                         None => {
                             plan.decision = Decision::Refuse(format!(
                                 "the rule's reverse needs an action with two states (on/off, \
-                                 open/closed); {} {} = {} has no other state to go back to",
+                                 open/closed) or says the state to go back to ('and off \
+                                 again'); {} {} = {} has no other state to go back to",
                                 a.device, a.capability, a.value
                             ));
                             return plan;
@@ -1444,6 +1480,60 @@ devices:
 
     fn a(d: &str, c: &str, v: Value) -> (String, String, Value) {
         (d.into(), c.into(), v)
+    }
+
+    fn demo_agent() -> Agent {
+        let registry = Registry::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/devices.yaml"
+        )))
+        .unwrap();
+        let mut agent = Agent::new(registry, AgentDefinition::builtin(), None);
+        agent.set_languages(&["en".to_string()]);
+        agent
+    }
+
+    fn rule_of(agent: &mut Agent, goal: &str) -> crate::types::RuleInfo {
+        let plan = agent.plan(goal, &no_state);
+        plan.rule
+            .unwrap_or_else(|| panic!("{goal}: no rule: {:?}", plan.decision))
+    }
+
+    #[test]
+    fn a_rule_reads_number_words_and_reverses_to_the_state_it_names() {
+        let mut agent = demo_agent();
+        let r = rule_of(
+            &mut agent,
+            "if the cellar humidity goes above seventy percent, switch on the dehumidifier",
+        );
+        assert_eq!(r.condition.value, json!(70));
+        // "high … and off again": the fan's switch, not a speed.
+        let r = rule_of(
+            &mut agent,
+            "if the bedroom temperature goes above 25 degrees, set the bedroom fan to high, and off again below 22 degrees",
+        );
+        assert_eq!(r.actions[0].capability, "speed");
+        let back = r.otherwise.unwrap();
+        assert_eq!(back.condition.value, json!(22));
+        assert_eq!(
+            (
+                back.actions[0].capability.as_str(),
+                back.actions[0].value.clone()
+            ),
+            ("power", json!("off"))
+        );
+        // "too" is no second condition.
+        let r = rule_of(
+            &mut agent,
+            "when the bedside lamp goes off, turn off the bedroom ceiling light too",
+        );
+        assert_eq!(r.condition.device, "bedside_lamp");
+        // Manners are no condition: the command is planned.
+        let plan = agent.plan(
+            "when you get a chance, close the living room blinds",
+            &no_state,
+        );
+        assert_eq!(acts(&plan), vec![a("living_blinds", "position", json!(0))]);
     }
 
     #[test]

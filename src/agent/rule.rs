@@ -29,11 +29,16 @@ pub struct Draft {
     /// stops holding ("otherwise", "and off again"), `Some(Some(c))` when
     /// `c` starts to hold ("and off again below 60%").
     pub reverse: Option<Option<Condition>>,
+    /// The state the reverse names, if it names one ("off", "close").
+    pub reverse_word: Option<String>,
 }
 
 /// Words that lead a rule's condition.
 const LEADS: &[&[&str]] = &[
     &["as", "soon", "as"],
+    &["every", "time"],
+    &["each", "time"],
+    &["any", "time"],
     &["in", "case"],
     &["the", "moment"],
     &["whenever"],
@@ -103,8 +108,6 @@ const QUALIFIERS: &[&str] = &[
     "hour",
     "seconds",
     "second",
-    "also",
-    "too",
     "already",
     "still",
     "otherwise",
@@ -774,6 +777,16 @@ pub fn read(normalized: &str, registry: &Registry) -> Result<Draft, String> {
             action.join(" ")
         ));
     }
+    let reverse_word = reverse_words.as_ref().and_then(|rw| {
+        rw.iter()
+            .find(|w| {
+                matches!(
+                    w.as_str(),
+                    "off" | "on" | "open" | "close" | "closed" | "lock" | "unlock"
+                )
+            })
+            .cloned()
+    });
     let reverse = match reverse_words {
         None => None,
         Some(rw) => Some(reverse_condition(&rw, &condition, registry)?),
@@ -782,6 +795,7 @@ pub fn read(normalized: &str, registry: &Registry) -> Result<Draft, String> {
         condition,
         then: action.join(" "),
         reverse,
+        reverse_word,
     })
 }
 
@@ -1277,6 +1291,8 @@ fn pin(subject: &[String], said: &Said, registry: &Registry) -> Result<Condition
                 },
             };
             let mut name_hits = 0;
+            // Name words that are not the room's too ("*sensor*", not "*hallway*").
+            let mut own_name_hits = 0;
             let mut measure_hits = 0;
             let mut unexplained = Vec::new();
             for w in &words {
@@ -1291,12 +1307,21 @@ fn pin(subject: &[String], said: &Said, registry: &Registry) -> Result<Condition
                     unexplained.push(w.clone());
                 } else if names.contains(w) || kind_hit(w) {
                     name_hits += 1;
+                    own_name_hits += usize::from(!room_words.contains(w));
                 } else if room_words.contains(w) {
                 } else {
                     unexplained.push(w.clone());
                 }
             }
             match (&threshold_unit, cap.unit.as_deref()) {
+                // A percentage says little (humidity, brightness, position,
+                // battery are all in %): it backs a reading the words
+                // name, it names none itself.
+                (Some(Unit::Percent), Some(cu)) if same_unit(&Unit::Percent, cu) => {
+                    if measure_hits > 0 || own_name_hits > 0 {
+                        measure_hits += 1;
+                    }
+                }
                 (Some(u), Some(cu)) if same_unit(u, cu) => measure_hits += 1,
                 (Some(Unit::Percent), None) => {}
                 // A threshold in another unit than the reading's.
@@ -1641,6 +1666,11 @@ mod tests {
             ),
             ("turn on the heater unless the window is open", "unless"),
             ("if the cellar humidity goes above 70%", "no action"),
+            // A room and a percentage name no reading.
+            (
+                "if the hallway goes above 50%, turn on the garden lights",
+                "reading",
+            ),
             // A second condition or a time is refused, never dropped.
             (
                 "if the cellar humidity goes above 70% at night, turn on the dehumidifier",

@@ -222,6 +222,9 @@ pub fn is_rule(words: &[String]) -> bool {
                     || phrase(i, &["in", "case"])
                     || phrase(i, &["the", "moment"]) && (first || subject(i + 2))
                     || phrase(i, &["as", "long", "as"])
+                    || ["every", "each", "any"]
+                        .iter()
+                        .any(|w| phrase(i, &[w, "time"]) && subject(i + 2))
             }
         }
     };
@@ -261,6 +264,17 @@ const MANNERS: &[&[&str]] = &[
     &["when", "you", "are", "ready"],
     &["when", "you", "can"],
     &["when", "possible"],
+    &["when", "you", "get", "a", "sec"],
+    &["when", "you", "get", "a", "second"],
+    &["when", "you're", "able"],
+    &["when", "you", "are", "able"],
+    &["while", "you're", "at", "it"],
+    &["while", "you", "are", "at", "it"],
+    &["if", "it's", "no", "trouble"],
+    &["if", "it", "is", "no", "trouble"],
+    &["as", "soon", "as", "possible"],
+    &["as", "soon", "as", "you", "can"],
+    &["asap"],
 ];
 
 /// `words` without [`MANNERS`].

@@ -717,3 +717,25 @@ fn a_redeemed_rule_is_armed_after_the_registry_and_policy_check_it_again() {
     assert!(saved_rules(&fx).is_none());
     assert_eq!(s.rules().len(), 1);
 }
+
+#[test]
+fn a_rule_said_in_a_conversation_is_a_rule_not_a_follow_up() {
+    let mut s = keeping_rules(true);
+    let t0 = Instant::now();
+    s.handle(wall(0), t0);
+    let fx = s.handle(said_in(1, "turn on the dehumidifier", "c"), t0);
+    assert_eq!(acts(&fx).len(), 1);
+    let fx = s.handle(
+        said_in(
+            2,
+            "if the cellar humidity goes above 70% switch on the dehumidifier and off again below 60%",
+            "c",
+        ),
+        t0,
+    );
+    // Not "turn it off again" on the dehumidifier (a dry run: not armed).
+    let o = reports(&fx)[0];
+    assert_eq!(o.status, Status::Planned, "{:?}", o.reason);
+    assert_eq!(o.actions[0].value, json!("on"));
+    assert!(o.rule.as_ref().unwrap().otherwise.is_some());
+}
