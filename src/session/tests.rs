@@ -739,3 +739,23 @@ fn a_rule_said_in_a_conversation_is_a_rule_not_a_follow_up() {
     assert_eq!(o.actions[0].value, json!("on"));
     assert!(o.rule.as_ref().unwrap().otherwise.is_some());
 }
+
+#[test]
+fn kind12_a_goal_waiting_for_the_model_holds_up_no_unrelated_goal() {
+    let mut s = session();
+    let model = FakeScorer::default().prefer("sleep", " bedside lamp");
+    let t0 = Instant::now();
+    s.handle(Input::Model(Some(ModelInfo::of(&model))), t0);
+    let fx = s.handle(goal(1, "turn on the lamp where i sleep"), t0);
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::Score { .. })),
+        "goal 1 waits for the model"
+    );
+    // Goal 2 needs no model: it is published while goal 1 still waits.
+    let fx = s.handle(goal(2, "switch off the desk lamp"), t0);
+    assert_eq!(
+        published(&fx),
+        [(2, vec![("c/desk".into(), r#"{"power":"off"}"#.into())])]
+    );
+    assert_eq!(s.in_flight(), 2);
+}
