@@ -30,6 +30,18 @@ pub use follow_up::Conversation;
 use resolve::Index;
 pub use templates::GoalContext;
 
+/// `goal` without phrases of manners that read like a time or a condition
+/// ("as soon as possible", "when you get a chance"), normalized; `None`
+/// when it has none.
+pub fn without_manners(goal: &str) -> Option<String> {
+    let words: Vec<String> = understand::normalize(goal)
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let polite = understand::without_manners(&words);
+    (polite.len() < words.len() && !polite.is_empty()).then(|| polite.join(" "))
+}
+
 /// Whether `goal` states a standing rule (an action under a condition:
 /// "if the cellar humidity goes above 70%, …", "… once it has boiled")
 /// rather than something to do now or at a time.

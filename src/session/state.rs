@@ -494,7 +494,10 @@ impl Session {
         let wall = self.wall_at(now).unwrap_or_else(|| {
             jiff::Timestamp::UNIX_EPOCH.to_zoned_datetime(self.config.time_zone.clone())
         });
-        let refusal = match when::split(&goal.request.text, &wall) {
+        // "as soon as possible" is manners, not a time.
+        let text = crate::agent::without_manners(&goal.request.text)
+            .unwrap_or_else(|| goal.request.text.clone());
+        let refusal = match when::split(&text, &wall) {
             Ok(None) => return true,
             Ok(Some(_)) if self.wall.is_none() || !self.config.keeps_schedules => {
                 "this goal is for later, and this giot keeps no schedules: send it to \

@@ -759,3 +759,15 @@ fn kind12_a_goal_waiting_for_the_model_holds_up_no_unrelated_goal() {
     );
     assert_eq!(s.in_flight(), 2);
 }
+
+#[test]
+fn as_soon_as_possible_is_manners_not_a_time() {
+    let mut s = keeping_schedules();
+    let t0 = Instant::now();
+    s.handle(wall(0), t0);
+    let fx = s.handle(goal(1, "switch on the desk lamp, as soon as possible"), t0);
+    assert_eq!(
+        published(&fx),
+        [(1, vec![("c/desk".into(), r#"{"power":"on"}"#.into())])]
+    );
+}

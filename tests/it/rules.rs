@@ -264,3 +264,50 @@ fn run_shows_a_rule_it_understood_but_keeps_none_and_refuses_what_it_cannot_pin(
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_on_a_confirm_device_asks_when_it_fires_and_publishes_nothing() {
+    const LOCK_SET: &str = "home/hallway/front_door/set";
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let _sim = spawn_sim_with(&broker.url(), "5", &fleet_without_sensor(dir.path()));
+    let store = dir.path().join("bridge.redb");
+    let mut client = Client::start(&broker.url()).await;
+    let cellar = Cellar::start(&broker.url()).await;
+    let mut lock = Link::start(
+        &ConnectOptions::new(&broker.url(), "lock-watch"),
+        vec![LOCK_SET.into()],
+    )
+    .unwrap();
+    lock.wait_connected(Duration::from_secs(30), |_| {})
+        .await
+        .unwrap();
+    cellar.humidity(50.0).await;
+    let _b = bridge(&broker.url(), &store, &dir.path().join("l.ledger"));
+    client.wait_online().await;
+    client
+        .send(&json!({"id": "c-1", "goal": "when the cellar humidity goes above 90%, unlock the front door"}))
+        .await;
+    let asked = result(&mut client, "c-1").await;
+    assert_eq!(asked["status"], "needs_confirmation", "{asked}");
+    let token = asked["confirm_token"].as_str().unwrap();
+    client
+        .send(&json!({"id": "c-1-yes", "confirm": token}))
+        .await;
+    let armed = result(&mut client, "c-1-yes").await;
+    assert_eq!(armed["status"], "rule", "{armed}");
+    let rule = armed["rule"]["id"].as_str().unwrap().to_string();
+
+    // The yes armed the rule, not the door: when it fires, the policy asks
+    // again and nothing reaches the lock.
+    cellar.humidity(95.0).await;
+    let fired = fired(&mut client, &rule, 1).await;
+    assert_eq!(fired["status"], "needs_confirmation", "{fired}");
+    assert_eq!(fired["actions"][0]["device"], "front_door");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, lock.recv()).await {
+        if let LinkEvent::Message { topic, .. } = event {
+            assert_ne!(topic, LOCK_SET, "the lock was commanded");
+        }
+    }
+}
