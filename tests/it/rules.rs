@@ -275,7 +275,7 @@ async fn a_rule_on_a_confirm_device_asks_when_it_fires_and_publishes_nothing() {
     let mut client = Client::start(&broker.url()).await;
     let cellar = Cellar::start(&broker.url()).await;
     let mut lock = Link::start(
-        &ConnectOptions::new(&broker.url(), "lock-watch"),
+        &ConnectOptions::new(broker.url(), "lock-watch"),
         vec![LOCK_SET.into()],
     )
     .unwrap();
