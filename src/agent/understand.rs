@@ -229,7 +229,19 @@ pub fn is_rule(words: &[String]) -> bool {
         }
     };
     let first = words.iter().position(|w| !LEAD.contains(&w.as_str()));
-    let starts = first.is_some_and(|i| condition_at(i, true));
+    // "before I go to bed: is the side door locked?" asks; "if …, is …"
+    // keeps its condition.
+    // A condition word that is also plain English ("before", "once",
+    // "should") makes a rule only beside a command.
+    let commands = words
+        .iter()
+        .any(|w| super::lexicon::COMMAND_VERBS.contains(&w.as_str()));
+    let asks = is_question(words);
+    let starts = first.is_some_and(|i| {
+        condition_at(i, true)
+            && (matches!(words[i].as_str(), "if" | "when" | "whenever" | "unless")
+                || (commands && !asks))
+    });
     let inside = !is_question(words)
         && (1..words.len())
             .any(|i| condition_at(i, false) && !ASKING.contains(&words[i - 1].as_str()));
@@ -491,6 +503,7 @@ mod tests {
             "when you get a chance, close the blinds",
             "turn on the porch light if it isn't already",
             "should i turn on the heating",
+            "before i go to bed: is the side door locked?",
             "turn off the heater after 10 minutes",
         ] {
             assert!(!rule(g), "{g}");
