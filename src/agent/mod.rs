@@ -861,6 +861,8 @@ impl Agent {
             })
             .collect();
         let mut actions: Vec<Action> = Vec::new();
+        // Devices of a group that cannot take the change, and why.
+        let mut skipped: Vec<String> = Vec::new();
         let mut seen_clause_targets: Vec<(usize, usize)> = Vec::new();
         for (i, devices) in targets.iter().enumerate() {
             let source = inherit_from[i].unwrap_or(i);
@@ -890,6 +892,12 @@ impl Agent {
                         }
                         continue;
                     }
+                    // "dim all the downstairs lights": one that cannot is
+                    // left out, said in the trace; the rest act.
+                    Some(Err(why)) if devices.len() > 1 => {
+                        skipped.push(format!("{} ({why})", device.id));
+                        continue;
+                    }
                     Some(Err(why)) => {
                         return Decision::Refuse(format!("{why} (\"{}\")", clause.text));
                     }
@@ -906,11 +914,23 @@ impl Agent {
                             }
                         }
                     }
+                    Err(resolve::NoAction(why)) if devices.len() > 1 => {
+                        skipped.push(format!("{} ({why})", device.id));
+                    }
                     Err(resolve::NoAction(why)) => {
                         return Decision::Refuse(format!("{} (\"{}\")", why, clause.text));
                     }
                 }
             }
+        }
+        if !skipped.is_empty() {
+            if actions.is_empty() {
+                return Decision::Refuse(format!(
+                    "none of the devices it names can do that: {}",
+                    skipped.join("; ")
+                ));
+            }
+            plan.trace.push(format!("left out: {}", skipped.join("; ")));
         }
         if actions.is_empty() {
             return Decision::Refuse("nothing to do".into());
@@ -1546,6 +1566,57 @@ devices:
             &no_state,
         );
         assert_eq!(acts(&plan), vec![a("living_blinds", "position", json!(0))]);
+    }
+
+    #[test]
+    fn a_group_acts_on_the_devices_that_can_and_leaves_out_the_rest() {
+        let mut agent = agent(None);
+        // The study ceiling light has no brightness: left out, said why.
+        let plan = agent.plan("dim all the lights to 30%", &no_state);
+        assert_eq!(
+            acts(&plan),
+            vec![
+                a("desk_lamp", "brightness", json!(30)),
+                a("bedside_lamp", "brightness", json!(30))
+            ]
+        );
+        assert!(
+            plan.trace
+                .iter()
+                .any(|t| t.starts_with("left out: study_light")),
+            "{:?}",
+            plan.trace
+        );
+        // One device that cannot is refused, as before.
+        let plan = agent.plan("dim the study ceiling light to 30%", &no_state);
+        assert!(
+            matches!(plan.decision, Decision::Refuse(_)),
+            "{:?}",
+            plan.decision
+        );
+        // Exceptions said as people say them.
+        let plan = agent.plan(
+            "turn off all the lights but leave the desk lamp on",
+            &no_state,
+        );
+        assert_eq!(
+            acts(&plan),
+            vec![
+                a("bedside_lamp", "power", json!("off")),
+                a("study_light", "power", json!("off"))
+            ]
+        );
+        let plan = agent.plan(
+            "turn off all the lamps except the one in the bedroom",
+            &no_state,
+        );
+        assert_eq!(
+            acts(&plan),
+            vec![
+                a("desk_lamp", "power", json!("off")),
+                a("study_light", "power", json!("off"))
+            ]
+        );
     }
 
     #[test]

@@ -334,8 +334,32 @@ pub fn excluded_devices(registry: &Registry, phrase: &str) -> Option<Vec<String>
         .flat_map(|p| p.split(" y "))
     {
         let mut words: Vec<&str> = part.split_whitespace().collect();
+        // "leave the desk lamp on", "keep the hall light off": the device.
+        if words
+            .first()
+            .is_some_and(|w| matches!(*w, "leave" | "keep"))
+        {
+            words.remove(0);
+            if words
+                .last()
+                .is_some_and(|w| matches!(*w, "on" | "off" | "alone" | "open" | "closed" | "be"))
+            {
+                words.pop();
+            }
+        }
         while words.first().is_some_and(|w| ARTICLES.contains(w)) {
             words.remove(0);
+        }
+        // "the one in the bathroom", "those in the kitchen": the room.
+        if words
+            .first()
+            .is_some_and(|w| matches!(*w, "one" | "ones" | "those" | "that"))
+            && words.get(1).is_some_and(|w| matches!(*w, "in" | "on"))
+        {
+            words.drain(..2);
+            while words.first().is_some_and(|w| ARTICLES.contains(w)) {
+                words.remove(0);
+            }
         }
         let p = words.join(" ");
         let p = p.trim_end_matches("'s").trim_end_matches('s').to_string();
