@@ -85,8 +85,17 @@ impl Index {
                     .filter(|w| !NAME_STOP.contains(&w.as_str()))
                     .collect();
                 name_words.extend(words.iter().cloned());
-                if words.len() > 1 {
-                    phrases.push(words);
+                // "My bedside lamp" is said in full only with its "my":
+                // "the bedside lamp" does not tell it from the partner's.
+                let phrase: Vec<String> = words_of(text)
+                    .into_iter()
+                    .filter(|w| {
+                        !NAME_STOP.contains(&w.as_str())
+                            || matches!(w.as_str(), "my" | "our" | "your" | "his" | "her" | "their")
+                    })
+                    .collect();
+                if phrase.len() > 1 {
+                    phrases.push(phrase);
                 }
             }
             for w in &name_words {
