@@ -1569,6 +1569,21 @@ devices:
     }
 
     #[test]
+    fn a_possessive_alias_is_said_in_full_only_with_its_possessive() {
+        let yaml = "devices:\n  - {id: left, name: Left bedside lamp, aliases: [my bedside lamp], room: bedroom, kind: light, state_topic: s/l, command_topic: c/l, capabilities: [{name: power, type: enum, values: [\"on\", \"off\"]}]}\n  - {id: right, name: Right bedside lamp, aliases: [\"partner's bedside lamp\"], room: bedroom, kind: light, state_topic: s/r, command_topic: c/r, capabilities: [{name: power, type: enum, values: [\"on\", \"off\"]}]}\n";
+        let registry = crate::registry::parse_str(yaml, Path::new("t.yaml")).unwrap();
+        let mut agent = Agent::new(registry, AgentDefinition::builtin(), None);
+        let plan = agent.plan("turn on the bedside lamp", &no_state);
+        assert!(
+            matches!(&plan.decision, Decision::Clarify { candidates, .. } if candidates.len() == 2),
+            "{:?}",
+            plan.decision
+        );
+        let plan = agent.plan("turn on my bedside lamp", &no_state);
+        assert_eq!(acts(&plan), vec![a("left", "power", json!("on"))]);
+    }
+
+    #[test]
     fn a_group_acts_on_the_devices_that_can_and_leaves_out_the_rest() {
         let mut agent = agent(None);
         // The study ceiling light has no brightness: left out, said why.
