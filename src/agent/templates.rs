@@ -220,6 +220,7 @@ impl Templates {
             let code = loaded.language.code.as_str();
             let mut trace = Vec::new();
             let numbers = with_numbers(&text, loaded);
+            let mut from_numbers = 0;
             let readings = if !fix_typos {
                 // As written; an indirect question as the direct one; with
                 // number words as digits.
@@ -229,10 +230,15 @@ impl Templates {
                 {
                     r = matcher.recognize_normalized(&q);
                 }
-                if r.is_empty() && numbers != text {
-                    r = matcher.recognize_normalized(&numbers);
-                    if !r.is_empty() {
-                        trace.push(format!("numbers read as \"{numbers}\""));
+                // With number words as digits first ("à vingt et un degrés"
+                // is a set point before it is a search for "vingt et un
+                // degrés"), then as written.
+                if numbers != text {
+                    let mut n = matcher.recognize_normalized(&numbers);
+                    if !n.is_empty() {
+                        from_numbers = n.len();
+                        n.append(&mut r);
+                        r = n;
                     }
                 }
                 r
@@ -253,10 +259,13 @@ impl Templates {
             }
             let mut first_refusal = None;
             let mut no_fit = None;
-            for r in readings.iter().take(8) {
+            for (i, r) in readings.iter().take(8).enumerate() {
                 let described = describe(r, &loaded.language.code);
                 match decide(registry, r, &text, context, state) {
                     Ok(d) => {
+                        if i < from_numbers {
+                            trace.push(format!("numbers read as \"{numbers}\""));
+                        }
                         trace.push(described);
                         return Some((d, trace));
                     }
@@ -550,6 +559,10 @@ fn with_numbers(text: &str, loaded: &Loaded) -> String {
         ] {
             t = replace_words(&t, words, pct);
         }
+    }
+    // "trente pour cent" is 30 %, not "30 pour 100".
+    for (words, pct) in [("pour cent", "%"), ("por ciento", "%"), ("por cien", "%")] {
+        t = replace_words(&t, words, pct);
     }
     match &loaded.numbers {
         Some(lang) => {
@@ -1626,6 +1639,46 @@ devices:
             actions(&plan("set the hall light to minimum brightness")),
             [act("hall_light", "brightness", json!(1))]
         );
+    }
+
+    #[test]
+    fn number_words_in_french_and_spanish_and_pour_cent_is_no_hundred() {
+        for (code, goal, cap, value) in [
+            (
+                "fr",
+                "règle la lumière du couloir à trente pour cent",
+                "brightness",
+                json!(30),
+            ),
+            (
+                "es",
+                "pon la luz del pasillo al treinta por ciento",
+                "brightness",
+                json!(30),
+            ),
+            (
+                "fr",
+                "mets le thermostat de la chambre à vingt et un degrés",
+                "target_temperature",
+                json!(21),
+            ),
+        ] {
+            let path = format!(
+                "{}/bench/intents/home.{code}.yaml",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let registry = Registry::load(Path::new(&path)).unwrap();
+            let mut agent = Agent::new(registry, AgentDefinition::builtin(), None);
+            agent.set_languages(&["en".into(), "de".into(), "fr".into(), "es".into()]);
+            let plan = agent.plan(goal, &|_| None);
+            let got = actions(&plan);
+            assert_eq!(got.len(), 1, "{goal}: {got:?}");
+            assert_eq!(
+                (got[0].1.as_str(), got[0].2.clone()),
+                (cap, value),
+                "{goal}"
+            );
+        }
     }
 
     #[test]
