@@ -228,6 +228,31 @@ struct Task {
     rules_written: Option<std::time::SystemTime>,
 }
 
+/// The list in `path` when it was written since `written` (by another
+/// process), noting the new time; `None` when unchanged or unreadable.
+fn changed<T: serde::de::DeserializeOwned>(
+    path: Option<&std::path::Path>,
+    written: &mut Option<std::time::SystemTime>,
+    what: &str,
+) -> Option<Vec<T>> {
+    let path = path?;
+    let modified = super::schedule_file::modified(path);
+    if modified == *written {
+        return None;
+    }
+    match super::schedule_file::load::<T>(path) {
+        Ok(list) => {
+            tracing::info!("{what} changed on disk: {} kept", list.len());
+            *written = modified;
+            Some(list)
+        }
+        Err(e) => {
+            tracing::warn!("cannot read the {what} again: {e}");
+            None
+        }
+    }
+}
+
 async fn drive(
     session: Session,
     mut link: Link,
@@ -325,8 +350,7 @@ async fn drive(
                 }
             },
             _ = sleep => {
-                task.reload_schedules();
-                task.reload_rules();
+                task.reload();
                 task.input(Input::Clock(jiff::Timestamp::now()));
             }
         }
@@ -351,43 +375,22 @@ async fn drive(
 }
 
 impl Task {
-    /// Takes the schedules file again when another process changed it
-    /// (`giot schedule cancel`).
-    fn reload_schedules(&mut self) {
-        let Some(path) = &self.config.schedules else {
-            return;
-        };
-        let modified = super::schedule_file::modified(path);
-        if modified == self.schedules_written {
-            return;
+    /// Takes the schedules and rules files again when another process
+    /// changed them (`giot schedule cancel`, `giot rules disable`).
+    fn reload(&mut self) {
+        if let Some(list) = changed(
+            self.config.schedules.as_deref(),
+            &mut self.schedules_written,
+            "schedules",
+        ) {
+            self.session.set_schedules(list);
         }
-        match super::schedule_file::load::<super::schedule::Schedule>(path) {
-            Ok(schedules) => {
-                tracing::info!("schedules changed on disk: {} kept", schedules.len());
-                self.session.set_schedules(schedules);
-                self.schedules_written = modified;
-            }
-            Err(e) => tracing::warn!("cannot read the schedules again: {e}"),
-        }
-    }
-
-    /// Takes the rules file again when another process changed it (`giot
-    /// rules disable|enable|remove`).
-    fn reload_rules(&mut self) {
-        let Some(path) = &self.config.rules else {
-            return;
-        };
-        let modified = super::schedule_file::modified(path);
-        if modified == self.rules_written {
-            return;
-        }
-        match super::schedule_file::load::<super::rule::Rule>(path) {
-            Ok(rules) => {
-                tracing::info!("rules changed on disk: {} kept", rules.len());
-                self.session.set_rules(rules);
-                self.rules_written = modified;
-            }
-            Err(e) => tracing::warn!("cannot read the rules again: {e}"),
+        if let Some(list) = changed(
+            self.config.rules.as_deref(),
+            &mut self.rules_written,
+            "rules",
+        ) {
+            self.session.set_rules(list);
         }
     }
 
