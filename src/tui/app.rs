@@ -459,10 +459,8 @@ impl App {
                     );
                 }
             }
+            // The trace has said what was armed.
             Status::Rule => {
-                if let Some(r) = &outcome.rule {
-                    self.say("agent", format!("rule {} armed: {}", r.id, r.describe()));
-                }
                 if let Some(note) = &outcome.reason {
                     self.say("agent", note.clone());
                 }
@@ -645,6 +643,11 @@ impl App {
             e
         };
         effect.map_or_else(Vec::new, |e| self.process(vec![e]))
+    }
+
+    /// The least seconds between two firings of a rule this TUI arms.
+    pub fn session_rule_interval(&self) -> u64 {
+        self.session.config().rule_interval.as_secs()
     }
 
     /// The standing rules, in the order they were armed (the rules tab).

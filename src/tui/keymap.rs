@@ -179,14 +179,14 @@ pub const BINDINGS: &[Binding] = &[
         keys: "y",
         focus: &[Focus::Dialog],
         action: Action::Confirm,
-        help: "yes, publish",
+        help: "yes, go ahead",
         matches: |e| ch(e, 'y') || ch(e, 'Y'),
     },
     Binding {
         keys: "n",
         focus: &[Focus::Dialog],
         action: Action::Reject,
-        help: "no, publish nothing",
+        help: "no, do nothing",
         matches: |e| ch(e, 'n') || ch(e, 'N'),
     },
     Binding {

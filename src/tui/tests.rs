@@ -581,6 +581,14 @@ fn a_rule_is_armed_after_the_dialog_and_the_rules_tab_disables_and_removes_it() 
             .any(|e| matches!(e, Effect::Session(session::Effect::SaveRules(_))))
     );
     assert_eq!(app.focus, Focus::Dialog);
+    // The dialog arms a rule; it does not offer to publish now.
+    let s = screen(&mut app);
+    assert!(
+        s.contains("Arm this standing rule? Nothing is published now."),
+        "{s}"
+    );
+    assert!(s.contains("when Cellar sensor humidity above 70%:"), "{s}");
+    assert!(!s.contains("yes, publish"), "{s}");
     let effects = key(&mut app, KeyCode::Char('y'));
     assert!(
         effects

@@ -815,6 +815,59 @@ fn popup(frame: &mut Frame, width: u16, height: u16) -> Rect {
 
 fn draw_dialog(frame: &mut Frame, app: &App) {
     let Some(outcome) = &app.dialog else { return };
+    // A standing rule to arm: nothing is published now.
+    if let Some(rule) = &outcome.rule {
+        let mut lines = vec![
+            Line::from("Arm this standing rule? Nothing is published now."),
+            Line::from(""),
+            Line::from(format!("  when {}:", rule.condition.says)),
+        ];
+        lines.extend(rule.actions.iter().map(|a| {
+            Line::from(format!(
+                "    {}.{} = {}",
+                a.device,
+                a.capability,
+                plain(&a.value)
+            ))
+        }));
+        if let Some(o) = &rule.otherwise {
+            lines.push(Line::from(format!("  when {}:", o.condition.says)));
+            lines.extend(o.actions.iter().map(|a| {
+                Line::from(format!(
+                    "    {}.{} = {}",
+                    a.device,
+                    a.capability,
+                    plain(&a.value)
+                ))
+            }));
+        }
+        lines.push(Line::from(""));
+        lines.push(Line::from(format!(
+            "It acts when its condition starts to hold, at most once every {} s, checked by the policy each time.",
+            app.session_rule_interval()
+        )));
+        lines.push(Line::from(""));
+        lines.push(Line::from(vec![
+            Span::styled("y", Style::new().fg(ACCENT).bold()),
+            Span::raw(" yes, arm it   "),
+            Span::styled("n", Style::new().fg(ACCENT).bold()),
+            Span::raw(" no"),
+        ]));
+        let rows: u16 = lines
+            .iter()
+            .map(|l| (l.width() as u16).div_ceil(70).max(1))
+            .sum();
+        let area = popup(frame, 72, rows + 2);
+        frame.render_widget(
+            Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+                Block::bordered()
+                    .title(" Standing rule ")
+                    .border_style(Style::new().fg(Color::Yellow)),
+            ),
+            area,
+        );
+        return;
+    }
     let mut lines = vec![
         Line::from("These devices need your confirmation. giot will publish:"),
         Line::from(""),
