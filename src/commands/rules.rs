@@ -38,7 +38,12 @@ pub fn run(command: RulesCommand) -> Result<ExitCode> {
             r.info.enabled = false;
             true
         }),
+        // It starts from its next reading, as when it was armed: a crossing
+        // while it was disabled is no edge.
         RulesCommand::Enable { args, id } => change(&args, &id, "enabled", |r| {
+            if !r.info.enabled {
+                r.phase = giot::session::rule::Phase::Unknown;
+            }
             r.info.enabled = true;
             true
         }),

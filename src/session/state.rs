@@ -217,9 +217,15 @@ impl Session {
         Some(self.save_rules())
     }
 
-    /// Enables or disables rule `id`; the effect saves the rules.
+    /// Enables or disables rule `id`; the effect saves the rules. An
+    /// enabled rule starts from its next reading, as when it was armed: a
+    /// crossing while it was disabled is no edge.
     pub fn enable_rule(&mut self, id: &str, enabled: bool) -> Option<Effect> {
-        self.rules.get_mut(id)?.info.enabled = enabled;
+        let rule = self.rules.get_mut(id)?;
+        if enabled && !rule.info.enabled {
+            rule.phase = super::rule::Phase::Unknown;
+        }
+        rule.info.enabled = enabled;
         Some(self.save_rules())
     }
 

@@ -771,3 +771,31 @@ fn as_soon_as_possible_is_manners_not_a_time() {
         [(1, vec![("c/desk".into(), r#"{"power":"on"}"#.into())])]
     );
 }
+
+#[test]
+fn a_rule_enabled_again_starts_from_its_next_reading() {
+    let mut s = keeping_rules(true);
+    let t0 = Instant::now();
+    s.handle(wall(0), t0);
+    s.handle(state("s/cellar", json!({"humidity": 50})), t0);
+    let mut request = GoalRequest::words(
+        1,
+        "if the cellar humidity goes above 70%, switch on the dehumidifier",
+        origin(),
+    );
+    request.yes = true;
+    let fx = s.handle(Input::Goal(request), t0);
+    let id = reports(&fx)[0].rule.as_ref().unwrap().id.clone();
+    s.enable_rule(&id, false).unwrap();
+    // Crossed while disabled: nothing, and nothing when enabled again
+    // while it still holds.
+    let fx = s.handle(state("s/cellar", json!({"humidity": 80})), t0);
+    assert!(published(&fx).is_empty());
+    s.enable_rule(&id, true).unwrap();
+    let fx = s.handle(state("s/cellar", json!({"humidity": 81})), t0);
+    assert!(published(&fx).is_empty(), "{fx:?}");
+    // The next crossing acts.
+    s.handle(state("s/cellar", json!({"humidity": 60})), t0);
+    let fx = s.handle(state("s/cellar", json!({"humidity": 75})), t0);
+    assert_eq!(published(&fx).len(), 1);
+}
