@@ -295,13 +295,7 @@ impl RuleInfo {
         let acts = |actions: &[RuleAction]| {
             actions
                 .iter()
-                .map(|a| {
-                    let v = match &a.value {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    format!("{}.{} = {v}", a.device, a.capability)
-                })
+                .map(RuleAction::describe)
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -330,6 +324,17 @@ pub struct RuleAction {
     pub device: String,
     pub capability: String,
     pub value: Value,
+}
+
+impl RuleAction {
+    /// `dehumidifier_plug.power = on` (strings unquoted).
+    pub fn describe(&self) -> String {
+        let v = match &self.value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        format!("{}.{} = {v}", self.device, self.capability)
+    }
 }
 
 /// A test on one reported value of one device.

@@ -16,6 +16,7 @@
 use serde_json::Value;
 
 use super::lexicon;
+use crate::registry::value::number_value;
 use crate::registry::{Capability, CapabilityType, Device, Registry};
 use crate::types::{Comparison, Condition};
 
@@ -1116,15 +1117,6 @@ fn threshold(
         ));
     }
     Ok(number_value(value))
-}
-
-/// A number as JSON: whole numbers without a fraction (`70`, not `70.0`).
-fn number_value(x: f64) -> Value {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        Value::from(x as i64)
-    } else {
-        serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
-    }
 }
 
 /// Whether a capability's value is reported (a rule can watch it): a

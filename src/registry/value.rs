@@ -119,6 +119,16 @@ pub fn same_value(shown: &Value, wanted: &Value) -> bool {
 }
 
 /// A value as people read it: strings without quotes, units appended.
+/// `x` as JSON, whole numbers without a fraction (`70`, not `70.0`):
+/// thresholds and readings as people write them. Not finite: `null`.
+pub fn number_value(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        Value::from(x as i64)
+    } else {
+        serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+    }
+}
+
 pub fn display_value(value: &Value, unit: Option<&str>) -> String {
     let text = match value {
         Value::String(s) => s.clone(),

@@ -852,9 +852,7 @@ impl Session {
             };
             // 72.0 as 72: sensors often send whole numbers as floats.
             let reading = match reading.as_f64() {
-                Some(x) if x.fract() == 0.0 && x.abs() < 1e15 && reading.is_f64() => {
-                    serde_json::Value::from(x as i64)
-                }
+                Some(x) if reading.is_f64() => crate::registry::value::number_value(x),
                 _ => reading,
             };
             let shown = crate::registry::value::display_value(&reading, condition.unit.as_deref());

@@ -652,7 +652,7 @@ fn rule_detail(r: &crate::session::rule::Rule) -> Vec<Line<'static>> {
     let acts = |actions: &[crate::types::RuleAction]| {
         actions
             .iter()
-            .map(|a| format!("{}.{} = {}", a.device, a.capability, plain(&a.value)))
+            .map(crate::types::RuleAction::describe)
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -676,13 +676,6 @@ fn rule_detail(r: &crate::session::rule::Rule) -> Vec<Line<'static>> {
             .to_string())
     )));
     lines
-}
-
-fn plain(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 fn draw_conversation(frame: &mut Frame, app: &App, area: Rect) {
@@ -820,52 +813,23 @@ fn draw_dialog(frame: &mut Frame, app: &App) {
         let mut lines = vec![
             Line::from("Arm this standing rule? Nothing is published now."),
             Line::from(""),
-            Line::from(format!("  when {}:", rule.condition.says)),
         ];
-        lines.extend(rule.actions.iter().map(|a| {
-            Line::from(format!(
-                "    {}.{} = {}",
-                a.device,
-                a.capability,
-                plain(&a.value)
-            ))
-        }));
-        if let Some(o) = &rule.otherwise {
-            lines.push(Line::from(format!("  when {}:", o.condition.says)));
-            lines.extend(o.actions.iter().map(|a| {
-                Line::from(format!(
-                    "    {}.{} = {}",
-                    a.device,
-                    a.capability,
-                    plain(&a.value)
-                ))
-            }));
+        let halves = std::iter::once((&rule.condition, &rule.actions))
+            .chain(rule.otherwise.iter().map(|o| (&o.condition, &o.actions)));
+        for (condition, actions) in halves {
+            lines.push(Line::from(format!("  when {}:", condition.says)));
+            lines.extend(
+                actions
+                    .iter()
+                    .map(|a| Line::from(format!("    {}", a.describe()))),
+            );
         }
         lines.push(Line::from(""));
         lines.push(Line::from(format!(
             "It acts when its condition starts to hold, at most once every {} s, checked by the policy each time.",
             app.session_rule_interval()
         )));
-        lines.push(Line::from(""));
-        lines.push(Line::from(vec![
-            Span::styled("y", Style::new().fg(ACCENT).bold()),
-            Span::raw(" yes, arm it   "),
-            Span::styled("n", Style::new().fg(ACCENT).bold()),
-            Span::raw(" no"),
-        ]));
-        let rows: u16 = lines
-            .iter()
-            .map(|l| (l.width() as u16).div_ceil(70).max(1))
-            .sum();
-        let area = popup(frame, 72, rows + 2);
-        frame.render_widget(
-            Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-                Block::bordered()
-                    .title(" Standing rule ")
-                    .border_style(Style::new().fg(Color::Yellow)),
-            ),
-            area,
-        );
+        draw_question(frame, lines, " Standing rule ", " yes, arm it   ");
         return;
     }
     let mut lines = vec![
@@ -900,14 +864,19 @@ fn draw_dialog(frame: &mut Frame, app: &App) {
             Span::raw(payload),
         ]));
     }
+    draw_question(frame, lines, " Confirm ", " yes, publish   ");
+}
+
+/// A yes-or-no dialog: `lines`, then the keys, in a popup sized to them
+/// (long lines, an audit, wrap).
+fn draw_question(frame: &mut Frame, mut lines: Vec<Line<'_>>, title: &str, yes: &str) {
     lines.push(Line::from(""));
     lines.push(Line::from(vec![
         Span::styled("y", Style::new().fg(ACCENT).bold()),
-        Span::raw(" yes, publish   "),
+        Span::raw(yes.to_string()),
         Span::styled("n", Style::new().fg(ACCENT).bold()),
         Span::raw(" no"),
     ]));
-    // Long lines (an audit) wrap: count the rows they take.
     let rows: u16 = lines
         .iter()
         .map(|l| (l.width() as u16).div_ceil(70).max(1))
@@ -916,7 +885,7 @@ fn draw_dialog(frame: &mut Frame, app: &App) {
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::bordered()
-                .title(" Confirm ")
+                .title(title)
                 .border_style(Style::new().fg(Color::Yellow)),
         ),
         area,
