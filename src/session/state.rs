@@ -282,7 +282,6 @@ impl Session {
                 self.finish_confirmed(now, &mut out);
             }
             Input::Link(event) => {
-                let message = matches!(event, LinkEvent::Message { .. });
                 match &event {
                     LinkEvent::Connected => self.retransmit(now, None, &mut out),
                     LinkEvent::Message { topic, .. } if self.goals.values().any(|g| g.resend) => {
@@ -295,16 +294,16 @@ impl Session {
                 if !filters.is_empty() {
                     out.push(Effect::Subscribe(filters));
                 }
-                if message {
+                if let LinkEvent::Message { topic, .. } = &event {
                     self.finish_confirmed(now, &mut out);
-                    self.evaluate_rules(now, &mut out);
+                    self.evaluate_rules(now, Some(topic), &mut out);
                 }
             }
             Input::Tick => self.expire(now, &mut out),
             Input::Clock(wall) => {
                 self.wall = Some((wall, now));
                 self.run_due(now, &mut out);
-                self.evaluate_rules(now, &mut out);
+                self.evaluate_rules(now, None, &mut out);
                 self.expire(now, &mut out);
             }
         }
@@ -818,16 +817,32 @@ impl Session {
     /// Every enabled rule against the readings now: a rule whose condition
     /// (or reverse) starts to hold starts a goal with its actions, through
     /// the policy again; phases that changed are saved.
-    fn evaluate_rules(&mut self, now: Now, out: &mut Vec<Effect>) {
+    ///
+    /// After a message on `topic`, only the rules watching a device that
+    /// reports there (a message on any other topic changes no reading of
+    /// theirs); on a clock tick, all (a rule resting may act now).
+    fn evaluate_rules(&mut self, now: Now, topic: Option<&str>, out: &mut Vec<Effect>) {
         if self.rules.is_empty() || !self.config.keeps_schedules {
             return;
         }
         let Some(wall) = self.wall_at(now).map(|w| w.timestamp()) else {
             return;
         };
+        let registry = self.fleet.registry();
+        let ids: Vec<String> = self
+            .rules
+            .values()
+            .filter(|r| {
+                topic.is_none_or(|t| {
+                    registry
+                        .get(&r.info.condition.device)
+                        .is_some_and(|d| d.state_topics().any(|s| s == t))
+                })
+            })
+            .map(|r| r.info.id.clone())
+            .collect();
         let mut fired = Vec::new();
         let mut changed = false;
-        let ids: Vec<String> = self.rules.keys().cloned().collect();
         for rid in ids {
             let reading = self.reading(&self.rules[&rid].info.condition);
             let rule = self.rules.get_mut(&rid).expect("listed");
