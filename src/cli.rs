@@ -443,9 +443,23 @@ pub struct BridgeArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub agent: AgentArgs,
-    /// The bridge's record of goals and results [default: $XDG_DATA_HOME/giot/bridge-AGENT.redb]
-    #[arg(long, value_name = "FILE")]
-    pub store: Option<PathBuf>,
+    /// The bridge's record of goals and results: a file (one instance), or a PostgreSQL URL, postgres://USER:PASSWORD@HOST/DB, shared by several instances [default: $XDG_DATA_HOME/giot/bridge-AGENT.redb]
+    #[arg(
+        long,
+        env = "GIOT_BRIDGE_STORE",
+        value_name = "FILE|URL",
+        hide_env_values = true
+    )]
+    pub store: Option<String>,
+    /// Share the goal stream with the other instances of this group (an MQTT shared subscription, $share/GROUP/giot/AGENT/goals); needs a PostgreSQL --store
+    #[arg(long, value_name = "GROUP")]
+    pub share: Option<String>,
+    /// This instance's name, unique among the agent's instances: its MQTT client id, its status topic and its claims in a shared store [default: the host name]; with `status`, the instance to look at
+    #[arg(long, value_name = "NAME")]
+    pub instance: Option<String>,
+    /// Seconds a shared store keeps this instance's goals after it was last heard from; then another instance takes them over
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub lease: f64,
     /// Require goals signed with HMAC-SHA256 under this key (the file's raw bytes, at least 32)
     #[arg(long, value_name = "FILE")]
     pub goal_key_file: Option<PathBuf>,

@@ -38,7 +38,7 @@ use crate::session::driver::{BeforePublish, Driver, DriverConfig, Model};
 use crate::session::{GoalRequest, Intent, Origin, SessionConfig};
 use crate::types::Status;
 use message::{GoalResult, Incoming, Rejection};
-use store::{Record, Stage, Store, Token, now_ms};
+use store::{Record, Stage, Store, StoreError, Token, now_ms};
 
 /// Everything the daemon needs.
 pub struct BridgeConfig {
@@ -49,7 +49,17 @@ pub struct BridgeConfig {
     pub confirm_timeout: Duration,
     /// The language to read goals in first (`--language`).
     pub language: Option<String>,
-    pub store: PathBuf,
+    /// The store: a redb file (one instance) or PostgreSQL (shared).
+    pub store: store::Location,
+    /// The MQTT shared-subscription group (`--share`): instances in one
+    /// group split the goal stream between them (they need a shared store).
+    pub share: Option<String>,
+    /// This instance's name, unique among the instances of one agent: its
+    /// MQTT client id and its claims in a shared store (`--instance`).
+    pub instance: String,
+    /// How long a shared store keeps this instance's claims after its last
+    /// heartbeat (`--lease`); then another instance takes its goals over.
+    pub lease: Duration,
     pub goal_key: Option<Vec<u8>>,
     /// Goals waiting to be worked on, at most.
     pub queue: usize,
@@ -87,6 +97,18 @@ impl Topics {
             results: format!("giot/{agent}/results"),
             status: format!("giot/{agent}/status"),
             metrics: format!("giot/{agent}/metrics"),
+        }
+    }
+
+    /// The topics of one instance of a shared group: goals and results are
+    /// the agent's, status and metrics each instance's own
+    /// (`giot/<agent>/instances/<instance>/status`), so that one instance
+    /// stopping does not say the agent is offline.
+    pub fn instance(agent: &str, instance: &str) -> Self {
+        Self {
+            status: format!("giot/{agent}/instances/{instance}/status"),
+            metrics: format!("giot/{agent}/instances/{instance}/metrics"),
+            ..Self::new(agent)
         }
     }
 }
@@ -138,13 +160,16 @@ pub enum BridgeError {
         #[source]
         source: crate::mqtt::WaitError,
     },
-    /// The before-publish hook could not mark a goal as executing, so its
-    /// actions were not published.
+    /// The before-publish hook could not mark a goal as executing (or
+    /// another instance owns it now), so its actions were not published.
     #[error("the bridge cannot record goal {0} as executing")]
     Unrecorded(String, #[source] store::StoreError),
-    /// The before-publish hook was called for a goal the store never saw.
-    #[error("the bridge has no record of goal {0}")]
-    NoRecord(String),
+    /// `--share` without a shared store: every instance would run the
+    /// goals it was given with no record of the others'.
+    #[error(
+        "--share needs a shared store (--store postgres://…): with a store file each instance would answer replays and run takeovers alone"
+    )]
+    ShareNeedsSharedStore,
     /// The schedules file cannot be read, or another giot runs it.
     #[error("the bridge's schedules")]
     Schedules(#[from] crate::session::schedule_file::FileError),
@@ -156,15 +181,33 @@ pub async fn run(
     scorer: Box<dyn Scorer>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), BridgeError> {
-    let topics = Topics::new(&config.agent);
-    let store = Arc::new(Store::open(&config.store)?);
+    let topics = match &config.share {
+        Some(_) => Topics::instance(&config.agent, &config.instance),
+        None => Topics::new(&config.agent),
+    };
+    let store =
+        Arc::new(Store::open(&config.store, &config.agent, &config.instance, config.lease).await?);
+    if config.share.is_some() && !store.is_shared() {
+        return Err(BridgeError::ShareNeedsSharedStore);
+    }
+    tracing::info!(
+        "store: {}{}",
+        config.store.shown(),
+        match &config.share {
+            Some(g) => format!(
+                "; sharing the goals of group {g} as instance {}",
+                config.instance
+            ),
+            None => String::new(),
+        }
+    );
     // One process runs a schedules file's goals: held until the bridge stops.
     let _schedules_owner = crate::session::schedule_file::own(&config.schedules)?;
     let schedules = crate::session::schedule_file::load(&config.schedules)?;
     let _rules_owner = crate::session::schedule_file::own(&config.rules)?;
     let rules: Vec<crate::session::rule::Rule> =
         crate::session::schedule_file::load(&config.rules)?;
-    let pruned = store.prune(config.keep.as_millis() as u64)?;
+    let pruned = store.prune(config.keep.as_millis() as u64).await?;
     if pruned > 0 {
         tracing::info!(
             "forgot {pruned} finished goals older than {:?}",
@@ -172,30 +215,38 @@ pub async fn run(
         );
     }
     let mut options = config.options.clone();
-    options.client_id = format!("giot-bridge-{}", config.agent);
     options.clean_session = false;
+    let goals_filter = match &config.share {
+        // One client per instance, each with its own persistent session;
+        // the broker hands each goal to one member of the group.
+        Some(group) => {
+            options.client_id = format!("giot-bridge-{}-{}", config.agent, config.instance);
+            format!("$share/{group}/{}", topics.goals)
+        }
+        None => {
+            options.client_id = format!("giot-bridge-{}", config.agent);
+            topics.goals.clone()
+        }
+    };
     options.last_will = Some((topics.status.clone(), "offline".into()));
     let fleet = Fleet::new(config.registry.clone(), 8);
-    let mut filters = vec![topics.goals.clone()];
+    let mut filters = vec![goals_filter];
     filters.extend(fleet.state_filters());
     let link = Link::start(&options, filters)?;
     let client = link.client();
 
     // The store records a goal as executing before its commands go out: a
     // crash after this point verifies the goal, never publishes it again.
+    // With a shared store the write is fenced: a goal another instance took
+    // over is not published by this one.
     let before_publish: BeforePublish = {
         let store = store.clone();
+        let runtime = tokio::runtime::Handle::current();
+        // Runs on a blocking thread (see the driver's publish).
         Arc::new(move |id: &str, actions: &[crate::types::ActionResult]| {
-            let unrecorded = |e| BridgeError::Unrecorded(id.to_string(), e);
-            let mut record = store
-                .get(id)
-                .map_err(unrecorded)?
-                .ok_or_else(|| BridgeError::NoRecord(id.to_string()))?;
-            record.stage = Stage::Executing;
-            record.actions = actions.to_vec();
-            record.executions += 1;
-            store.put(id, &record).map_err(unrecorded)?;
-            Ok(())
+            runtime
+                .block_on(store.mark_executing(id, actions))
+                .map_err(|e| BridgeError::Unrecorded(id.to_string(), e).into())
         })
     };
     let (events, mut link_events) = mpsc::unbounded_channel();
@@ -260,20 +311,37 @@ pub async fn run(
 
     // Work found unfinished in the store comes first.
     let mut tasks = JoinSet::new();
-    let mut recovered = 0;
-    for (id, record) in shared.store.all()? {
-        let job = match record.stage {
-            Stage::Accepted => Job::Run(id),
-            Stage::Executing => Job::Verify(id),
-            Stage::Done => continue,
-        };
-        recovered += 1;
-        shared.in_flight.fetch_add(1, Ordering::Relaxed);
-        tasks.spawn(handle(shared.clone(), job));
-    }
+    let recovered = resume(&shared, &mut tasks, shared.store.take_unfinished().await?);
     if recovered > 0 {
         tracing::info!("resuming {recovered} goals recorded before the last stop");
     }
+    // A shared store: renew this instance's lease, and take over the goals
+    // of instances whose lease ran out.
+    let (orphans_tx, mut orphans) = mpsc::unbounded_channel();
+    let lease_task = shared.store.is_shared().then(|| {
+        let store = shared.store.clone();
+        let every = shared.config.lease / 4;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = store.heartbeat().await {
+                    tracing::warn!("cannot renew this instance's lease: {e}");
+                    continue;
+                }
+                match store.take_unfinished().await {
+                    Ok(taken) if !taken.is_empty() => {
+                        if orphans_tx.send(taken).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("cannot look for goals to take over: {e}"),
+                }
+            }
+        })
+    });
 
     // "online" once the model's priors are computed: goals that arrive
     // before wait on the broker's session, not behind the warming.
@@ -302,6 +370,10 @@ pub async fn run(
                 }
             }
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(taken) = orphans.recv() => {
+                let n = resume(&shared, &mut tasks, taken);
+                tracing::info!("took over {n} goals of an instance whose lease ran out");
+            }
             event = link_events.recv() => {
                 let Some(event) = event else { break };
                 // Group commit: the goals already waiting are accepted in
@@ -349,6 +421,13 @@ pub async fn run(
         tracing::warn!("{} goals did not finish within {grace:?}", tasks.len());
         tasks.abort_all();
     }
+    if let Some(task) = lease_task {
+        task.abort();
+    }
+    // What is left unfinished is taken over at once, not after the lease.
+    if let Err(e) = shared.store.release().await {
+        tracing::warn!("cannot end this instance's lease: {e}");
+    }
     // Never waits on a dead broker: the last will says offline then.
     let _ = shared
         .client
@@ -361,6 +440,23 @@ pub async fn run(
         tracing::warn!("the driver did not stop within 5 s");
     }
     Ok(())
+}
+
+/// Spawns the jobs for unfinished goals now this instance's: `accepted`
+/// ones are planned again, `executing` ones only verified. Returns how many.
+fn resume(shared: &Arc<Shared>, tasks: &mut JoinSet<()>, goals: Vec<(String, Record)>) -> usize {
+    let mut n = 0;
+    for (id, record) in goals {
+        let job = match record.stage {
+            Stage::Accepted => Job::Run(id),
+            Stage::Executing => Job::Verify(id),
+            Stage::Done => continue,
+        };
+        n += 1;
+        shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        tasks.spawn(handle(shared.clone(), job));
+    }
+    n
 }
 
 async fn publish_metrics(shared: &Shared, started: Instant) {
@@ -430,23 +526,33 @@ async fn accept(shared: &Shared, payloads: &[bytes::Bytes]) -> Vec<Job> {
         }
     }
     if !answered.is_empty()
-        && let Err(e) = shared.store.put_many(&answered)
+        && let Err(e) = shared.store.claim_new(&answered).await
     {
         tracing::error!("cannot record rejected goals: {e}");
     }
     if batch.is_empty() {
         return Vec::new();
     }
-    if let Err(e) = shared.store.put_many(&batch) {
-        tracing::error!("{e}");
-        for (id, record) in &batch {
-            let result = rejected(id, Some(&record.goal), "the bridge cannot record goals");
-            publish_result(shared, id, &result).await;
+    let claimed = match shared.store.claim_new(&batch).await {
+        Ok(claimed) => claimed,
+        Err(e) => {
+            tracing::error!("{e}");
+            for (id, record) in &batch {
+                let result = rejected(id, Some(&record.goal), "the bridge cannot record goals");
+                publish_result(shared, id, &result).await;
+            }
+            return Vec::new();
         }
-        return Vec::new();
-    }
-    shared.in_flight.fetch_add(batch.len(), Ordering::Relaxed);
-    batch.into_iter().map(|(id, _)| Job::Run(id)).collect()
+    };
+    // A goal another instance recorded first (the same id sent twice at
+    // once) is that instance's to answer.
+    let jobs: Vec<Job> = batch
+        .into_iter()
+        .zip(claimed)
+        .filter_map(|((id, _), mine)| mine.then_some(Job::Run(id)))
+        .collect();
+    shared.in_flight.fetch_add(jobs.len(), Ordering::Relaxed);
+    jobs
 }
 
 /// What becomes of one message on the goals topic.
@@ -510,7 +616,7 @@ async fn incoming(
                 return None;
             }
             // A known id keeps its one result.
-            if let Ok(Some(record)) = shared.store.get(&id) {
+            if let Ok(Some(record)) = shared.store.get(&id).await {
                 if let Some(result) = record.result {
                     publish_result(shared, &id, &result).await;
                 }
@@ -539,7 +645,7 @@ async fn incoming(
         // The same id twice in one batch: the first one answers.
         return None;
     }
-    let id_seen = shared.store.get(&id);
+    let id_seen = shared.store.get(&id).await;
     match id_seen {
         Ok(Some(record)) => {
             // Seen before: answer from the record; never run it again.
@@ -590,7 +696,7 @@ async fn incoming(
     // A confirmation spends its token now, in arrival order: of two
     // confirmations with one token, the first one sent runs the plan.
     if let Some(token) = confirm {
-        match redeem(shared, &token) {
+        match redeem(shared, &token).await {
             Ok(spent) => {
                 record.goal = spent.goal;
                 record.actions = spent.actions;
@@ -627,7 +733,7 @@ async fn handle(shared: Arc<Shared>, job: Job) {
         Job::Verify(id) => (id, true),
     };
     let t0 = Instant::now();
-    let result = match shared.store.get(&id) {
+    let result = match shared.store.get(&id).await {
         Ok(Some(record)) => Some(work(&shared, &id, &record, verify_only).await),
         Ok(None) => None,
         Err(e) => Some(rejected(
@@ -647,7 +753,7 @@ async fn handle(shared: Arc<Shared>, job: Job) {
         }
         count(&shared, status);
         // The record as it is now (the driver may have marked it executing).
-        let mut record = match shared.store.get(&id) {
+        let mut record = match shared.store.get(&id).await {
             Ok(Some(r)) => r,
             _ => Record {
                 goal: result.outcome.goal.clone(),
@@ -667,10 +773,15 @@ async fn handle(shared: Arc<Shared>, job: Job) {
         };
         record.stage = Stage::Done;
         record.result = Some(result.clone());
-        if let Err(e) = shared.store.put(&id, &record) {
-            tracing::error!("{e}");
+        match shared.store.put(&id, &record).await {
+            Ok(()) => publish_result(&shared, &id, &result).await,
+            // The instance that took the goal over answers it.
+            Err(e @ StoreError::Lost(_)) => tracing::warn!("{e}; its result is that instance's"),
+            Err(e) => {
+                tracing::error!("{e}");
+                publish_result(&shared, &id, &result).await;
+            }
         }
-        publish_result(&shared, &id, &result).await;
     }
     shared.in_flight.fetch_sub(1, Ordering::Relaxed);
 }
@@ -713,17 +824,20 @@ async fn work(shared: &Shared, id: &str, record: &Record, verify_only: bool) -> 
     if decided.status == Status::NeedsConfirmation {
         let token = hex::encode(rand::random::<[u8; 16]>());
         let ttl = shared.config.token_ttl;
-        let saved = shared.store.put_token(
-            &token,
-            &Token {
-                goal_id: id.to_string(),
-                goal: decided.goal.clone(),
-                actions: decided.actions.clone(),
-                expires_ms: now_ms() + ttl.as_millis() as u64,
-                used: false,
-                rule: decided.rule.clone(),
-            },
-        );
+        let saved = shared
+            .store
+            .put_token(
+                &token,
+                &Token {
+                    goal_id: id.to_string(),
+                    goal: decided.goal.clone(),
+                    actions: decided.actions.clone(),
+                    expires_ms: now_ms() + ttl.as_millis() as u64,
+                    used: false,
+                    rule: decided.rule.clone(),
+                },
+            )
+            .await;
         match saved {
             Ok(()) => {
                 result.confirm_token = Some(token);
@@ -742,8 +856,8 @@ async fn work(shared: &Shared, id: &str, record: &Record, verify_only: bool) -> 
 }
 
 /// Spends a confirmation token: the plan it stands for, or why not.
-fn redeem(shared: &Shared, token: &str) -> Result<Token, &'static str> {
-    match shared.store.spend_token(token, now_ms()) {
+async fn redeem(shared: &Shared, token: &str) -> Result<Token, &'static str> {
+    match shared.store.spend_token(token, now_ms()).await {
         Ok(spent) => spent,
         Err(e) => {
             tracing::error!("{e}");
@@ -753,12 +867,17 @@ fn redeem(shared: &Shared, token: &str) -> Result<Token, &'static str> {
 }
 
 /// `giot bridge status`: the daemon's retained status and metrics.
+/// With `instance`, that instance's of a shared group.
 pub async fn status(
     options: &ConnectOptions,
     agent: &str,
+    instance: Option<&str>,
     wait: Duration,
 ) -> Result<(Option<String>, Option<Value>), BridgeError> {
-    let topics = Topics::new(agent);
+    let topics = match instance {
+        Some(i) => Topics::instance(agent, i),
+        None => Topics::new(agent),
+    };
     let mut link = Link::start(options, vec![topics.status.clone(), topics.metrics.clone()])?;
     link.wait_connected(Duration::from_secs(3), |_| {})
         .await

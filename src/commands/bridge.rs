@@ -17,6 +17,16 @@ fn seconds(name: &str, value: f64) -> Result<Duration> {
     }
 }
 
+/// The machine's name, the default instance name.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "giot".into())
+}
+
 pub fn run(args: BridgeArgs) -> Result<ExitCode> {
     args.model.check()?;
     let options = args.conn.options("bridge")?;
@@ -24,6 +34,7 @@ pub fn run(args: BridgeArgs) -> Result<ExitCode> {
         let (status, metrics) = super::runtime()?.block_on(bridge::status(
             &options,
             &args.agent.agent,
+            args.instance.as_deref(),
             Duration::from_secs(3),
         ))?;
         if args.json {
@@ -33,8 +44,12 @@ pub fn run(args: BridgeArgs) -> Result<ExitCode> {
             );
         } else {
             outln!(
-                "bridge `{}` on {}: {}",
+                "bridge `{}`{} on {}: {}",
                 args.agent.agent,
+                args.instance
+                    .as_deref()
+                    .map(|i| format!(" instance `{i}`"))
+                    .unwrap_or_default(),
                 options.url,
                 status.as_deref().unwrap_or("never seen")
             );
@@ -67,9 +82,47 @@ pub fn run(args: BridgeArgs) -> Result<ExitCode> {
     };
     let registry = super::load_registry(&args.devices.path())?;
     let definition = super::load_agent(&args.agent.agent)?;
-    let store = args.store.clone().unwrap_or_else(|| {
-        giot::paths::data_dir().join(format!("bridge-{}.redb", args.agent.agent))
-    });
+    let store = match &args.store {
+        Some(s) => bridge::store::Location::parse(s),
+        None => bridge::store::Location::File(
+            giot::paths::data_dir().join(format!("bridge-{}.redb", args.agent.agent)),
+        ),
+    };
+    let instance = match &args.instance {
+        Some(name) => name.clone(),
+        None => host_name(),
+    };
+    if instance.is_empty() || instance.contains(['/', '+', '#']) {
+        return Err(ConfigError::new(format!(
+            "--instance {instance:?} is not a usable name (it names an MQTT client: no '/', '+' or '#')"
+        ))
+        .into());
+    }
+    if let Some(group) = &args.share
+        && (group.is_empty() || group.contains(['/', '+', '#']))
+    {
+        return Err(ConfigError::new(format!(
+            "--share {group:?} is not a shared-subscription group name (no '/', '+' or '#')"
+        ))
+        .into());
+    }
+    // Each bridge keeps its schedules and rules in a file: beside its store
+    // file, or, for a shared store, per instance (they are not shared yet).
+    let beside = |ext: &str, default: fn(&str) -> std::path::PathBuf| match &store {
+        bridge::store::Location::File(path) if args.store.is_some() => path.with_extension(ext),
+        bridge::store::Location::Postgres(_) => {
+            default(&format!("{}-{instance}", args.agent.agent))
+        }
+        _ => default(&args.agent.agent),
+    };
+    let schedules = args
+        .schedules
+        .clone()
+        .unwrap_or_else(|| beside("schedules.json", giot::cli::default_schedules));
+    let rules = args
+        .rules
+        .clone()
+        .unwrap_or_else(|| beside("rules.json", giot::cli::default_rules));
     let config = BridgeConfig {
         agent: args.agent.agent.clone(),
         registry,
@@ -85,16 +138,13 @@ pub fn run(args: BridgeArgs) -> Result<ExitCode> {
         keep: seconds("keep", args.keep * 3600.0)?,
         ledger: args.agent.ledger_path(),
         escalation: args.model.escalation(),
-        // Beside the store when one is given (each bridge its own), else
-        // where `giot schedule` looks by default.
-        schedules: args.schedules.clone().unwrap_or_else(|| match &args.store {
-            Some(store) => store.with_extension("schedules.json"),
-            None => giot::cli::default_schedules(&args.agent.agent),
-        }),
-        rules: args.rules.clone().unwrap_or_else(|| match &args.store {
-            Some(store) => store.with_extension("rules.json"),
-            None => giot::cli::default_rules(&args.agent.agent),
-        }),
+        // Beside the store file when one is given (each bridge its own),
+        // else where `giot schedules` and `giot rules` look by default.
+        schedules,
+        rules,
+        share: args.share.clone(),
+        instance,
+        lease: seconds("lease", args.lease)?,
         rule_interval: seconds("rule-interval", args.rule_interval)?,
         time_zone: super::time_zone(args.time_zone.as_deref())?,
     };

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use giot::bridge::store::{Stage, Store};
+use giot::bridge::store::{Embedded, Stage};
 use giot::mqtt::{ConnectOptions, Link, LinkEvent};
 use serde_json::{Value, json};
 
@@ -33,7 +33,12 @@ pub(super) fn start_bridge(url: &str, store: &Path, extra: &[&str]) -> Child {
         .arg("--store")
         .arg(store)
         .args(extra)
-        .stderr(Stdio::null())
+        // GIOT_TEST_BRIDGE_LOG=1 shows the bridges' logs when a test fails.
+        .stderr(if std::env::var_os("GIOT_TEST_BRIDGE_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .spawn()
         .unwrap()
 }
@@ -172,7 +177,7 @@ impl Setup {
     }
 }
 
-async fn stop(mut bridge: Process) {
+pub(super) async fn stop(mut bridge: Process) {
     let pid = bridge.0.id().to_string();
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -185,7 +190,7 @@ async fn stop(mut bridge: Process) {
 }
 
 fn executions(store: &Path) -> HashMap<String, (Stage, u32, String)> {
-    let store = Store::open(store).unwrap();
+    let store = Embedded::open(store).unwrap();
     store
         .all()
         .unwrap()

@@ -198,3 +198,40 @@ pub fn assert_ledger_verifies(path: &std::path::Path) {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// A PostgreSQL server in a temporary directory on a free loopback port,
+/// started and stopped by the project's `scripts/postgres`.
+pub struct Postgres {
+    dir: tempfile::TempDir,
+    pub url: String,
+}
+
+impl Postgres {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/postgres");
+        let out = Command::new(&script)
+            .arg("start")
+            .arg(dir.path())
+            .arg(free_port().to_string())
+            .output()
+            .expect("running scripts/postgres");
+        assert!(
+            out.status.success(),
+            "scripts/postgres start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        Self { dir, url }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/postgres");
+        let _ = Command::new(script)
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+}

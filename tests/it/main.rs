@@ -4,6 +4,7 @@
 
 mod bridge;
 mod cli;
+mod cluster;
 mod conversation;
 mod discovery;
 mod faces;

@@ -1,89 +1,16 @@
-//! The bridge's durable record: every accepted goal, its progress and its
-//! result, and the confirmation tokens it handed out, in a redb database.
-//!
-//! A goal moves `accepted` → `executing` (its commands are about to be
-//! published) → `done` (its result is recorded). Each step is committed
-//! before the next begins, so after a crash an `accepted` goal is planned
-//! again (nothing was published), while an `executing` goal is only
-//! verified against the devices' state, never published twice.
+//! The embedded store: one process, one redb file (the default).
 
 use std::path::Path;
 
-use super::message::GoalResult;
-use crate::types::ActionResult;
+use super::{Record, Stage, StoreError, Token, err, now_ms};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 const GOALS: TableDefinition<&str, &[u8]> = TableDefinition::new("goals");
 const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    Accepted,
-    Executing,
-    Done,
-}
-
-/// One goal as the bridge recorded it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Record {
-    pub goal: String,
-    #[serde(default)]
-    pub dry_run: bool,
-    /// The room the goal was said in, if the message said.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub room: Option<String>,
-    /// The conversation the goal belongs to, if the message said.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conversation: Option<String>,
-    /// The confirmation token this goal redeemed, if it is a confirmation
-    /// (spent when the goal was accepted; `actions` then hold its plan).
-    #[serde(default)]
-    pub confirm: Option<String>,
-    /// The id of the goal a confirmation confirms.
-    #[serde(default)]
-    pub confirms: Option<String>,
-    pub stage: Stage,
-    /// The actions being published (stage `executing`).
-    #[serde(default)]
-    pub actions: Vec<ActionResult>,
-    /// The result as published (stage `done`).
-    #[serde(default)]
-    pub result: Option<GoalResult>,
-    /// How many times this goal's commands were published: 0 or 1.
-    #[serde(default)]
-    pub executions: u32,
-    pub received_ms: u64,
-    #[serde(default)]
-    pub response_topic: Option<String>,
-    /// The standing rule a confirmation arms (`confirm` redeemed a rule's token).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule: Option<crate::types::RuleInfo>,
-}
-
-/// A confirmation token: the plan it stands for, single-use, expiring.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Token {
-    pub goal_id: String,
-    pub goal: String,
-    pub actions: Vec<ActionResult>,
-    pub expires_ms: u64,
-    pub used: bool,
-    /// The standing rule the yes arms, when the goal was one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule: Option<crate::types::RuleInfo>,
-}
-
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("bridge store: {0}")]
-pub struct StoreError(String);
-
-fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
-}
-
-pub struct Store {
+/// A redb database held by one bridge process (redb locks the file).
+pub struct Embedded {
     db: Database,
     /// Records waiting to be committed together (see [`Store::put`]).
     group: std::sync::Mutex<Group>,
@@ -104,19 +31,13 @@ struct Group {
     failed: std::collections::HashMap<u64, StoreError>,
 }
 
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-impl Store {
+impl Embedded {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        let db =
-            Database::create(path).map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
+        let db = Database::create(path)
+            .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
         let tx = db.begin_write().map_err(err)?;
         tx.open_table(GOALS).map_err(err)?;
         tx.open_table(TOKENS).map_err(err)?;
@@ -321,10 +242,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bridge.redb");
         {
-            let store = Store::open(&path).unwrap();
+            let store = Embedded::open(&path).unwrap();
             store.put("g1", &record(Stage::Executing)).unwrap();
         }
-        let store = Store::open(&path).unwrap();
+        let store = Embedded::open(&path).unwrap();
         assert_eq!(store.get("g1").unwrap().unwrap().stage, Stage::Executing);
         assert!(store.get("g2").unwrap().is_none());
         assert_eq!(store.all().unwrap().len(), 1);
@@ -342,7 +263,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("b.redb");
         {
-            let store = std::sync::Arc::new(Store::open(&path).unwrap());
+            let store = std::sync::Arc::new(Embedded::open(&path).unwrap());
             let threads: Vec<_> = (0..8)
                 .map(|t| {
                     let store = store.clone();
@@ -362,7 +283,7 @@ mod tests {
                 t.join().unwrap();
             }
         }
-        let store = Store::open(&path).unwrap();
+        let store = Embedded::open(&path).unwrap();
         let all = store.all().unwrap();
         assert_eq!(all.len(), 200);
         assert!(all.iter().all(|(_, r)| r.stage == Stage::Done));
@@ -371,7 +292,7 @@ mod tests {
     #[test]
     fn a_token_is_spent_once_and_not_after_it_expires() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("b.redb")).unwrap();
+        let store = Embedded::open(&dir.path().join("b.redb")).unwrap();
         let token = Token {
             goal_id: "g".into(),
             goal: "unlock the front door".into(),
@@ -409,7 +330,7 @@ mod tests {
     #[test]
     fn pruning_forgets_only_old_finished_goals() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("b.redb")).unwrap();
+        let store = Embedded::open(&dir.path().join("b.redb")).unwrap();
         let mut old = record(Stage::Done);
         old.received_ms = 1;
         store.put("old", &old).unwrap();
