@@ -217,10 +217,13 @@ pub async fn run(
     let mut options = config.options.clone();
     options.clean_session = false;
     let goals_filter = match &config.share {
-        // One client per instance, each with its own persistent session;
-        // the broker hands each goal to one member of the group.
+        // One client per instance; the broker hands each goal to one
+        // member of the group. Clean sessions: a persistent one goes on
+        // taking its share of the goals while its instance is down (EMQX
+        // queues them there), where no other instance can reach them.
         Some(group) => {
             options.client_id = format!("giot-bridge-{}-{}", config.agent, config.instance);
+            options.clean_session = true;
             format!("$share/{group}/{}", topics.goals)
         }
         None => {

@@ -106,6 +106,13 @@ pub fn run(args: BridgeArgs) -> Result<ExitCode> {
         ))
         .into());
     }
+    if args.share.is_some() && !matches!(store, bridge::store::Location::Postgres(_)) {
+        return Err(ConfigError::new(
+            "--share needs a shared store, --store postgres://… (or GIOT_BRIDGE_STORE): \
+             instances with store files of their own would not know each other's goals",
+        )
+        .into());
+    }
     // Each bridge keeps its schedules and rules in a file: beside its store
     // file, or, for a shared store, per instance (they are not shared yet).
     let beside = |ext: &str, default: fn(&str) -> std::path::PathBuf| match &store {

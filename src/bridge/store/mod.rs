@@ -87,7 +87,7 @@ pub struct Token {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database failed (I/O, connection, a corrupt record).
-    #[error("bridge store: {0}")]
+    #[error("{0}")]
     Backend(String),
     /// Another bridge instance took the goal over (this one's lease ran
     /// out); this one must not publish its commands or its result.
