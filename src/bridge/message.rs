@@ -47,6 +47,10 @@ pub struct GoalResult {
     /// For a confirmation: the id of the goal it confirmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirms: Option<String>,
+    /// The bridge instance that answered, when several share the goals
+    /// (`--share`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 impl GoalResult {
@@ -57,6 +61,7 @@ impl GoalResult {
             confirm_token: None,
             confirm_expires_s: None,
             confirms: None,
+            instance: None,
         }
     }
 

@@ -13,6 +13,7 @@
 //! flight, and a flood beyond that gets `rejected: overloaded` answers
 //! instead of silent drops.
 
+pub mod keep;
 pub mod message;
 pub mod store;
 
@@ -120,6 +121,10 @@ struct Metrics {
     latency_ms: BTreeMap<String, f64>,
     reconnects: u64,
     uptime_s: u64,
+    /// With a shared store: whether this instance runs the schedules and
+    /// rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keeper: Option<bool>,
     #[serde(skip)]
     latencies: Vec<f64>,
 }
@@ -134,6 +139,9 @@ struct Shared {
     driver: Driver,
     /// Goals accepted and not yet answered.
     in_flight: AtomicUsize,
+    /// With a shared store: the schedules and rules shared with the other
+    /// instances, and whether this one runs them.
+    keeper: Option<tokio::sync::Mutex<keep::Keeper>>,
 }
 
 enum Job {
@@ -296,10 +304,23 @@ pub async fn run(
             config.rules.display()
         );
     }
+    // With a shared store one instance runs the schedules and rules (the
+    // keeper); until this one knows it is, it only keeps them.
+    let keeper = match &config.store {
+        store::Location::Postgres(url) => Some(tokio::sync::Mutex::new(keep::Keeper::new(
+            url,
+            &config.agent,
+            config.schedules.clone(),
+            config.rules.clone(),
+        ))),
+        store::Location::File(_) => None,
+    };
+    let fires = keeper.is_none();
     let _ = driver
         .with_session(move |session| {
             session.set_schedules(schedules);
             session.set_rules(rules);
+            session.set_fires(fires);
         })
         .await;
     let shared = Arc::new(Shared {
@@ -310,7 +331,11 @@ pub async fn run(
         driver,
         in_flight: AtomicUsize::new(0),
         config,
+        keeper,
     });
+    if shared.keeper.is_some() {
+        keep_round(&shared).await;
+    }
 
     // Work found unfinished in the store comes first.
     let mut tasks = JoinSet::new();
@@ -321,6 +346,17 @@ pub async fn run(
     // A shared store: renew this instance's lease, and take over the goals
     // of instances whose lease ran out.
     let (orphans_tx, mut orphans) = mpsc::unbounded_channel();
+    let keep_task = shared.keeper.is_some().then(|| {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                keep_round(&shared).await;
+            }
+        })
+    });
     let lease_task = shared.store.is_shared().then(|| {
         let store = shared.store.clone();
         let every = shared.config.lease / 4;
@@ -368,7 +404,10 @@ pub async fn run(
                     .map(|s| s.id.clone())
                     .or_else(|| report.outcome.rule.as_ref().map(|r| r.id.clone()));
                 if let Some(id) = id {
-                    let result = GoalResult::new(&id, report.outcome);
+                    let mut result = GoalResult::new(&id, report.outcome);
+                    if shared.config.share.is_some() {
+                        result.instance = Some(shared.config.instance.clone());
+                    }
                     publish_result(&shared, &id, &result).await;
                 }
             }
@@ -427,6 +466,9 @@ pub async fn run(
     if let Some(task) = lease_task {
         task.abort();
     }
+    if let Some(task) = keep_task {
+        task.abort();
+    }
     // What is left unfinished is taken over at once, not after the lease.
     if let Err(e) = shared.store.release().await {
         tracing::warn!("cannot end this instance's lease: {e}");
@@ -443,6 +485,65 @@ pub async fn run(
         tracing::warn!("the driver did not stop within 5 s");
     }
     Ok(())
+}
+
+/// One round of the shared schedules and rules: this instance's changes to
+/// the store, the others' to this session, and whether it runs them.
+async fn keep_round(shared: &Shared) {
+    let Some(keeper) = &shared.keeper else {
+        return;
+    };
+    let mut k = keeper.lock().await;
+    let changes = match k.sync().await {
+        Ok(changes) => changes,
+        Err(e) => {
+            tracing::warn!("cannot share the schedules and rules: {e}");
+            keep::Changes::default()
+        }
+    };
+    let fires = k.is_keeper();
+    let taken = shared
+        .driver
+        .with_session(move |session| {
+            fn current<T: Serialize>(list: Vec<&T>) -> Vec<Value> {
+                list.into_iter()
+                    .filter_map(|x| serde_json::to_value(x).ok())
+                    .collect()
+            }
+            fn typed<T: serde::de::DeserializeOwned>(list: &[Value]) -> Vec<T> {
+                list.iter()
+                    .filter_map(|v| serde_json::from_value(v.clone()).ok())
+                    .collect()
+            }
+            // Only over the lists the store's were merged with: a change
+            // the session made since goes to the store first.
+            let mut took = (None, None);
+            if let Some(stored) = changes.schedules
+                && keep::by_id(&current(session.schedules())) == stored.over
+            {
+                session.set_schedules(typed(&stored.list));
+                took.0 = Some(stored.list);
+            }
+            if let Some(stored) = changes.rules
+                && keep::by_id(&current(session.rules())) == stored.over
+            {
+                session.set_rules(typed(&stored.list));
+                took.1 = Some(stored.list);
+            }
+            if session.fires() != fires {
+                session.set_fires(fires);
+            }
+            took
+        })
+        .await;
+    if let Ok((schedules, rules)) = taken {
+        if let Some(list) = schedules {
+            k.took_schedules(&list);
+        }
+        if let Some(list) = rules {
+            k.took_rules(&list);
+        }
+    }
 }
 
 /// Spawns the jobs for unfinished goals now this instance's: `accepted`
@@ -463,8 +564,13 @@ fn resume(shared: &Arc<Shared>, tasks: &mut JoinSet<()>, goals: Vec<(String, Rec
 }
 
 async fn publish_metrics(shared: &Shared, started: Instant) {
+    let keeper = match &shared.keeper {
+        Some(k) => k.lock().await.is_keeper().into(),
+        None => None,
+    };
     let text = {
         let mut m = shared.metrics.lock().expect("metrics");
+        m.keeper = keeper;
         m.queue = shared.in_flight.load(Ordering::Relaxed);
         m.uptime_s = started.elapsed().as_secs();
         let lat: Vec<u64> = m.latencies.iter().map(|&x| (x * 1000.0) as u64).collect();
@@ -745,7 +851,10 @@ async fn handle(shared: Arc<Shared>, job: Job) {
             &format!("the bridge cannot read its record: {e}"),
         )),
     };
-    if let Some(result) = result {
+    if let Some(mut result) = result {
+        if shared.config.share.is_some() {
+            result.instance = Some(shared.config.instance.clone());
+        }
         let status = result.outcome.status.as_str();
         {
             let mut m = shared.metrics.lock().expect("metrics");
@@ -776,6 +885,11 @@ async fn handle(shared: Arc<Shared>, job: Job) {
         };
         record.stage = Stage::Done;
         record.result = Some(result.clone());
+        // A schedule or rule just made is in the shared store before its
+        // answer goes out: this instance may die the moment after.
+        if matches!(result.outcome.status, Status::Scheduled | Status::Rule) {
+            keep_round(&shared).await;
+        }
         match shared.store.put(&id, &record).await {
             Ok(()) => publish_result(&shared, &id, &result).await,
             // The instance that took the goal over answers it.

@@ -99,6 +99,9 @@ pub struct Session {
     scheduled: u64,
     /// Standing rules, by id.
     rules: BTreeMap<String, Rule>,
+    /// Whether this session runs its schedules and rules when they are due
+    /// (see [`Session::set_fires`]).
+    fires: bool,
 }
 
 /// Goal ids from here up are goals started by schedules.
@@ -130,7 +133,22 @@ impl Session {
             wall: None,
             scheduled: 0,
             rules: BTreeMap::new(),
+            fires: true,
         }
+    }
+
+    /// Whether this session runs the schedules and rules it keeps (the
+    /// default), or only keeps them: of several bridge instances sharing
+    /// their schedules and rules, one runs them (the keeper) and the others
+    /// hold copies, kept in step through the shared store, ready to take
+    /// over.
+    pub fn set_fires(&mut self, fires: bool) {
+        self.fires = fires;
+    }
+
+    /// Whether this session runs its schedules and rules.
+    pub fn fires(&self) -> bool {
+        self.fires
     }
 
     /// Goals wait for the model, which is loading.
@@ -564,7 +582,7 @@ impl Session {
         let Some(wall) = self.wall_at(now) else {
             return;
         };
-        if !self.config.keeps_schedules {
+        if !self.config.keeps_schedules || !self.fires {
             return;
         }
         let due: Vec<String> = self
@@ -822,7 +840,7 @@ impl Session {
     /// reports there (a message on any other topic changes no reading of
     /// theirs); on a clock tick, all (a rule resting may act now).
     fn evaluate_rules(&mut self, now: Now, topic: Option<&str>, out: &mut Vec<Effect>) {
-        if self.rules.is_empty() || !self.config.keeps_schedules {
+        if self.rules.is_empty() || !self.config.keeps_schedules || !self.fires {
             return;
         }
         let Some(wall) = self.wall_at(now).map(|w| w.timestamp()) else {

@@ -520,6 +520,25 @@ fn a_delayed_goal_is_kept_then_run_once_when_the_clock_reaches_it() {
 }
 
 #[test]
+fn a_session_that_only_keeps_schedules_takes_them_but_runs_none_until_it_fires() {
+    let mut s = keeping_schedules();
+    s.set_fires(false);
+    let t0 = Instant::now();
+    s.handle(wall(0), t0);
+    let fx = s.handle(goal(1, "turn on the desk lamp in 10 minutes"), t0);
+    assert_eq!(reports(&fx)[0].status, Status::Scheduled);
+    assert_eq!(saved(&fx), Some(1));
+    let fx = s.handle(wall(11 * 60), t0);
+    assert!(published(&fx).is_empty(), "another instance runs it");
+    assert_eq!(s.schedules().len(), 1, "kept, not run");
+    // Made the keeper, it runs what is due (late, once).
+    s.set_fires(true);
+    let fx = s.handle(wall(11 * 60 + 1), t0);
+    assert_eq!(published(&fx).len(), 1);
+    assert!(published(&s.handle(wall(12 * 60), t0)).is_empty(), "once");
+}
+
+#[test]
 fn a_recurring_goal_moves_to_its_next_day_and_a_confirm_device_asks_then() {
     let mut s = keeping_schedules();
     let t0 = Instant::now();

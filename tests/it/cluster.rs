@@ -13,8 +13,10 @@ use serde_json::{Value, json};
 
 use super::bridge::{Client, start_bridge};
 use super::harness::{
-    Mosquitto, Postgres, Process, assert_ledger_verifies, demo_registry, spawn_sim,
+    Mosquitto, Postgres, Process, assert_ledger_verifies, demo_registry, spawn_sim, spawn_sim_with,
 };
+use super::rules::{Cellar, RULE, fired, fleet_without_sensor, result};
+use super::schedule::{Commands, scheduled};
 
 fn record(goal: &str) -> Record {
     Record {
@@ -379,4 +381,192 @@ async fn three_bridges_share_a_burst_and_one_killed_loses_no_goal_and_repeats_no
             assert_ledger_verifies(&ledger);
         }
     }
+}
+
+/// An instance of group `g` on the shared store, with files of its own.
+fn instance(broker: &str, pg: &Postgres, dir: &Path, name: &str) -> Process {
+    instance_with(broker, pg, dir, name, &[])
+}
+
+fn instance_with(broker: &str, pg: &Postgres, dir: &Path, name: &str, extra: &[&str]) -> Process {
+    let file = |ext: &str| dir.join(format!("{name}.{ext}"));
+    Process(start_bridge(
+        broker,
+        Path::new(&pg.url),
+        &[
+            "--share",
+            "g",
+            "--instance",
+            name,
+            "--lease",
+            "2",
+            "--time-zone",
+            "Europe/Berlin",
+            "--ledger",
+            file("ledger").to_str().unwrap(),
+            "--schedules",
+            file("schedules.json").to_str().unwrap(),
+            "--rules",
+            file("rules.json").to_str().unwrap(),
+        ]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect::<Vec<_>>(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_made_through_one_instance_runs_once_after_that_instance_is_killed() {
+    let pg = Postgres::start();
+    let broker = Mosquitto::start();
+    let _sim = spawn_sim(&broker.url(), "5");
+    let dir = tempfile::tempdir().unwrap();
+    let mut client = Client::start(&broker.url()).await;
+    let mut commands = Commands::watch(&broker.url()).await;
+    let mut status = Link::start(
+        &ConnectOptions::new(broker.url(), "status-watch"),
+        vec!["giot/operator/instances/+/status".into()],
+    )
+    .unwrap();
+
+    // Made through b1, alone: b1 keeps it and is the one to run it.
+    let mut b1 = instance(&broker.url(), &pg, dir.path(), "b1");
+    until_online(&mut status, &["b1"]).await;
+    let result = scheduled(
+        &mut client,
+        "later-1",
+        "turn on the hall light in 20 seconds",
+    )
+    .await;
+    assert_eq!(result["instance"], "b1", "{result}");
+    let sid = result["schedule"]["id"].as_str().unwrap().to_string();
+
+    // b2 joins; b1 dies before the time comes.
+    let _b2 = instance(&broker.url(), &pg, dir.path(), "b2");
+    until_online(&mut status, &["b2"]).await;
+    b1.0.kill().unwrap();
+    b1.0.wait().unwrap();
+    assert_eq!(commands.settle(Duration::from_millis(200)).await, 0);
+
+    // b2 takes over the schedules and runs it, once.
+    assert!(
+        client
+            .pump_until(Duration::from_secs(40), |c| c.results.contains_key(&sid))
+            .await,
+        "schedule {sid} did not run after b1 was killed"
+    );
+    let ran = &client.results[&sid][0];
+    assert_eq!(ran["status"], "executed", "{ran}");
+    assert_eq!(ran["instance"], "b2", "{ran}");
+    assert_eq!(commands.settle(Duration::from_secs(3)).await, 1, "run once");
+    assert_eq!(client.results[&sid].len(), 1);
+
+    // A schedule made through b2 now is kept in the store too: b1,
+    // restarted, has it, and it runs once (by whichever is the keeper).
+    let result = scheduled(
+        &mut client,
+        "later-2",
+        "turn off the hall light in 6 seconds",
+    )
+    .await;
+    let sid = result["schedule"]["id"].as_str().unwrap().to_string();
+    let _b1 = instance(&broker.url(), &pg, dir.path(), "b1");
+    until_online(&mut status, &["b1"]).await;
+    assert!(
+        client
+            .pump_until(Duration::from_secs(30), |c| c.results.contains_key(&sid))
+            .await,
+        "schedule {sid} did not run"
+    );
+    assert_eq!(commands.settle(Duration::from_secs(3)).await, 2, "run once");
+    assert_eq!(client.results[&sid].len(), 1);
+    let kept = std::fs::read_to_string(dir.path().join("b1.schedules.json")).unwrap();
+    assert_eq!(kept.trim(), "[]", "b1's copy lost the one-off that ran");
+}
+
+/// The instance whose metrics say it runs the schedules and rules.
+async fn keeper(metrics: &mut Link) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match tokio::time::timeout_at(deadline, metrics.recv()).await {
+            Ok(Some(LinkEvent::Message { topic, payload, .. })) => {
+                let m: Value = serde_json::from_slice(&payload).unwrap_or_default();
+                if m["keeper"] == true
+                    && let Some(name) = topic
+                        .strip_prefix("giot/operator/instances/")
+                        .and_then(|t| t.strip_suffix("/metrics"))
+                {
+                    return name.to_string();
+                }
+            }
+            Ok(Some(_)) => {}
+            _ => panic!("no instance says it is the keeper"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rule_armed_through_any_instance_acts_once_per_crossing_and_after_its_keeper_dies() {
+    let pg = Postgres::start();
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let _sim = spawn_sim_with(&broker.url(), "5", &fleet_without_sensor(dir.path()));
+    let mut client = Client::start(&broker.url()).await;
+    let mut cellar = Cellar::start(&broker.url()).await;
+    cellar.humidity(50.0).await;
+    let mut status = Link::start(
+        &ConnectOptions::new(broker.url(), "status-watch"),
+        vec!["giot/operator/instances/+/status".into()],
+    )
+    .unwrap();
+    let names = ["b1", "b2", "b3"];
+    let mut bridges: HashMap<&str, Process> = names
+        .iter()
+        .map(|n| {
+            let p = instance_with(&broker.url(), &pg, dir.path(), n, &["--rule-interval", "1"]);
+            (*n, p)
+        })
+        .collect();
+    until_online(&mut status, &names).await;
+
+    // Asked by one instance, confirmed through whichever gets the yes.
+    client.send(&json!({"id": "rule-1", "goal": RULE})).await;
+    let asked = result(&mut client, "rule-1").await;
+    assert_eq!(asked["status"], "needs_confirmation", "{asked}");
+    let token = asked["confirm_token"].as_str().unwrap();
+    client
+        .send(&json!({"id": "rule-1-yes", "confirm": token}))
+        .await;
+    let armed = result(&mut client, "rule-1-yes").await;
+    assert_eq!(armed["status"], "rule", "{armed}");
+    let rule = armed["rule"]["id"].as_str().unwrap().to_string();
+
+    // Every instance sees the sensor; one acts, once.
+    cellar.humidity(72.0).await;
+    let on = fired(&mut client, &rule, 1).await;
+    assert_eq!(on["actions"][0]["value"], "on", "{on}");
+    cellar.humidity(75.0).await;
+    assert_eq!(cellar.settle(Duration::from_secs(3)).await, ["on"]);
+    assert_eq!(client.results[&rule].len(), 1);
+
+    // The keeper dies; the next crossing is acted on once, by another.
+    let mut metrics = Link::start(
+        &ConnectOptions::new(broker.url(), "metrics-watch"),
+        vec!["giot/operator/instances/+/metrics".into()],
+    )
+    .unwrap();
+    let first = keeper(&mut metrics).await;
+    assert_eq!(on["instance"], json!(first), "{on}");
+    let mut dead = bridges.remove(first.as_str()).unwrap();
+    dead.0.kill().unwrap();
+    dead.0.wait().unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cellar.humidity(55.0).await;
+    let off = fired(&mut client, &rule, 2).await;
+    assert_eq!(off["actions"][0]["value"], "off", "{off}");
+    assert_ne!(off["instance"], json!(first), "{off}");
+    cellar.humidity(50.0).await;
+    assert_eq!(cellar.settle(Duration::from_secs(3)).await, ["on", "off"]);
+    assert_eq!(client.results[&rule].len(), 2);
 }

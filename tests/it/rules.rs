@@ -17,19 +17,19 @@ use super::harness::{
     Mosquitto, Process, assert_ledger_verifies, demo_devices, giot, spawn_sim_with,
 };
 
-const SENSOR: &str = "home/cellar/climate_sensor/state";
+pub(super) const SENSOR: &str = "home/cellar/climate_sensor/state";
 const DEHUMIDIFIER_SET: &str = "home/cellar/dehumidifier_plug/set";
-const RULE: &str =
+pub(super) const RULE: &str =
     "if the cellar humidity goes above 70%, switch on the dehumidifier, and off again below 60%";
 
 /// The sensor (the test) and what the dehumidifier is told.
-struct Cellar {
+pub(super) struct Cellar {
     link: Link,
     commands: Vec<String>,
 }
 
 impl Cellar {
-    async fn start(url: &str) -> Self {
+    pub(super) async fn start(url: &str) -> Self {
         let mut link = Link::start(
             &ConnectOptions::new(url, "cellar"),
             vec![DEHUMIDIFIER_SET.into()],
@@ -45,7 +45,7 @@ impl Cellar {
     }
 
     /// Publishes a humidity reading (retained, as sensors do).
-    async fn humidity(&self, value: f64) {
+    pub(super) async fn humidity(&self, value: f64) {
         self.link
             .publish(
                 SENSOR,
@@ -57,7 +57,7 @@ impl Cellar {
     }
 
     /// The commands that arrived within `wait`, all of them so far.
-    async fn settle(&mut self, wait: Duration) -> &[String] {
+    pub(super) async fn settle(&mut self, wait: Duration) -> &[String] {
         let deadline = tokio::time::Instant::now() + wait;
         while let Ok(Some(event)) = tokio::time::timeout_at(deadline, self.link.recv()).await {
             if let LinkEvent::Message { topic, payload, .. } = event
@@ -73,7 +73,7 @@ impl Cellar {
 
 /// The demo fleet without its cellar sensor, for the simulator: the test
 /// publishes that sensor's readings itself.
-fn fleet_without_sensor(dir: &Path) -> std::path::PathBuf {
+pub(super) fn fleet_without_sensor(dir: &Path) -> std::path::PathBuf {
     let text = std::fs::read_to_string(demo_devices()).unwrap();
     let start = text.find("  - id: cellar_sensor").unwrap();
     let end = start + 5 + text[start + 5..].find("  - id:").unwrap();
@@ -91,7 +91,7 @@ fn bridge(url: &str, store: &Path, ledger: &Path) -> Process {
     ))
 }
 
-async fn result(client: &mut Client, id: &str) -> Value {
+pub(super) async fn result(client: &mut Client, id: &str) -> Value {
     assert!(
         client
             .pump_until(Duration::from_secs(30), |c| c.results.contains_key(id))
@@ -102,7 +102,7 @@ async fn result(client: &mut Client, id: &str) -> Value {
 }
 
 /// Waits for the `n`th result published under the rule's id.
-async fn fired(client: &mut Client, rule: &str, n: usize) -> Value {
+pub(super) async fn fired(client: &mut Client, rule: &str, n: usize) -> Value {
     assert!(
         client
             .pump_until(Duration::from_secs(20), |c| c

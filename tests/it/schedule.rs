@@ -15,10 +15,10 @@ use super::harness::{Mosquitto, Process, giot, spawn_sim};
 const HALL_SET: &str = "home/hallway/ceiling_light/set";
 
 /// Counts the commands published to the hall light.
-struct Commands(Link, usize);
+pub(super) struct Commands(Link, usize);
 
 impl Commands {
-    async fn watch(url: &str) -> Self {
+    pub(super) async fn watch(url: &str) -> Self {
         let mut link = Link::start(
             &ConnectOptions::new(url, "watch-commands"),
             vec![HALL_SET.into()],
@@ -31,7 +31,7 @@ impl Commands {
     }
 
     /// Takes what arrived within `wait`.
-    async fn settle(&mut self, wait: Duration) -> usize {
+    pub(super) async fn settle(&mut self, wait: Duration) -> usize {
         let deadline = tokio::time::Instant::now() + wait;
         while let Ok(Some(event)) = tokio::time::timeout_at(deadline, self.0.recv()).await {
             if let LinkEvent::Message { topic, .. } = event
@@ -44,7 +44,7 @@ impl Commands {
     }
 }
 
-async fn scheduled(client: &mut Client, id: &str, goal: &str) -> Value {
+pub(super) async fn scheduled(client: &mut Client, id: &str, goal: &str) -> Value {
     client.send(&json!({"id": id, "goal": goal})).await;
     assert!(
         client

@@ -30,9 +30,10 @@ use tokio_postgres::{Client, NoTls};
 use super::{Record, Stage, StoreError, Token, err};
 
 /// The schema, one entry per version; a version once released never changes.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "CREATE FUNCTION giot_now_ms() RETURNS bigint LANGUAGE sql VOLATILE
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "CREATE FUNCTION giot_now_ms() RETURNS bigint LANGUAGE sql VOLATILE
          AS $$ SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;
      CREATE TABLE giot_goals (
          agent text NOT NULL,
@@ -55,7 +56,22 @@ const MIGRATIONS: &[(i32, &str)] = &[(
          id text NOT NULL,
          alive_until_ms bigint NOT NULL,
          PRIMARY KEY (agent, id));",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE giot_kept (
+             agent text NOT NULL,
+             kind text NOT NULL,
+             id text NOT NULL,
+             record text NOT NULL,
+             PRIMARY KEY (agent, kind, id));
+         CREATE TABLE giot_kept_versions (
+             agent text NOT NULL,
+             kind text NOT NULL,
+             version bigint NOT NULL,
+             PRIMARY KEY (agent, kind));",
+    ),
+];
 
 /// One bridge instance's connection to the shared store.
 pub struct Postgres {
@@ -78,11 +94,11 @@ fn stage_name(stage: Stage) -> &'static str {
 }
 
 /// A PostgreSQL error with its cause (the server's message, or the I/O error).
-fn pg(e: tokio_postgres::Error) -> StoreError {
+pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
     StoreError::Backend(crate::error_chain(&e))
 }
 
-async fn connect(url: &str) -> Result<Client, StoreError> {
+pub(crate) async fn connect(url: &str) -> Result<Client, StoreError> {
     let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(|e| {
         StoreError::Backend(format!(
             "cannot connect to PostgreSQL: {}",
