@@ -2,15 +2,17 @@
 //! bursts, broker and bridge crashes, hostile input.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use giot::bridge::store::{Embedded, Stage};
+use giot::bridge::store::{Location, Stage, Store};
 use giot::mqtt::{ConnectOptions, Link, LinkEvent};
 use serde_json::{Value, json};
 
-use super::harness::{Mosquitto, Process, Watcher, demo_devices, demo_registry, giot, spawn_sim};
+use super::harness::{
+    Mosquitto, Postgres, Process, Watcher, demo_devices, demo_registry, giot, spawn_sim,
+};
 use super::llm::model_path;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -147,33 +149,104 @@ struct Setup {
     broker: Mosquitto,
     _sim: Process,
     dir: tempfile::TempDir,
-    store: PathBuf,
+    /// `--store`: a redb file, or a PostgreSQL URL.
+    store: String,
+    _postgres: Option<Postgres>,
     client: Client,
+}
+
+/// Runs a reliability test on each store: `NAME::embedded` with a redb
+/// file, `NAME::postgres` with a PostgreSQL server of its own.
+macro_rules! on_both_stores {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread")]
+            async fn embedded() {
+                super::$name(super::Setup::new().await).await
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn postgres() {
+                super::$name(super::Setup::postgres().await).await
+            }
+        }
+    };
 }
 
 impl Setup {
     async fn new() -> Self {
+        Self::with(None).await
+    }
+
+    async fn postgres() -> Self {
+        Self::with(Some(Postgres::start())).await
+    }
+
+    async fn with(postgres: Option<Postgres>) -> Self {
         let broker = Mosquitto::start();
         let sim = spawn_sim(&broker.url(), "5");
         let dir = tempfile::tempdir().unwrap();
-        let store = dir.path().join("bridge.redb");
+        let store = match &postgres {
+            Some(pg) => pg.url.clone(),
+            None => dir.path().join("bridge.redb").display().to_string(),
+        };
         let client = Client::start(&broker.url()).await;
         Self {
             broker,
             _sim: sim,
             dir,
             store,
+            _postgres: postgres,
             client,
         }
     }
 
-    /// Starts a bridge and waits until it is online.
     /// A bridge on the setup's broker and store, killed on drop (a test
-    /// that panics leaves no bridge running).
+    /// that panics leaves no bridge running), once it is online.
     async fn bridge(&mut self, extra: &[&str]) -> Process {
-        let bridge = Process(start_bridge(&self.broker.url(), &self.store, extra));
+        let schedules = self.dir.path().join("bridge.schedules.json");
+        let rules = self.dir.path().join("bridge.rules.json");
+        let mut args = extra.to_vec();
+        args.extend([
+            "--schedules",
+            schedules.to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+        ]);
+        let bridge = Process(start_bridge(
+            &self.broker.url(),
+            Path::new(&self.store),
+            &args,
+        ));
         self.client.wait_online().await;
         bridge
+    }
+
+    /// Every goal's stage, executions and status, from the store (once
+    /// the bridge has stopped: a redb file has one process at a time).
+    async fn executions(&self) -> HashMap<String, (Stage, u32, String)> {
+        let store = Store::open(
+            &Location::parse(&self.store),
+            "operator",
+            "test",
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        store
+            .all()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(id, r)| {
+                let status = r
+                    .result
+                    .as_ref()
+                    .map_or("", |r| r.outcome.status.as_str())
+                    .to_string();
+                (id, (r.stage, r.executions, status))
+            })
+            .collect()
     }
 }
 
@@ -187,23 +260,6 @@ pub(super) async fn stop(mut bridge: Process) {
         status.success(),
         "SIGTERM must stop the bridge cleanly: {status}"
     );
-}
-
-fn executions(store: &Path) -> HashMap<String, (Stage, u32, String)> {
-    let store = Embedded::open(store).unwrap();
-    store
-        .all()
-        .unwrap()
-        .into_iter()
-        .map(|(id, r)| {
-            let status = r
-                .result
-                .as_ref()
-                .map_or("", |r| r.outcome.status.as_str())
-                .to_string();
-            (id, (r.stage, r.executions, status))
-        })
-        .collect()
 }
 
 async fn send_missing(client: &Client, goals: &[(String, String, &'static str, Value)]) {
@@ -245,9 +301,7 @@ async fn assert_devices_show(url: &str, goals: &[(String, String, &'static str, 
         .await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_burst_of_200_goals_gets_exactly_one_result_each() {
-    let mut s = Setup::new().await;
+async fn a_burst_of_200_goals_gets_exactly_one_result_each(mut s: Setup) {
     let bridge = s.bridge(&[]).await;
     let goals = [
         "turn on the hall light",
@@ -277,9 +331,7 @@ async fn a_burst_of_200_goals_gets_exactly_one_result_each() {
     stop(bridge).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_broker_killed_mid_run_loses_no_goal_and_repeats_none() {
-    let mut s = Setup::new().await;
+async fn a_broker_killed_mid_run_loses_no_goal_and_repeats_none(mut s: Setup) {
     let bridge = s.bridge(&[]).await;
     let goals = distinct_goals("k");
     send_missing(&s.client, &goals).await;
@@ -295,7 +347,7 @@ async fn a_broker_killed_mid_run_loses_no_goal_and_repeats_none() {
     }
     assert_devices_show(&s.broker.url(), &goals).await;
     stop(bridge).await;
-    let record = executions(&s.store);
+    let record = s.executions().await;
     for (id, ..) in &goals {
         let (stage, runs, status) = &record[id];
         assert_eq!(*stage, Stage::Done, "{id}");
@@ -304,9 +356,7 @@ async fn a_broker_killed_mid_run_loses_no_goal_and_repeats_none() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_bridge_killed_mid_run_and_restarted_loses_no_goal_and_repeats_none() {
-    let mut s = Setup::new().await;
+async fn a_bridge_killed_mid_run_and_restarted_loses_no_goal_and_repeats_none(mut s: Setup) {
     let mut bridge = s.bridge(&[]).await;
     let goals = distinct_goals("r");
     send_missing(&s.client, &goals).await;
@@ -316,7 +366,7 @@ async fn a_bridge_killed_mid_run_and_restarted_loses_no_goal_and_repeats_none() 
     let bridge = s.bridge(&[]).await;
     until_all_answered(&mut s.client, &goals).await;
     stop(bridge).await;
-    let records = executions(&s.store);
+    let records = s.executions().await;
     for (id, (stage, runs, status)) in &records {
         assert_eq!(*stage, Stage::Done, "{id}");
         assert!(*runs <= 1, "{id} was executed {runs} times");
@@ -336,9 +386,9 @@ async fn a_bridge_killed_mid_run_and_restarted_loses_no_goal_and_repeats_none() 
     assert_devices_show(&s.broker.url(), &executed).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn malformed_and_unsigned_goals_are_answered_or_dropped_and_the_bridge_keeps_serving() {
-    let mut s = Setup::new().await;
+async fn malformed_and_unsigned_goals_are_answered_or_dropped_and_the_bridge_keeps_serving(
+    mut s: Setup,
+) {
     let key_file = s.dir.path().join("goal.key");
     let key = [42u8; 32];
     std::fs::write(&key_file, key).unwrap();
@@ -379,13 +429,11 @@ async fn malformed_and_unsigned_goals_are_answered_or_dropped_and_the_bridge_kee
     assert_eq!(s.client.results["forged"][0]["reason"], "bad signature");
     assert_eq!(s.client.results["signed"][0]["status"], "executed");
     stop(bridge).await;
-    let record = executions(&s.store);
+    let record = s.executions().await;
     assert!(!record.contains_key("unsigned") && !record.contains_key("forged"));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_confirmation_token_runs_the_plan_once() {
-    let mut s = Setup::new().await;
+async fn a_confirmation_token_runs_the_plan_once(mut s: Setup) {
     let bridge = s.bridge(&[]).await;
     s.client
         .send(&json!({"id": "ask", "goal": "unlock the front door"}))
@@ -421,9 +469,7 @@ async fn a_confirmation_token_runs_the_plan_once() {
     stop(bridge).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_flood_beyond_the_queue_is_answered_overloaded_not_dropped() {
-    let mut s = Setup::new().await;
+async fn a_flood_beyond_the_queue_is_answered_overloaded_not_dropped(mut s: Setup) {
     let bridge = s.bridge(&["--queue", "2"]).await;
     for i in 0..60 {
         s.client
@@ -521,12 +567,11 @@ async fn market_goals_work_over_the_bridge_and_a_menu_needs_a_confirmation_token
 /// recorded, and a third party replaying it with `dry_run: false` is
 /// refused (the signature covers every field), while the exact replay is
 /// answered from the record.
-#[tokio::test(flavor = "multi_thread")]
-async fn kind9_a_replayed_overloaded_goal_with_dry_run_changed_is_refused_and_answered_from_the_record()
- {
+async fn kind9_a_replayed_overloaded_goal_with_dry_run_changed_is_refused_and_answered_from_the_record(
+    mut s: Setup,
+) {
     use giot::bridge::message::GoalMessage;
 
-    let mut s = Setup::new().await;
     let key_file = s.dir.path().join("goal.key");
     let key = [7u8; 32];
     std::fs::write(&key_file, key).unwrap();
@@ -578,7 +623,7 @@ async fn kind9_a_replayed_overloaded_goal_with_dry_run_changed_is_refused_and_an
         "{answers:?}"
     );
     stop(bridge).await;
-    let (stage, runs, status) = executions(&s.store)[&id].clone();
+    let (stage, runs, status) = s.executions().await[&id].clone();
     assert_eq!((stage, runs, status.as_str()), (Stage::Done, 0, "rejected"));
 }
 
@@ -672,8 +717,19 @@ async fn kind5_kind8_hostile_retained_messages_do_not_make_the_bridge_reconnect_
     }
     assert_eq!(metrics["reconnects"], 0, "{metrics}");
     stop(bridge).await;
-    let record = executions(&s.store);
+    let record = s.executions().await;
     for (id, ..) in goals {
         assert_eq!(record[id].1, 1, "{id} ran {} times", record[id].1);
     }
 }
+
+// The reliability tests above, on the embedded store and on PostgreSQL.
+on_both_stores!(a_burst_of_200_goals_gets_exactly_one_result_each);
+on_both_stores!(a_broker_killed_mid_run_loses_no_goal_and_repeats_none);
+on_both_stores!(a_bridge_killed_mid_run_and_restarted_loses_no_goal_and_repeats_none);
+on_both_stores!(malformed_and_unsigned_goals_are_answered_or_dropped_and_the_bridge_keeps_serving);
+on_both_stores!(a_confirmation_token_runs_the_plan_once);
+on_both_stores!(a_flood_beyond_the_queue_is_answered_overloaded_not_dropped);
+on_both_stores!(
+    kind9_a_replayed_overloaded_goal_with_dry_run_changed_is_refused_and_answered_from_the_record
+);
