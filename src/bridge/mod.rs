@@ -931,10 +931,19 @@ async fn work(shared: &Shared, id: &str, record: &Record, verify_only: bool) -> 
     } else {
         request.dry_run = record.dry_run;
     }
+    // The conversation as the store keeps it: its last goal may have gone
+    // to another instance, or come before a restart.
+    let conversation = record.conversation.clone();
+    if let Some(c) = &conversation {
+        load_conversation(shared, c).await;
+    }
     let report = match shared.driver.run(request, id).await {
         Ok(report) => report,
         Err(e) => return rejected(id, Some(&record.goal), &e.to_string()),
     };
+    if let Some(c) = &conversation {
+        save_conversation(shared, c).await;
+    }
     let decided = report.outcome.clone();
     let mut result = GoalResult::new(id, report.outcome);
     result.confirms = confirms;
@@ -970,6 +979,50 @@ async fn work(shared: &Shared, id: &str, record: &Record, verify_only: bool) -> 
         }
     }
     result
+}
+
+/// Hands the session what the store remembers of conversation `id`.
+async fn load_conversation(shared: &Shared, id: &str) {
+    let kept = match shared.store.conversation(id).await {
+        Ok(Some(text)) => text,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!("cannot read conversation {id}: {e}");
+            return;
+        }
+    };
+    match serde_json::from_str::<crate::agent::Conversation>(&kept) {
+        Ok(conversation) => {
+            let id = id.to_string();
+            let _ = shared
+                .driver
+                .with_session(move |s| s.remember(id, conversation))
+                .await;
+        }
+        Err(e) => tracing::warn!("conversation {id} in the store is unreadable: {e}"),
+    }
+}
+
+/// Keeps what the session remembers of conversation `id` in the store.
+async fn save_conversation(shared: &Shared, id: &str) {
+    let key = id.to_string();
+    let now = shared
+        .driver
+        .with_session(move |s| s.conversation(&key).cloned())
+        .await;
+    let Ok(Some(conversation)) = now else {
+        return;
+    };
+    let text = match serde_json::to_string(&conversation) {
+        Ok(text) => text,
+        Err(e) => {
+            tracing::error!("cannot encode conversation {id}: {e}");
+            return;
+        }
+    };
+    if let Err(e) = shared.store.put_conversation(id, &text).await {
+        tracing::warn!("cannot keep conversation {id}: {e}");
+    }
 }
 
 /// Spends a confirmation token: the plan it stands for, or why not.

@@ -570,3 +570,44 @@ async fn a_rule_armed_through_any_instance_acts_once_per_crossing_and_after_its_
     assert_eq!(cellar.settle(Duration::from_secs(3)).await, ["on", "off"]);
     assert_eq!(client.results[&rule].len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_conversation_goes_on_through_another_instance() {
+    let pg = Postgres::start();
+    let broker = Mosquitto::start();
+    let _sim = spawn_sim(&broker.url(), "5");
+    let dir = tempfile::tempdir().unwrap();
+    let mut client = Client::start(&broker.url()).await;
+    let mut status = Link::start(
+        &ConnectOptions::new(broker.url(), "status-watch"),
+        vec!["giot/operator/instances/+/status".into()],
+    )
+    .unwrap();
+    let mut b1 = instance(&broker.url(), &pg, dir.path(), "b1");
+    until_online(&mut status, &["b1"]).await;
+    client
+        .send(&json!({"id": "c-1", "goal": "turn on the hall light", "conversation": "kitchen-panel"}))
+        .await;
+    let first = result(&mut client, "c-1").await;
+    assert_eq!(first["status"], "executed", "{first}");
+    b1.0.kill().unwrap();
+    b1.0.wait().unwrap();
+
+    // b2 never saw the first goal: "it" is the hall light all the same.
+    let _b2 = instance(&broker.url(), &pg, dir.path(), "b2");
+    until_online(&mut status, &["b2"]).await;
+    client
+        .send(&json!({"id": "c-2", "goal": "turn it off again", "conversation": "kitchen-panel"}))
+        .await;
+    let next = result(&mut client, "c-2").await;
+    assert_eq!(next["instance"], "b2", "{next}");
+    assert_eq!(next["status"], "executed", "{next}");
+    assert_eq!(next["actions"][0]["device"], "hall_light", "{next}");
+    assert_eq!(next["actions"][0]["value"], "off", "{next}");
+    // Another conversation shares nothing.
+    client
+        .send(&json!({"id": "c-3", "goal": "turn it off again", "conversation": "other"}))
+        .await;
+    let other = result(&mut client, "c-3").await;
+    assert_ne!(other["status"], "executed", "{other}");
+}

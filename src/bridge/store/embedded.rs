@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 const GOALS: TableDefinition<&str, &[u8]> = TableDefinition::new("goals");
 const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
+/// Conversation id → (milliseconds since the epoch when last written,
+/// the conversation as JSON).
+const CONVERSATIONS: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("conversations");
 
 /// A redb database held by one bridge process (redb locks the file).
 pub struct Embedded {
@@ -41,6 +44,7 @@ impl Embedded {
         let tx = db.begin_write().map_err(err)?;
         tx.open_table(GOALS).map_err(err)?;
         tx.open_table(TOKENS).map_err(err)?;
+        tx.open_table(CONVERSATIONS).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(Self {
             db,
@@ -174,6 +178,22 @@ impl Embedded {
         Ok(spent)
     }
 
+    pub fn conversation(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        let t = tx.open_table(CONVERSATIONS).map_err(err)?;
+        let found = t.get(id).map_err(err)?;
+        Ok(found.map(|v| String::from_utf8_lossy(v.value().1).into_owned()))
+    }
+
+    pub fn put_conversation(&self, id: &str, record: &str) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(err)?;
+        tx.open_table(CONVERSATIONS)
+            .map_err(err)?
+            .insert(id, (now_ms(), record.as_bytes()))
+            .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
     /// Every goal, for recovery and statistics.
     pub fn all(&self) -> Result<Vec<(String, Record)>, StoreError> {
         let tx = self.db.begin_read().map_err(err)?;
@@ -208,6 +228,10 @@ impl Embedded {
                 .retain(|_, v| {
                     serde_json::from_slice::<Token>(v).is_ok_and(|t| t.expires_ms >= cutoff)
                 })
+                .map_err(err)?;
+            let mut conversations = tx.open_table(CONVERSATIONS).map_err(err)?;
+            conversations
+                .retain(|_, (written, _)| written >= cutoff)
                 .map_err(err)?;
         }
         tx.commit().map_err(err)?;

@@ -263,6 +263,24 @@ impl Store {
         }
     }
 
+    /// What conversation `id` remembers (JSON), so that its next goal is
+    /// understood by whichever instance gets it, and after a restart.
+    pub async fn conversation(&self, id: &str) -> Result<Option<String>, StoreError> {
+        match self {
+            Self::Embedded(s) => s.conversation(id),
+            Self::Postgres(s) => s.conversation(id).await,
+        }
+    }
+
+    /// Keeps what conversation `id` remembers now (JSON); forgotten with
+    /// the finished goals (`prune`).
+    pub async fn put_conversation(&self, id: &str, record: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Embedded(s) => s.put_conversation(id, record),
+            Self::Postgres(s) => s.put_conversation(id, record).await,
+        }
+    }
+
     /// Every goal, oldest first, for statistics and tests.
     pub async fn all(&self) -> Result<Vec<(String, Record)>, StoreError> {
         match self {

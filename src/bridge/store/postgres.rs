@@ -71,6 +71,15 @@ const MIGRATIONS: &[(i32, &str)] = &[
              version bigint NOT NULL,
              PRIMARY KEY (agent, kind));",
     ),
+    (
+        3,
+        "CREATE TABLE giot_conversations (
+             agent text NOT NULL,
+             id text NOT NULL,
+             record text NOT NULL,
+             updated_ms bigint NOT NULL,
+             PRIMARY KEY (agent, id));",
+    ),
 ];
 
 /// One bridge instance's connection to the shared store.
@@ -346,6 +355,31 @@ impl Postgres {
         Ok(())
     }
 
+    pub async fn conversation(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let c = self.client().await?;
+        Ok(c.query_opt(
+            "SELECT record FROM giot_conversations WHERE agent = $1 AND id = $2",
+            &[&self.agent, &id],
+        )
+        .await
+        .map_err(pg)?
+        .map(|r| r.get(0)))
+    }
+
+    pub async fn put_conversation(&self, id: &str, record: &str) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO giot_conversations (agent, id, record, updated_ms)
+             VALUES ($1, $2, $3, giot_now_ms())
+             ON CONFLICT (agent, id)
+                 DO UPDATE SET record = EXCLUDED.record, updated_ms = EXCLUDED.updated_ms",
+            &[&self.agent, &id, &record],
+        )
+        .await
+        .map_err(pg)?;
+        Ok(())
+    }
+
     pub async fn all(&self) -> Result<Vec<(String, Record)>, StoreError> {
         let c = self.client().await?;
         let rows = c
@@ -376,6 +410,12 @@ impl Postgres {
             .map_err(pg)?;
         c.execute(
             "DELETE FROM giot_tokens WHERE agent = $1 AND expires_ms < giot_now_ms() - $2",
+            &[&self.agent, &age],
+        )
+        .await
+        .map_err(pg)?;
+        c.execute(
+            "DELETE FROM giot_conversations WHERE agent = $1 AND updated_ms < giot_now_ms() - $2",
             &[&self.agent, &age],
         )
         .await
