@@ -352,6 +352,29 @@ mod tests {
     }
 
     #[test]
+    fn a_conversation_is_kept_across_reopening_and_pruned_when_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.redb");
+        {
+            let store = Embedded::open(&path).unwrap();
+            assert!(store.conversation("c1").unwrap().is_none());
+            store
+                .put_conversation("c1", r#"{"devices":["a"]}"#)
+                .unwrap();
+        }
+        let store = Embedded::open(&path).unwrap();
+        assert_eq!(
+            store.conversation("c1").unwrap().as_deref(),
+            Some(r#"{"devices":["a"]}"#)
+        );
+        store.prune(60_000).unwrap();
+        assert!(store.conversation("c1").unwrap().is_some(), "recent");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        store.prune(1).unwrap();
+        assert!(store.conversation("c1").unwrap().is_none(), "old");
+    }
+
+    #[test]
     fn pruning_forgets_only_old_finished_goals() {
         let dir = tempfile::tempdir().unwrap();
         let store = Embedded::open(&dir.path().join("b.redb")).unwrap();
