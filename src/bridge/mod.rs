@@ -675,19 +675,9 @@ enum Verdict {
 /// The record of a goal answered `rejected` with `result` (published).
 fn rejected_record(goal: &str, dry_run: bool, result: GoalResult) -> Record {
     Record {
-        goal: goal.to_string(),
         dry_run,
-        room: None,
-        conversation: None,
-        confirm: None,
-        confirms: None,
-        stage: Stage::Done,
-        actions: Vec::new(),
         result: Some(result),
-        executions: 0,
-        received_ms: now_ms(),
-        response_topic: None,
-        rule: None,
+        ..Record::new(goal, Stage::Done)
     }
 }
 
@@ -788,19 +778,10 @@ async fn incoming(
         ));
     }
     let mut record = Record {
-        goal,
         dry_run,
         room,
         conversation,
-        confirm: None,
-        confirms: None,
-        stage: Stage::Accepted,
-        actions: Vec::new(),
-        result: None,
-        executions: 0,
-        received_ms: now_ms(),
-        response_topic: None,
-        rule: None,
+        ..Record::new(&goal, Stage::Accepted)
     };
     // A confirmation spends its token now, in arrival order: of two
     // confirmations with one token, the first one sent runs the plan.
@@ -867,21 +848,7 @@ async fn handle(shared: Arc<Shared>, job: Job) {
         // The record as it is now (the driver may have marked it executing).
         let mut record = match shared.store.get(&id).await {
             Ok(Some(r)) => r,
-            _ => Record {
-                goal: result.outcome.goal.clone(),
-                dry_run: false,
-                room: None,
-                conversation: None,
-                confirm: None,
-                confirms: None,
-                stage: Stage::Done,
-                actions: Vec::new(),
-                result: None,
-                executions: 0,
-                received_ms: now_ms(),
-                response_topic: None,
-                rule: None,
-            },
+            _ => Record::new(&result.outcome.goal, Stage::Done),
         };
         record.stage = Stage::Done;
         record.result = Some(result.clone());

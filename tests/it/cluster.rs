@@ -19,21 +19,7 @@ use super::rules::{Cellar, RULE, fired, fleet_without_sensor, result};
 use super::schedule::{Commands, scheduled};
 
 fn record(goal: &str) -> Record {
-    Record {
-        goal: goal.into(),
-        dry_run: false,
-        room: None,
-        conversation: None,
-        confirm: None,
-        confirms: None,
-        stage: Stage::Accepted,
-        actions: Vec::new(),
-        result: None,
-        executions: 0,
-        received_ms: now_ms(),
-        response_topic: None,
-        rule: None,
-    }
+    Record::new(goal, Stage::Accepted)
 }
 
 async fn open(pg: &Postgres, instance: &str, lease_ms: u64) -> Store {
@@ -171,6 +157,15 @@ fn burst() -> Vec<(String, String, String, i64)> {
         .collect()
 }
 
+/// A client watching every instance's status.
+fn status_watch(broker: &Mosquitto) -> Link {
+    Link::start(
+        &ConnectOptions::new(broker.url(), "status-watch"),
+        vec!["giot/operator/instances/+/status".into()],
+    )
+    .unwrap()
+}
+
 /// Waits until every instance says it is online.
 async fn until_online(status: &mut Link, names: &[&str]) {
     let mut online: HashMap<String, bool> = HashMap::new();
@@ -222,11 +217,7 @@ async fn three_bridges_share_a_burst_and_one_killed_loses_no_goal_and_repeats_no
             }
         })
     };
-    let mut status = Link::start(
-        &ConnectOptions::new(broker.url(), "status-watch"),
-        vec!["giot/operator/instances/+/status".into()],
-    )
-    .unwrap();
+    let mut status = status_watch(&broker);
 
     let names = ["b1", "b2", "b3"];
     let mut bridges: Vec<Option<Process>> = names
@@ -424,11 +415,7 @@ async fn a_schedule_made_through_one_instance_runs_once_after_that_instance_is_k
     let dir = tempfile::tempdir().unwrap();
     let mut client = Client::start(&broker.url()).await;
     let mut commands = Commands::watch(&broker.url()).await;
-    let mut status = Link::start(
-        &ConnectOptions::new(broker.url(), "status-watch"),
-        vec!["giot/operator/instances/+/status".into()],
-    )
-    .unwrap();
+    let mut status = status_watch(&broker);
 
     // Made through b1, alone: b1 keeps it and is the one to run it.
     let mut b1 = instance(&broker.url(), &pg, dir.path(), "b1");
@@ -515,11 +502,7 @@ async fn a_rule_armed_through_any_instance_acts_once_per_crossing_and_after_its_
     let mut client = Client::start(&broker.url()).await;
     let mut cellar = Cellar::start(&broker.url()).await;
     cellar.humidity(50.0).await;
-    let mut status = Link::start(
-        &ConnectOptions::new(broker.url(), "status-watch"),
-        vec!["giot/operator/instances/+/status".into()],
-    )
-    .unwrap();
+    let mut status = status_watch(&broker);
     let names = ["b1", "b2", "b3"];
     let mut bridges: HashMap<&str, Process> = names
         .iter()
@@ -578,11 +561,7 @@ async fn a_conversation_goes_on_through_another_instance() {
     let _sim = spawn_sim(&broker.url(), "5");
     let dir = tempfile::tempdir().unwrap();
     let mut client = Client::start(&broker.url()).await;
-    let mut status = Link::start(
-        &ConnectOptions::new(broker.url(), "status-watch"),
-        vec!["giot/operator/instances/+/status".into()],
-    )
-    .unwrap();
+    let mut status = status_watch(&broker);
     let mut b1 = instance(&broker.url(), &pg, dir.path(), "b1");
     until_online(&mut status, &["b1"]).await;
     client
@@ -610,4 +589,42 @@ async fn a_conversation_goes_on_through_another_instance() {
         .await;
     let other = result(&mut client, "c-3").await;
     assert_ne!(other["status"], "executed", "{other}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shared_store_speaks_tls_checks_the_server_and_says_why_it_cannot_connect() {
+    let pg = Postgres::start_tls();
+    let open = |url: String| async move {
+        Store::open(
+            &Location::Postgres(url),
+            "agent",
+            "a",
+            Duration::from_secs(10),
+        )
+        .await
+    };
+    // The CA the database signs with, as libpq names it: TLS, verified.
+    let with_ca = format!("{}&sslrootcert={}", pg.url, pg.ca().display());
+    let store = open(with_ca).await.unwrap();
+    assert_eq!(
+        store
+            .claim_new(&[("g1".into(), record("x"))])
+            .await
+            .unwrap(),
+        vec![true]
+    );
+    // Without it the certificate is not trusted, and the error says so.
+    let e = open(pg.url.clone()).await.err().unwrap().to_string();
+    assert!(e.contains("certificate"), "{e}");
+    // Without TLS the server refuses, and the error says that.
+    let plain = pg.url.replace("sslmode=require", "sslmode=disable");
+    let e = open(plain).await.err().unwrap().to_string();
+    assert!(e.contains("no encryption"), "{e}");
+    // A CA file that is not one.
+    let e = open(format!("{}&sslrootcert=/nonexistent.pem", pg.url))
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("sslrootcert /nonexistent.pem"), "{e}");
 }

@@ -208,12 +208,28 @@ pub struct Postgres {
 
 impl Postgres {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A server that takes TLS only, its certificate signed by a CA of its
+    /// own: `url` asks for TLS, `ca` is that CA's certificate.
+    pub fn start_tls() -> Self {
+        Self::start_with(&["--tls"])
+    }
+
+    /// The CA that signed a TLS server's certificate.
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("tls/ca.crt")
+    }
+
+    fn start_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/postgres");
         let out = Command::new(&script)
             .arg("start")
             .arg(dir.path())
             .arg(free_port().to_string())
+            .args(extra)
             .output()
             .expect("running scripts/postgres");
         assert!(

@@ -244,21 +244,7 @@ mod tests {
     use super::*;
 
     fn record(stage: Stage) -> Record {
-        Record {
-            goal: "turn on the light".into(),
-            dry_run: false,
-            room: None,
-            conversation: None,
-            confirm: None,
-            confirms: None,
-            stage,
-            actions: Vec::new(),
-            result: None,
-            executions: 0,
-            received_ms: now_ms(),
-            response_topic: None,
-            rule: None,
-        }
+        Record::new("turn on the light", stage)
     }
 
     #[test]

@@ -70,6 +70,27 @@ pub struct Record {
     pub rule: Option<crate::types::RuleInfo>,
 }
 
+impl Record {
+    /// A goal received now at `stage`, with nothing else known yet.
+    pub fn new(goal: &str, stage: Stage) -> Self {
+        Self {
+            goal: goal.to_string(),
+            dry_run: false,
+            room: None,
+            conversation: None,
+            confirm: None,
+            confirms: None,
+            stage,
+            actions: Vec::new(),
+            result: None,
+            executions: 0,
+            received_ms: now_ms(),
+            response_topic: None,
+            rule: None,
+        }
+    }
+}
+
 /// A confirmation token: the plan it stands for, single-use, expiring.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Token {

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use tokio::sync::RwLock;
 use tokio_postgres::{Client, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{Record, Stage, StoreError, Token, err};
 
@@ -107,19 +108,105 @@ pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
     StoreError::Backend(crate::error_chain(&e))
 }
 
+/// A URL split into what tokio-postgres reads and the CA file of libpq's
+/// `sslrootcert` parameter, which it does not.
+fn split_ca(url: &str) -> Result<(String, Option<std::path::PathBuf>), StoreError> {
+    let bad = |e: &dyn std::fmt::Display| {
+        StoreError::Backend(format!("the store URL is not a PostgreSQL URL: {e}"))
+    };
+    let mut parsed = url::Url::parse(url).map_err(|e| bad(&e))?;
+    let mut ca = None;
+    let rest: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter_map(|(k, v)| {
+            if k == "sslrootcert" {
+                ca = Some(std::path::PathBuf::from(v.as_ref()));
+                None
+            } else {
+                Some((k.into_owned(), v.into_owned()))
+            }
+        })
+        .collect();
+    if rest.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(rest);
+    }
+    Ok((parsed.to_string(), ca))
+}
+
+/// TLS for the connection: the web's root certificates (webpki-roots), and
+/// the CA in `ca` (PEM) when given, as managed databases sign with their own.
+fn tls(ca: Option<&std::path::Path>) -> Result<MakeRustlsConnect, StoreError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = ca {
+        let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect())
+            .map_err(|e| StoreError::Backend(format!("sslrootcert {}: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(StoreError::Backend(format!(
+                "sslrootcert {}: no certificate in it",
+                path.display()
+            )));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| StoreError::Backend(format!("sslrootcert {}: {e}", path.display())))?;
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(err)?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// Connects to `url` (libpq's URL form): over TLS unless `sslmode=disable`
+/// (`prefer`, the default, falls back to plain text only when the server
+/// offers no TLS; `require` insists). The server's certificate is checked
+/// against the web's roots and `sslrootcert`, for the host in the URL.
 pub(crate) async fn connect(url: &str) -> Result<Client, StoreError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(|e| {
+    let (url, ca) = split_ca(url)?;
+    let config: tokio_postgres::Config = url.parse().map_err(|e| {
         StoreError::Backend(format!(
-            "cannot connect to PostgreSQL: {}",
+            "the store URL is not a PostgreSQL URL: {}",
             crate::error_chain(&e)
         ))
     })?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::warn!("the PostgreSQL connection ended: {e}");
-        }
-    });
+    let failed = |e: tokio_postgres::Error| {
+        let why = crate::error_chain(&e);
+        let hint = if why.contains("UnknownIssuer") {
+            "; if the database signs with a CA of its own, name its certificate: \
+             sslrootcert=FILE in the URL"
+        } else {
+            ""
+        };
+        StoreError::Backend(format!("cannot connect to PostgreSQL: {why}{hint}"))
+    };
+    let client = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
+        let (client, connection) = config.connect(NoTls).await.map_err(failed)?;
+        tokio::spawn(watch(connection));
+        client
+    } else {
+        let (client, connection) = config.connect(tls(ca.as_deref())?).await.map_err(failed)?;
+        tokio::spawn(watch(connection));
+        client
+    };
     Ok(client)
+}
+
+async fn watch<F: std::future::Future<Output = Result<(), tokio_postgres::Error>>>(connection: F) {
+    if let Err(e) = connection.await {
+        tracing::warn!("the PostgreSQL connection ended: {e}");
+    }
 }
 
 impl Postgres {
