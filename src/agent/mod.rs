@@ -1074,6 +1074,10 @@ impl Agent {
     }
 
     fn group(&self, clause: &Clause, scores: &[Option<f64>]) -> Vec<usize> {
+        /// Home Assistant's cover device classes that hang at a window.
+        const WINDOW_COVERINGS: [&str; 4] = ["blind", "shade", "shutter", "curtain"];
+        /// Its other cover classes, which "the blinds" do not include.
+        const OTHER_COVERS: [&str; 5] = ["awning", "garage", "gate", "door", "sunshade"];
         let best = scores.iter().flatten().copied().fold(0.0, f64::max);
         // Every device the constraints let through that matched at all; with
         // no kind named, only the best matches.
@@ -1083,9 +1087,27 @@ impl Agent {
                     .next()
                     .is_some()
         });
-        (0..scores.len())
+        let mut group: Vec<usize> = (0..scores.len())
             .filter(|&i| scores[i].is_some_and(|s| s > 0.0 && (kinds || s >= best - TIE)))
-            .collect()
+            .collect();
+        // "all the blinds": window coverings, as Home Assistant's device
+        // classes have it, not every cover: the awning and the garage door
+        // are covers too, but no blinds.
+        let covering = clause.words.iter().any(|w| {
+            WINDOW_COVERINGS
+                .iter()
+                .any(|c| w == c || w.strip_suffix('s') == Some(c))
+        });
+        if covering {
+            let devices = self.registry.devices();
+            let other = |i: &usize| {
+                let d = &devices[*i];
+                !WINDOW_COVERINGS.iter().any(|c| roles::has_class(d, c))
+                    && OTHER_COVERS.iter().any(|c| roles::has_class(d, c))
+            };
+            group.retain(|i| !other(i));
+        }
+        group
     }
 
     /// The best-scoring device; near ties go to the model, which decides
@@ -1566,6 +1588,31 @@ devices:
             &no_state,
         );
         assert_eq!(acts(&plan), vec![a("living_blinds", "position", json!(0))]);
+    }
+
+    #[test]
+    fn all_the_blinds_are_the_window_coverings_not_every_cover() {
+        let mut agent = demo_agent();
+        for goal in [
+            "close all the blinds",
+            "open every blind",
+            "close all the shades",
+        ] {
+            let plan = agent.plan(goal, &no_state);
+            let devices: Vec<String> = acts(&plan).into_iter().map(|a| a.0).collect();
+            assert!(
+                devices.contains(&"living_blinds".to_string()),
+                "{goal}: {devices:?}"
+            );
+            assert!(
+                !devices.iter().any(|d| d == "awning" || d == "garage_door"),
+                "{goal}: {devices:?}"
+            );
+        }
+        // The covers, all of them, when that is what is said.
+        let plan = agent.plan("open all the covers", &no_state);
+        let devices: Vec<String> = acts(&plan).into_iter().map(|a| a.0).collect();
+        assert!(devices.contains(&"awning".to_string()), "{devices:?}");
     }
 
     #[test]
