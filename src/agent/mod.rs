@@ -1616,6 +1616,32 @@ devices:
     }
 
     #[test]
+    fn all_the_way_up_is_a_degree_not_every_device_in_the_room() {
+        let mut agent = demo_agent();
+        // Nothing in the living room has a volume: nothing is changed (it
+        // set every light, the thermostat and the blinds to their maximum).
+        for goal in [
+            "turn the volume all the way up in the living room",
+            "turn everything all the way up in the living room",
+        ] {
+            let plan = agent.plan(goal, &no_state);
+            assert!(
+                matches!(
+                    plan.decision,
+                    Decision::Clarify { .. } | Decision::Refuse(_)
+                ),
+                "{goal}: {:?}",
+                plan.decision
+            );
+        }
+        let plan = agent.plan(
+            "turn all the lights all the way up in the living room",
+            &no_state,
+        );
+        assert_eq!(acts(&plan).len(), 3, "{:?}", plan.decision);
+    }
+
+    #[test]
     fn a_possessive_alias_is_said_in_full_only_with_its_possessive() {
         let yaml = "devices:\n  - {id: left, name: Left bedside lamp, aliases: [my bedside lamp], room: bedroom, kind: light, state_topic: s/l, command_topic: c/l, capabilities: [{name: power, type: enum, values: [\"on\", \"off\"]}]}\n  - {id: right, name: Right bedside lamp, aliases: [\"partner's bedside lamp\"], room: bedroom, kind: light, state_topic: s/r, command_topic: c/r, capabilities: [{name: power, type: enum, values: [\"on\", \"off\"]}]}\n";
         let registry = crate::registry::parse_str(yaml, Path::new("t.yaml")).unwrap();

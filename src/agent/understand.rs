@@ -350,9 +350,19 @@ pub fn clauses(normalized: &str) -> Vec<Clause> {
         .filter(|p| !p.is_empty())
         .map(|words| {
             let cues = read_cues(&words);
-            let plural = words
-                .iter()
-                .any(|w| matches!(w.as_str(), "all" | "every" | "both" | "each"));
+            let plural = words.iter().enumerate().any(|(i, w)| {
+                let next = |k: usize| words.get(i + k).map(String::as_str);
+                match w.as_str() {
+                    "every" | "both" | "each" => true,
+                    // "all the way up", "not at all": a degree, not a group.
+                    "all" => {
+                        let degree = next(1) == Some("the") && next(2) == Some("way");
+                        let at_all = i > 0 && words[i - 1] == "at";
+                        !degree && !at_all
+                    }
+                    _ => false,
+                }
+            });
             Clause {
                 text: words.join(" "),
                 words,
@@ -591,6 +601,10 @@ mod tests {
         assert_eq!(c.cues.direction, Some(Direction::Down));
         assert!(c.cues.extreme);
         assert!(one("retract the awning all the way").cues.extreme);
+        // A degree, not a group.
+        assert!(!one("turn the heat all the way up in the living room").plural);
+        assert!(one("turn all the lights all the way up").plural);
+        assert!(one("all lights off").plural);
         assert_eq!(
             one("open the blinds halfway").cues.number,
             Some((50.0, Unit::Percent))
