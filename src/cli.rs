@@ -443,7 +443,7 @@ pub struct BridgeArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub agent: AgentArgs,
-    /// The bridge's record of goals and results: a file (one instance), or a PostgreSQL URL, postgres://USER:PASSWORD@HOST/DB, shared by several instances [default: $XDG_DATA_HOME/giot/bridge-AGENT.redb]
+    /// The bridge's record of goals and results: a file (one instance), or a PostgreSQL URL shared by several instances, postgres://USER@HOST:PORT/DB?sslmode=require (a URL with a password belongs in GIOT_BRIDGE_STORE, not on the command line) [default: $XDG_DATA_HOME/giot/bridge-AGENT.redb]
     #[arg(
         long,
         env = "GIOT_BRIDGE_STORE",

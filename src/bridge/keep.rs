@@ -292,6 +292,12 @@ impl Keeper {
             Err(e) => {
                 if self.client.as_ref().is_none_or(Client::is_closed) {
                     self.client = None;
+                    if self.keeper {
+                        tracing::warn!(
+                            "this instance no longer runs the schedules and rules: its \
+                             connection to PostgreSQL (and with it the keeper's lock) is gone"
+                        );
+                    }
                     self.keeper = false;
                 }
                 Err(e)

@@ -193,8 +193,15 @@ pub async fn run(
         Some(_) => Topics::instance(&config.agent, &config.instance),
         None => Topics::new(&config.agent),
     };
-    let store =
-        Arc::new(Store::open(&config.store, &config.agent, &config.instance, config.lease).await?);
+    // A stop asked for while the store is opening is honoured.
+    let opening = Store::open(&config.store, &config.agent, &config.instance, config.lease);
+    let store = tokio::select! {
+        store = opening => Arc::new(store?),
+        _ = shutdown.changed() => {
+            tracing::info!("stopped while opening the store");
+            return Ok(());
+        }
+    };
     if config.share.is_some() && !store.is_shared() {
         return Err(BridgeError::ShareNeedsSharedStore);
     }
@@ -241,7 +248,7 @@ pub async fn run(
     };
     options.last_will = Some((topics.status.clone(), "offline".into()));
     let fleet = Fleet::new(config.registry.clone(), 8);
-    let mut filters = vec![goals_filter];
+    let mut filters = vec![goals_filter.clone()];
     filters.extend(fleet.state_filters());
     let link = Link::start(&options, filters)?;
     let client = link.client();
@@ -430,7 +437,7 @@ pub async fn run(
                                 shared.metrics.lock().expect("metrics").reconnects += 1;
                             }
                             connected_once = true;
-                            tracing::info!("connected; taking goals on {}", shared.topics.goals);
+                            tracing::info!("connected; taking goals on {goals_filter}");
                             let _ = shared.client.try_publish(&shared.topics.status, QoS::AtLeastOnce, true, "online");
                         }
                         LinkEvent::Disconnected { .. } => {}

@@ -83,7 +83,7 @@ pub fn run(args: BridgeArgs) -> Result<ExitCode> {
     let registry = super::load_registry(&args.devices.path())?;
     let definition = super::load_agent(&args.agent.agent)?;
     let store = match &args.store {
-        Some(s) => bridge::store::Location::parse(s),
+        Some(s) => bridge::store::Location::parse(s).map_err(ConfigError::new)?,
         None => bridge::store::Location::File(
             giot::paths::data_dir().join(format!("bridge-{}.redb", args.agent.agent)),
         ),

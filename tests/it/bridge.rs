@@ -226,7 +226,7 @@ impl Setup {
     /// the bridge has stopped: a redb file has one process at a time).
     async fn executions(&self) -> HashMap<String, (Stage, u32, String)> {
         let store = Store::open(
-            &Location::parse(&self.store),
+            &Location::parse(&self.store).unwrap(),
             "operator",
             "test",
             Duration::from_secs(60),

@@ -628,3 +628,39 @@ async fn the_shared_store_speaks_tls_checks_the_server_and_says_why_it_cannot_co
         .to_string();
     assert!(e.contains("sslrootcert /nonexistent.pem"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_instance_under_a_running_name_is_refused_and_a_dead_ones_name_is_reused() {
+    let pg = Postgres::start();
+    let running = std::sync::Arc::new(open(&pg, "edge-1", 60_000).await);
+    let beating = {
+        let running = running.clone();
+        tokio::spawn(async move {
+            loop {
+                running.heartbeat().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let second = Store::open(
+        &Location::Postgres(pg.url.clone()),
+        "agent",
+        "edge-1",
+        Duration::from_secs(1),
+    )
+    .await;
+    let e = second.err().expect("refused").to_string();
+    assert!(e.contains("give each instance its own --instance"), "{e}");
+    // Another name is no conflict; a name whose holder died (its lease
+    // not renewed) is taken once the lease ends.
+    open(&pg, "edge-2", 1_000).await;
+    beating.abort();
+    let died = open(&pg, "edge-3", 1_000).await;
+    drop(died);
+    let started = std::time::Instant::now();
+    open(&pg, "edge-3", 1_000).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "waited for the old lease"
+    );
+}

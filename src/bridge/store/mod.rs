@@ -135,12 +135,20 @@ pub enum Location {
 }
 
 impl Location {
-    /// `postgres://…` and `postgresql://…` are PostgreSQL; anything else is a file path.
-    pub fn parse(s: &str) -> Self {
+    /// `postgres://…` and `postgresql://…` are PostgreSQL; a path is a
+    /// file. Anything that looks like a URL but is not one of those
+    /// (`postgres:/host`, `mysql://…`) is refused, rather than becoming a
+    /// store file of that name, a bridge of its own.
+    pub fn parse(s: &str) -> Result<Self, String> {
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            Self::Postgres(s.to_string())
+            Ok(Self::Postgres(s.to_string()))
+        } else if s.starts_with("postgres:") || s.starts_with("postgresql:") || s.contains("://") {
+            Err(format!(
+                "--store {:?} is neither a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE) nor a file path",
+                Self::Postgres(s.to_string()).shown()
+            ))
         } else {
-            Self::File(s.into())
+            Ok(Self::File(s.into()))
         }
     }
 
@@ -161,6 +169,9 @@ impl Location {
     }
 }
 
+/// How long opening a shared store (connecting, migrating) may take.
+const OPEN_LIMIT: Duration = Duration::from_secs(30);
+
 /// The bridge's store, embedded or shared.
 pub enum Store {
     Embedded(Embedded),
@@ -180,7 +191,15 @@ impl Store {
         Ok(match location {
             Location::File(path) => Self::Embedded(Embedded::open(path)?),
             Location::Postgres(url) => {
-                Self::Postgres(Postgres::open(url, agent, instance, lease).await?)
+                let opening = Postgres::open(url, agent, instance, lease);
+                match tokio::time::timeout(OPEN_LIMIT, opening).await {
+                    Ok(store) => Self::Postgres(store?),
+                    Err(_) => {
+                        return Err(StoreError::Backend(format!(
+                            "PostgreSQL did not finish opening the store within {OPEN_LIMIT:?}"
+                        )));
+                    }
+                }
             }
         })
     }
@@ -193,7 +212,7 @@ impl Store {
     pub async fn get(&self, id: &str) -> Result<Option<Record>, StoreError> {
         match self {
             Self::Embedded(s) => s.get(id),
-            Self::Postgres(s) => s.get(id).await,
+            Self::Postgres(s) => s.timed(s.get(id)).await,
         }
     }
 
@@ -202,7 +221,7 @@ impl Store {
     pub async fn put(&self, id: &str, record: &Record) -> Result<(), StoreError> {
         match self {
             Self::Embedded(s) => s.put(id, record),
-            Self::Postgres(s) => s.put(id, record).await,
+            Self::Postgres(s) => s.timed(s.put(id, record)).await,
         }
     }
 
@@ -211,7 +230,7 @@ impl Store {
     pub async fn claim_new(&self, records: &[(String, Record)]) -> Result<Vec<bool>, StoreError> {
         match self {
             Self::Embedded(s) => s.put_many(records).map(|()| vec![true; records.len()]),
-            Self::Postgres(s) => s.claim_new(records).await,
+            Self::Postgres(s) => s.timed(s.claim_new(records)).await,
         }
     }
 
@@ -235,7 +254,7 @@ impl Store {
     pub async fn put_token(&self, token: &str, value: &Token) -> Result<(), StoreError> {
         match self {
             Self::Embedded(s) => s.put_token(token, value),
-            Self::Postgres(s) => s.put_token(token, value).await,
+            Self::Postgres(s) => s.timed(s.put_token(token, value)).await,
         }
     }
 
@@ -249,7 +268,7 @@ impl Store {
     ) -> Result<Result<Token, &'static str>, StoreError> {
         match self {
             Self::Embedded(s) => s.spend_token(token, now_ms),
-            Self::Postgres(s) => s.spend_token(token, now_ms).await,
+            Self::Postgres(s) => s.timed(s.spend_token(token, now_ms)).await,
         }
     }
 
@@ -263,7 +282,7 @@ impl Store {
                 .into_iter()
                 .filter(|(_, r)| r.stage != Stage::Done)
                 .collect()),
-            Self::Postgres(s) => s.take_orphans().await,
+            Self::Postgres(s) => s.timed(s.take_orphans()).await,
         }
     }
 
@@ -271,7 +290,7 @@ impl Store {
     pub async fn heartbeat(&self) -> Result<(), StoreError> {
         match self {
             Self::Embedded(_) => Ok(()),
-            Self::Postgres(s) => s.heartbeat().await,
+            Self::Postgres(s) => s.timed(s.heartbeat()).await,
         }
     }
 
@@ -280,7 +299,7 @@ impl Store {
     pub async fn release(&self) -> Result<(), StoreError> {
         match self {
             Self::Embedded(_) => Ok(()),
-            Self::Postgres(s) => s.release().await,
+            Self::Postgres(s) => s.timed(s.release()).await,
         }
     }
 
@@ -289,7 +308,7 @@ impl Store {
     pub async fn conversation(&self, id: &str) -> Result<Option<String>, StoreError> {
         match self {
             Self::Embedded(s) => s.conversation(id),
-            Self::Postgres(s) => s.conversation(id).await,
+            Self::Postgres(s) => s.timed(s.conversation(id)).await,
         }
     }
 
@@ -298,7 +317,7 @@ impl Store {
     pub async fn put_conversation(&self, id: &str, record: &str) -> Result<(), StoreError> {
         match self {
             Self::Embedded(s) => s.put_conversation(id, record),
-            Self::Postgres(s) => s.put_conversation(id, record).await,
+            Self::Postgres(s) => s.timed(s.put_conversation(id, record)).await,
         }
     }
 
@@ -306,7 +325,7 @@ impl Store {
     pub async fn all(&self) -> Result<Vec<(String, Record)>, StoreError> {
         match self {
             Self::Embedded(s) => s.all(),
-            Self::Postgres(s) => s.all().await,
+            Self::Postgres(s) => s.timed(s.all()).await,
         }
     }
 
@@ -314,7 +333,7 @@ impl Store {
     pub async fn prune(&self, max_age_ms: u64) -> Result<usize, StoreError> {
         match self {
             Self::Embedded(s) => s.prune(max_age_ms),
-            Self::Postgres(s) => s.prune(max_age_ms).await,
+            Self::Postgres(s) => s.timed(s.prune(max_age_ms)).await,
         }
     }
 }

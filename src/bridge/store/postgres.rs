@@ -93,7 +93,15 @@ pub struct Postgres {
     owner: String,
     lease: Duration,
     client: RwLock<Arc<Client>>,
+    /// The connection stopped answering: make a new one.
+    stale: std::sync::atomic::AtomicBool,
 }
+
+/// How long to wait for a connection when the URL sets no `connect_timeout`.
+const CONNECT_LIMIT: Duration = Duration::from_secs(10);
+
+/// The longest one store operation may take.
+const QUERY_LIMIT: Duration = Duration::from_secs(10);
 
 fn stage_name(stage: Stage) -> &'static str {
     match stage {
@@ -122,6 +130,10 @@ fn split_ca(url: &str) -> Result<(String, Option<std::path::PathBuf>), StoreErro
             if k == "sslrootcert" {
                 ca = Some(std::path::PathBuf::from(v.as_ref()));
                 None
+            } else if k == "sslmode" && matches!(v.as_ref(), "verify-ca" | "verify-full") {
+                // libpq's strictest modes: giot always checks the chain and
+                // the host name once it speaks TLS, so they are `require`.
+                Some((k.into_owned(), "require".into()))
             } else {
                 Some((k.into_owned(), v.into_owned()))
             }
@@ -191,16 +203,36 @@ pub(crate) async fn connect(url: &str) -> Result<Client, StoreError> {
         };
         StoreError::Backend(format!("cannot connect to PostgreSQL: {why}{hint}"))
     };
-    let client = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
-        let (client, connection) = config.connect(NoTls).await.map_err(failed)?;
-        tokio::spawn(watch(connection));
-        client
-    } else {
-        let (client, connection) = config.connect(tls(ca.as_deref())?).await.map_err(failed)?;
-        tokio::spawn(watch(connection));
-        client
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "localhost".into(),
     };
-    Ok(client)
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    tracing::info!("connecting to PostgreSQL at {host}:{port}");
+    // A server that takes the connection and never answers is given up on.
+    let connecting = async {
+        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
+            let (client, connection) = config.connect(NoTls).await.map_err(failed)?;
+            tokio::spawn(watch(connection));
+            Ok(client)
+        } else {
+            let (client, connection) = config.connect(tls(ca.as_deref())?).await.map_err(failed)?;
+            tokio::spawn(watch(connection));
+            Ok(client)
+        }
+    };
+    let limit = config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(CONNECT_LIMIT);
+    tokio::time::timeout(limit, connecting)
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::Backend(format!(
+                "cannot connect to PostgreSQL at {host}:{port}: no answer within {limit:?} \
+                 (connect_timeout=SECONDS in the URL sets how long to wait)"
+            )))
+        })
 }
 
 async fn watch<F: std::future::Future<Output = Result<(), tokio_postgres::Error>>>(connection: F) {
@@ -220,12 +252,14 @@ impl Postgres {
     ) -> Result<Self, StoreError> {
         let mut client = connect(url).await?;
         migrate(&mut client).await?;
+        one_of_a_name(&client, agent, instance, lease).await?;
         let store = Self {
             url: url.to_string(),
             agent: agent.to_string(),
             owner: format!("{instance}/{}", hex::encode(rand::random::<[u8; 4]>())),
             lease,
             client: RwLock::new(Arc::new(client)),
+            stale: Default::default(),
         };
         store.heartbeat().await?;
         Ok(store)
@@ -236,16 +270,38 @@ impl Postgres {
         &self.owner
     }
 
-    /// The connection, made again if it broke.
+    /// Runs one store operation, giving up after [`QUERY_LIMIT`]: a
+    /// database that stopped answering (frozen, cut off) fails the goal
+    /// with the reason instead of holding it, and the connection is made
+    /// again for the next one.
+    pub async fn timed<T>(
+        &self,
+        operation: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(QUERY_LIMIT, operation).await {
+            Ok(done) => done,
+            Err(_) => {
+                self.stale.store(true, std::sync::atomic::Ordering::Relaxed);
+                Err(StoreError::Backend(format!(
+                    "no answer from PostgreSQL within {QUERY_LIMIT:?}"
+                )))
+            }
+        }
+    }
+
+    /// The connection, made again if it broke or stopped answering.
     async fn client(&self) -> Result<Arc<Client>, StoreError> {
+        let stale = || self.stale.load(std::sync::atomic::Ordering::Relaxed);
         {
             let c = self.client.read().await;
-            if !c.is_closed() {
+            if !c.is_closed() && !stale() {
                 return Ok(c.clone());
             }
         }
         let mut c = self.client.write().await;
-        if c.is_closed() {
+        if c.is_closed() || stale() {
+            self.stale
+                .store(false, std::sync::atomic::Ordering::Relaxed);
             *c = Arc::new(connect(&self.url).await?);
             tracing::info!("reconnected to PostgreSQL");
         }
@@ -518,6 +574,51 @@ impl Postgres {
     }
 }
 
+/// Refuses to start a second instance under a name that is running: two
+/// would take each other's MQTT connection (one client id) for ever. A
+/// predecessor that died keeps its lease for up to `lease`; this waits that
+/// long, and goes ahead if the lease was not renewed.
+async fn one_of_a_name(
+    client: &Client,
+    agent: &str,
+    instance: &str,
+    lease: Duration,
+) -> Result<(), StoreError> {
+    let pattern = format!("{}/%", instance.replace('%', "\\%").replace('_', "\\_"));
+    let live = || async {
+        client
+            .query_opt(
+                "SELECT max(alive_until_ms) FROM giot_instances
+                 WHERE agent = $1 AND id LIKE $2 AND alive_until_ms >= giot_now_ms()",
+                &[&agent, &pattern],
+            )
+            .await
+            .map_err(pg)
+            .map(|r| r.and_then(|r| r.get::<_, Option<i64>>(0)))
+    };
+    let Some(first) = live().await? else {
+        return Ok(());
+    };
+    tracing::info!(
+        "an instance named {instance} held a lease until moments ago; waiting up to {lease:?} for it to end"
+    );
+    let deadline = tokio::time::Instant::now() + lease + Duration::from_secs(1);
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        match live().await? {
+            None => return Ok(()),
+            Some(until) if until > first => {
+                return Err(StoreError::Backend(format!(
+                    "an instance named {instance} is running for agent {agent} (its lease is \
+                     being renewed): give each instance its own --instance"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Applies the migrations newer than the database's version, in one
 /// transaction under an advisory lock (instances starting together wait
 /// for each other; the second finds nothing to do).
@@ -526,13 +627,20 @@ async fn migrate(client: &mut Client) -> Result<(), StoreError> {
     tx.execute("SELECT pg_advisory_xact_lock(hashtext('giot-schema'))", &[])
         .await
         .map_err(pg)?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS giot_schema (
-             version integer PRIMARY KEY,
-             applied_at timestamptz NOT NULL DEFAULT now())",
-    )
-    .await
-    .map_err(pg)?;
+    let exists: bool = tx
+        .query_one("SELECT to_regclass('giot_schema') IS NOT NULL", &[])
+        .await
+        .map_err(pg)?
+        .get(0);
+    if !exists {
+        tx.batch_execute(
+            "CREATE TABLE giot_schema (
+                 version integer PRIMARY KEY,
+                 applied_at timestamptz NOT NULL DEFAULT now())",
+        )
+        .await
+        .map_err(pg)?;
+    }
     let current: i32 = tx
         .query_one("SELECT coalesce(max(version), 0) FROM giot_schema", &[])
         .await
