@@ -142,6 +142,9 @@ struct Shared {
     /// With a shared store: the schedules and rules shared with the other
     /// instances, and whether this one runs them.
     keeper: Option<tokio::sync::Mutex<keep::Keeper>>,
+    /// Whether this instance ran the schedules and rules after the last
+    /// round, for the metrics (which must not wait on a round in progress).
+    keeping: std::sync::atomic::AtomicBool,
 }
 
 enum Job {
@@ -339,6 +342,7 @@ pub async fn run(
         in_flight: AtomicUsize::new(0),
         config,
         keeper,
+        keeping: Default::default(),
     });
     if shared.keeper.is_some() {
         keep_round(&shared).await;
@@ -509,6 +513,7 @@ async fn keep_round(shared: &Shared) {
         }
     };
     let fires = k.is_keeper();
+    shared.keeping.store(fires, Ordering::Relaxed);
     let taken = shared
         .driver
         .with_session(move |session| {
@@ -571,10 +576,12 @@ fn resume(shared: &Arc<Shared>, tasks: &mut JoinSet<()>, goals: Vec<(String, Rec
 }
 
 async fn publish_metrics(shared: &Shared, started: Instant) {
-    let keeper = match &shared.keeper {
-        Some(k) => k.lock().await.is_keeper().into(),
-        None => None,
-    };
+    // Read without the keeper's lock: a round may hold it for seconds,
+    // and this runs on the bridge's main loop.
+    let keeper = shared
+        .keeper
+        .as_ref()
+        .map(|_| shared.keeping.load(Ordering::Relaxed));
     let text = {
         let mut m = shared.metrics.lock().expect("metrics");
         m.keeper = keeper;
