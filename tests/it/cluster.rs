@@ -166,24 +166,52 @@ fn status_watch(broker: &Mosquitto) -> Link {
     .unwrap()
 }
 
-/// Waits until every instance says it is online.
-async fn until_online(status: &mut Link, names: &[&str]) {
-    let mut online: HashMap<String, bool> = HashMap::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    while !names.iter().all(|n| online.get(*n) == Some(&true)) {
-        match tokio::time::timeout_at(deadline, status.recv()).await {
+/// Reads `giot/operator/instances/<name>/<leaf>` messages into `seen`
+/// (name → payload) until `done` holds; panics with `what` after `wait`.
+async fn until_instances(
+    link: &mut Link,
+    leaf: &str,
+    wait: Duration,
+    what: &str,
+    done: impl Fn(&HashMap<String, Vec<u8>>) -> Option<String>,
+) -> String {
+    let mut seen: HashMap<String, Vec<u8>> = HashMap::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Some(found) = done(&seen) {
+            return found;
+        }
+        match tokio::time::timeout_at(deadline, link.recv()).await {
             Ok(Some(LinkEvent::Message { topic, payload, .. })) => {
                 if let Some(name) = topic
                     .strip_prefix("giot/operator/instances/")
-                    .and_then(|t| t.strip_suffix("/status"))
+                    .and_then(|t| t.strip_suffix(&format!("/{leaf}")))
                 {
-                    online.insert(name.into(), &payload[..] == b"online");
+                    seen.insert(name.into(), payload.to_vec());
                 }
             }
             Ok(Some(_)) => {}
-            _ => panic!("the instances did not come online: {online:?}"),
+            _ => panic!("{what}: {:?}", seen.keys()),
         }
     }
+}
+
+/// Waits until every instance says it is online.
+async fn until_online(status: &mut Link, names: &[&str]) {
+    let online = |seen: &HashMap<String, Vec<u8>>| {
+        names
+            .iter()
+            .all(|n| seen.get(*n).is_some_and(|p| p == b"online"))
+            .then(String::new)
+    };
+    until_instances(
+        status,
+        "status",
+        Duration::from_secs(90),
+        "the instances did not come online",
+        online,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -222,33 +250,7 @@ async fn three_bridges_share_a_burst_and_one_killed_loses_no_goal_and_repeats_no
     let names = ["b1", "b2", "b3"];
     let mut bridges: Vec<Option<Process>> = names
         .iter()
-        .map(|name| {
-            let ledger = dir.path().join(format!("ledger-{name}.jsonl"));
-            Some(Process(start_bridge(
-                &broker.url(),
-                Path::new(&pg.url),
-                &[
-                    "--share",
-                    "g",
-                    "--instance",
-                    name,
-                    "--lease",
-                    "2",
-                    "--ledger",
-                    ledger.to_str().unwrap(),
-                    "--schedules",
-                    dir.path()
-                        .join(format!("{name}.schedules.json"))
-                        .to_str()
-                        .unwrap(),
-                    "--rules",
-                    dir.path()
-                        .join(format!("{name}.rules.json"))
-                        .to_str()
-                        .unwrap(),
-                ],
-            )))
-        })
+        .map(|name| Some(instance(&broker.url(), &pg, dir.path(), name)))
         .collect();
     until_online(&mut status, &names).await;
 
@@ -367,7 +369,7 @@ async fn three_bridges_share_a_burst_and_one_killed_loses_no_goal_and_repeats_no
         super::bridge::stop(bridge).await;
     }
     for name in names {
-        let ledger = dir.path().join(format!("ledger-{name}.jsonl"));
+        let ledger = dir.path().join(format!("{name}.ledger"));
         if ledger.exists() {
             assert_ledger_verifies(&ledger);
         }
@@ -474,23 +476,19 @@ async fn a_schedule_made_through_one_instance_runs_once_after_that_instance_is_k
 
 /// The instance whose metrics say it runs the schedules and rules.
 async fn keeper(metrics: &mut Link) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        match tokio::time::timeout_at(deadline, metrics.recv()).await {
-            Ok(Some(LinkEvent::Message { topic, payload, .. })) => {
-                let m: Value = serde_json::from_slice(&payload).unwrap_or_default();
-                if m["keeper"] == true
-                    && let Some(name) = topic
-                        .strip_prefix("giot/operator/instances/")
-                        .and_then(|t| t.strip_suffix("/metrics"))
-                {
-                    return name.to_string();
-                }
-            }
-            Ok(Some(_)) => {}
-            _ => panic!("no instance says it is the keeper"),
-        }
-    }
+    let keeping = |seen: &HashMap<String, Vec<u8>>| {
+        seen.iter()
+            .find(|(_, p)| serde_json::from_slice::<Value>(p).is_ok_and(|m| m["keeper"] == true))
+            .map(|(name, _)| name.clone())
+    };
+    until_instances(
+        metrics,
+        "metrics",
+        Duration::from_secs(30),
+        "no instance says it is the keeper",
+        keeping,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
