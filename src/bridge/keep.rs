@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use tokio_postgres::Client;
 
-use super::store::StoreError;
 use super::store::postgres::{connect, pg};
+use super::store::{StoreError, err};
 use crate::session::schedule_file;
 
 /// One list kept in a file and in the store.
@@ -71,10 +71,6 @@ pub struct Keeper {
 /// The longest one sync round may take before this instance stops running
 /// the schedules and rules and connects again.
 const ROUND_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
 
 /// A list by id, each record as compact JSON (serde_json's maps are
 /// sorted, so one record always reads the same).
