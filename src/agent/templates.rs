@@ -66,6 +66,11 @@ struct Loaded {
     known: std::collections::HashSet<String>,
     /// The registry's words and the words for kinds of device only.
     names: std::collections::HashSet<String>,
+    /// The templates' own words: which language a goal is in.
+    words: std::collections::HashSet<String>,
+    /// The registry's names with number words in them, as number
+    /// conversion would write them and as they are: (digits, name).
+    numbered_names: Vec<(String, String)>,
 }
 
 /// The template layer over one registry.
@@ -106,7 +111,8 @@ impl Templates {
                         names.extend(normalize(n, &[]).split(' ').map(String::from));
                     }
                 }
-                let mut known = language.words();
+                let words = language.words();
+                let mut known = words.clone();
                 known.extend(names.iter().cloned());
                 for d in registry.devices() {
                     for n in std::iter::once(&d.name).chain(&d.aliases) {
@@ -124,12 +130,38 @@ impl Templates {
                         known.extend(normalize(n, &[]).split(' ').map(String::from));
                     }
                 }
+                let mut numbered_names = Vec::new();
+                let rooms = registry.room_list();
+                let names_said = registry
+                    .devices()
+                    .iter()
+                    .flat_map(|d| std::iter::once(&d.name).chain(&d.aliases))
+                    .chain(
+                        rooms
+                            .iter()
+                            .flat_map(|r| std::iter::once(&r.name).chain(&r.aliases)),
+                    )
+                    .chain(
+                        registry
+                            .floors
+                            .iter()
+                            .flat_map(|f| std::iter::once(&f.name).chain(&f.aliases)),
+                    );
+                for name in names_said {
+                    let name = normalize(name, &[]);
+                    let digits = numbers_as_digits(&name, &language.code, numbers.as_ref());
+                    if digits != name {
+                        numbered_names.push((digits, name));
+                    }
+                }
                 Loaded {
+                    numbered_names,
                     vocabulary: vocabulary(registry, &language.code),
                     language,
                     numbers,
                     known,
                     names,
+                    words,
                 }
             })
             .collect();
@@ -199,6 +231,42 @@ impl Templates {
             .collect()
     }
 
+    /// The loaded languages, those whose templates hold more of the goal's
+    /// words first (the configured order among equals): "active ventilador
+    /// baño" is Spanish before a French template's wildcard can take it.
+    fn by_likeness(&self, goal: &str) -> Vec<&Loaded> {
+        let mut order: Vec<(usize, &Loaded)> = self
+            .languages
+            .iter()
+            .map(|l| {
+                let text = normalize(goal, &l.language.skip_words);
+                // A word or, for words the templates spell in parts
+                // ("activ(a|e|ar)"), a stem that leaves at most three
+                // letters of it ("vent" is not "ventilador").
+                let known = text
+                    .split(' ')
+                    .filter(|w| {
+                        let letters = w.chars().count();
+                        l.words.contains(*w)
+                            || w.char_indices()
+                                .skip(4.max(letters.saturating_sub(3)))
+                                .any(|(i, _)| l.words.contains(&w[..i]))
+                    })
+                    .count();
+                (known, l)
+            })
+            .collect();
+        order.sort_by(|a, b| b.0.cmp(&a.0));
+        tracing::debug!(
+            "languages by likeness: {:?}",
+            order
+                .iter()
+                .map(|(n, l)| format!("{} {n}", l.language.code))
+                .collect::<Vec<_>>()
+        );
+        order.into_iter().map(|(_, l)| l).collect()
+    }
+
     /// The decision for `goal` if a template explains it, with the trace.
     pub fn decide(
         &self,
@@ -209,12 +277,16 @@ impl Templates {
     ) -> Option<(Decision, Vec<String>)> {
         // Every language as written first, then every language with typos
         // corrected: a goal in Spanish is not "corrected" into English.
-        for (loaded, fix_typos) in self
-            .languages
+        let order = self.by_likeness(goal);
+        let mut pending = None;
+        for (loaded, fix_typos) in order
             .iter()
-            .map(|l| (l, false))
-            .chain(self.languages.iter().map(|l| (l, true)))
+            .map(|l| (*l, false))
+            .chain(order.iter().map(|l| (*l, true)))
         {
+            if fix_typos && pending.is_some() {
+                return pending;
+            }
             let matcher = Matcher::new(&loaded.language, &loaded.vocabulary);
             let text = normalize(goal, &loaded.language.skip_words);
             let code = loaded.language.code.as_str();
@@ -269,9 +341,9 @@ impl Templates {
                         trace.push(described);
                         return Some((d, trace));
                     }
-                    Err(Skip::Refuse(why)) => {
+                    Err(Skip::Refuse(why) | Skip::Elsewhere(why)) => {
                         if first_refusal.is_none() {
-                            first_refusal = Some((why, described));
+                            first_refusal = Some((why, described, r.wildcard > 0));
                         }
                     }
                     Err(Skip::NoFit(why)) => {
@@ -281,9 +353,17 @@ impl Templates {
                     }
                 }
             }
-            if let Some((why, described)) = first_refusal {
+            if let Some((why, described, wildcard)) = first_refusal {
                 trace.push(described);
-                return Some((Decision::Refuse(why), trace));
+                if !wildcard {
+                    return Some((Decision::Refuse(why), trace));
+                }
+                // A refusal that rests on a wildcard ("active ventilador
+                // baño" as a French search for media) waits for the other
+                // languages as written.
+                if pending.is_none() {
+                    pending = Some((Decision::Refuse(why), trace));
+                }
             }
             // Only readings of a device as another domain ("set the
             // radiator to 50%" read as a fan speed): the resolver may do
@@ -292,7 +372,7 @@ impl Templates {
                 tracing::debug!("{described}: {why}");
             }
         }
-        None
+        pending
     }
 }
 
@@ -545,8 +625,31 @@ fn direct_question(text: &str, code: &str) -> Option<String> {
 
 /// Number words as digits ("thirty" → 30), fractions as percentages.
 fn with_numbers(text: &str, loaded: &Loaded) -> String {
+    let converted = numbers_as_digits(text, &loaded.language.code, loaded.numbers.as_ref());
+    if converted == text {
+        return converted;
+    }
+    // A name keeps its number words: "premier étage" is a floor, not "1er
+    // étage"; "second bedroom" a room.
+    let (said, mut out) = (format!(" {text} "), format!(" {converted} "));
+    for (digits, name) in &loaded.numbered_names {
+        if said.contains(&format!(" {name} ")) {
+            out = out.replace(&format!(" {digits} "), &format!(" {name} "));
+        }
+    }
+    out.trim().to_string()
+}
+
+/// `text` with number words as digits, in the language `code`.
+fn numbers_as_digits(text: &str, code: &str, numbers: Option<&text2num::Language>) -> String {
+    // "stell … auf achtzig ein": the particle of "einstellen", not "one".
+    if code == "de"
+        && let Some(head) = text.strip_suffix(" ein")
+    {
+        return format!("{} ein", numbers_as_digits(head, code, numbers));
+    }
     let mut t = text.to_string();
-    if loaded.language.code == "en" {
+    if code == "en" {
         for (words, pct) in [
             ("three quarters", "75%"),
             ("three quarter", "75%"),
@@ -564,7 +667,7 @@ fn with_numbers(text: &str, loaded: &Loaded) -> String {
     for (words, pct) in [("pour cent", "%"), ("por ciento", "%"), ("por cien", "%")] {
         t = replace_words(&t, words, pct);
     }
-    match &loaded.numbers {
+    match numbers {
         Some(lang) => {
             let replaced = text2num::replace_numbers_in_text(&t, lang, 0.0);
             normalize(&replaced, &[])
@@ -674,6 +777,10 @@ enum Skip {
     /// The reading fits, and the goal cannot be done: this is the answer
     /// unless a later reading does better.
     Refuse(String),
+    /// The goal names a device and a place it is not in: refused, even as
+    /// a question ("is the front door open in the bathroom?" rests on
+    /// something untrue, and answering it would pass over that).
+    Elsewhere(String),
 }
 
 /// Intents giot does not handle, with what to say.
@@ -713,6 +820,7 @@ fn decide(
         Ok(t) => t,
         // A question about a group with nothing in it has an answer.
         Err(Skip::Refuse(why)) if question => return Ok(Decision::Answer(why)),
+        Err(Skip::Elsewhere(why)) => return Err(Skip::Refuse(why)),
         Err(e) => return Err(e),
     };
     if question {
@@ -859,7 +967,7 @@ fn targets<'a>(
                 (None, Some(f)) => format!("on the {}", f.replace('_', " ")),
                 (None, None) => "there".into(),
             };
-            return Err(Skip::Refuse(format!("\"{}\" is not {place}", name.text)));
+            return Err(Skip::Elsewhere(format!("\"{}\" is not {place}", name.text)));
         }
         if fitting.is_empty() {
             let kinds = if domains.is_empty() {
@@ -1444,7 +1552,7 @@ mod tests {
     const HOME: &str = r#"
 floors:
   - {id: ground_floor, name: Ground floor, level: 0, rooms: [hallway, kitchen, living_room]}
-  - {id: upstairs_floor, name: Upper floor, level: 1, rooms: [bedroom]}
+  - {id: upstairs_floor, name: Upper floor, aliases: [premier étage], level: 1, rooms: [bedroom]}
 rooms:
   - {id: kitchen, name: Kitchen, aliases: [Küche, cuisine, cocina]}
   - {id: living_room, name: Living room, aliases: [Wohnzimmer, salon]}
@@ -1787,6 +1895,57 @@ devices:
             matches!(&p.decision, Decision::Refuse(r) if r.contains("timers")),
             "{:?}",
             p.decision
+        );
+    }
+
+    #[test]
+    fn the_language_with_more_of_the_words_reads_the_goal_first() {
+        // French templates read "active …" as a search for media; the
+        // Spanish ones hold "activ(a|e)" and "volumen": unmute.
+        assert_eq!(
+            actions(&plan("active volumen en tv")),
+            [act("tv", "muted", json!(false))]
+        );
+        // A wildcard's refusal waits for the other languages, and is still
+        // the answer when none reads the goal.
+        let p = plan("play some jazz");
+        assert!(
+            matches!(&p.decision, Decision::Refuse(r) if r.contains("media")),
+            "{:?}",
+            p.decision
+        );
+    }
+
+    #[test]
+    fn a_question_about_a_device_in_a_place_it_is_not_is_refused() {
+        let p = plan("is the front door locked in the kitchen");
+        assert!(
+            matches!(&p.decision, Decision::Refuse(r) if r.contains("not in the kitchen")),
+            "{:?} {:?}",
+            p.decision,
+            p.trace
+        );
+        // A group with nothing in it is still an answer.
+        assert!(matches!(
+            plan("are any doors unlocked in the bedroom").decision,
+            Decision::Answer(_)
+        ));
+    }
+
+    #[test]
+    fn names_keep_their_number_words_and_german_keeps_its_particle() {
+        let registry = crate::registry::parse_str(HOME, Path::new("home.yaml")).unwrap();
+        let t = Templates::new(&["fr".into(), "de".into()], &registry);
+        assert_eq!(
+            with_numbers(
+                "mets la lumière du premier étage à trente pour cent",
+                &t.languages[0]
+            ),
+            "mets la lumière du premier étage à 30 %"
+        );
+        assert_eq!(
+            with_numbers("stell die lautstärke auf achtzig ein", &t.languages[1]),
+            "stell die lautstärke auf 80 ein"
         );
     }
 }

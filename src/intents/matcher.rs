@@ -124,11 +124,37 @@ impl Recognition<'_> {
     }
 }
 
+/// Whether `before` ends in the elision "qu" (French "qu'", "lorsqu'"),
+/// case aside.
+fn ends_with_qu(before: &[char]) -> bool {
+    matches!(before, [.., q, u] if q.eq_ignore_ascii_case(&'q') && u.eq_ignore_ascii_case(&'u'))
+}
+
 /// Lowercases, turns punctuation into spaces (keeping apostrophes inside
 /// words, `%`, `°` and decimal points), folds whitespace, and drops the
 /// `skip` phrases where they stand as whole words.
 pub fn normalize(goal: &str, skip: &[String]) -> String {
-    let chars: Vec<char> = goal.chars().collect();
+    let mut chars: Vec<char> = goal.chars().collect();
+    // An elision written with a space after it ("d' ampoules", "l' entrée",
+    // as speech-to-text and sloppy typing give it) is the elided word.
+    let mut i = 0;
+    while i + 2 < chars.len() {
+        let elided = matches!(chars[i], '\'' | '’')
+            && i > 0
+            && chars[i - 1].is_alphabetic()
+            && (i < 2 || !chars[i - 2].is_alphabetic() || ends_with_qu(&chars[..i]))
+            && chars[i + 1] == ' ';
+        if elided {
+            let mut j = i + 1;
+            while chars.get(j) == Some(&' ') {
+                j += 1;
+            }
+            if chars.get(j).is_some_and(|c| c.is_alphabetic()) {
+                chars.drain(i + 1..j);
+            }
+        }
+        i += 1;
+    }
     let mut out = String::with_capacity(goal.len());
     for (i, &c) in chars.iter().enumerate() {
         let keep = c.is_alphanumeric()
@@ -660,6 +686,12 @@ mod tests {
             "turn on the light"
         );
         assert_eq!(normalize("twenty-one", &[]), "twenty-one");
+        // Elisions written with a space join their word; quotes do not.
+        assert_eq!(
+            normalize("combien d' ampoules à l'  entrée, qu' il", &[]),
+            "combien d'ampoules à l'entrée qu'il"
+        );
+        assert_eq!(normalize("say 'hello' to it", &[]), "say hello to it");
         assert_eq!(
             normalize("brightness -10% - now", &[]),
             "brightness -10% now"

@@ -532,6 +532,10 @@ impl Session {
                 self.goals.get_mut(&id).expect("goal in flight").later = Some(later);
                 return true;
             }
+            // "la hora de dormir" is a scene, not an hour.
+            Err(when::BadTime(_)) if time_only_in_names(&text, self.fleet.registry(), &wall) => {
+                return true;
+            }
             Err(when::BadTime(why)) => why,
         };
         let goal = self.goals.get_mut(&id).expect("goal in flight");
@@ -1376,4 +1380,44 @@ fn radix36(mut n: u64) -> String {
     }
     out.reverse();
     String::from_utf8(out).expect("ascii")
+}
+
+/// Whether the words that made `text` a time giot cannot read all belong
+/// to names in `registry` (devices, rooms, floors): with those names taken
+/// out, `text` says no time at all.
+pub(super) fn time_only_in_names(
+    text: &str,
+    registry: &crate::registry::Registry,
+    wall: &jiff::ZonedDateTime,
+) -> bool {
+    use crate::intents::normalize;
+    let mut said = format!(" {} ", normalize(text, &[]));
+    let rooms = registry.room_list();
+    let names = registry
+        .devices()
+        .iter()
+        .flat_map(|d| std::iter::once(&d.name).chain(&d.aliases))
+        .chain(
+            rooms
+                .iter()
+                .flat_map(|r| std::iter::once(&r.name).chain(&r.aliases)),
+        )
+        .chain(
+            registry
+                .floors
+                .iter()
+                .flat_map(|f| std::iter::once(&f.name).chain(&f.aliases)),
+        );
+    let mut found = false;
+    for name in names {
+        let name = format!(" {} ", normalize(name, &[]));
+        if name.trim().is_empty() {
+            continue;
+        }
+        if said.contains(&name) {
+            said = said.replace(&name, " ");
+            found = true;
+        }
+    }
+    found && matches!(when::split(said.trim(), wall), Ok(None))
 }

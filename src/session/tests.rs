@@ -818,3 +818,30 @@ fn a_rule_enabled_again_starts_from_its_next_reading() {
     let fx = s.handle(state("s/cellar", json!({"humidity": 75})), t0);
     assert_eq!(published(&fx).len(), 1);
 }
+
+#[test]
+fn a_time_word_inside_a_name_is_no_time() {
+    const HOME: &str = r#"
+devices:
+  - {id: bedtime, name: La hora de dormir, room: bedroom, kind: scene, state_topic: s/bt, command_topic: c/bt,
+     capabilities: [{name: power, type: enum, values: ["on"]}]}
+"#;
+    let registry = crate::registry::parse_str(HOME, Path::new("t.yaml")).unwrap();
+    let wall = jiff::Timestamp::UNIX_EPOCH.to_zoned_datetime(jiff::tz::TimeZone::UTC);
+    assert!(state::time_only_in_names(
+        "activa la hora de dormir",
+        &registry,
+        &wall
+    ));
+    // Said outside the name, the word still asks for a time giot cannot read.
+    assert!(!state::time_only_in_names(
+        "activa la hora de dormir en una hora",
+        &registry,
+        &wall
+    ));
+    assert!(!state::time_only_in_names(
+        "enciende la luz en una hora",
+        &registry,
+        &wall
+    ));
+}
