@@ -256,7 +256,7 @@ impl Templates {
                 (known, l)
             })
             .collect();
-        order.sort_by(|a, b| b.0.cmp(&a.0));
+        order.sort_by_key(|b| std::cmp::Reverse(b.0));
         tracing::debug!(
             "languages by likeness: {:?}",
             order
