@@ -10,6 +10,7 @@
 mod definition;
 mod escalate;
 pub mod follow_up;
+mod gloss;
 mod indirect;
 mod lexicon;
 pub mod market;
@@ -182,6 +183,36 @@ impl Agent {
     /// tools; Home Assistant's intent templates; giot's own resolver, with
     /// the model breaking ties; a refusal that says why.
     pub fn plan_in(&mut self, goal: &str, context: &GoalContext, state: StateLookup<'_>) -> Plan {
+        let plan = self.plan_said(goal, context, state);
+        // A goal in German, French or Spanish that no template explains is
+        // read once more in English words (`gloss.rs`) by the same layers:
+        // not one a template refused (that refusal has its reason), and
+        // only when more of its words are of that language than English.
+        let by_template = plan.trace.iter().any(|t| t.starts_with("templates ("))
+            && !plan.trace.iter().any(|t| t == templates::WILDCARD_ONLY);
+        if let Decision::Refuse(_) = &plan.decision
+            && !by_template
+            && let Some((code, known)) = gloss::likely(goal)
+            && known > self.templates.words_known(goal, "en")
+            && let Some(english) = gloss::english(
+                &self.templates.with_numbers_in(goal, code),
+                code,
+                &self.registry,
+            )
+        {
+            let mut again = self.plan_said(&english, context, state);
+            if !matches!(again.decision, Decision::Refuse(_)) {
+                again
+                    .trace
+                    .insert(0, format!("read in English words ({code}): \"{english}\""));
+                return again;
+            }
+        }
+        plan
+    }
+
+    /// [`Agent::plan_in`] for the words as said.
+    fn plan_said(&mut self, goal: &str, context: &GoalContext, state: StateLookup<'_>) -> Plan {
         // "if the cellar humidity goes above 70%, switch on the dehumidifier"
         // is never an action now: a standing rule, to be armed.
         let words: Vec<String> = understand::normalize(goal)

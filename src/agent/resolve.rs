@@ -140,6 +140,24 @@ impl Index {
                 kind_words,
             });
         }
+        // The rooms' own names and aliases ("Arbeitszimmer", "Man cave"):
+        // each word that names one room only.
+        let mut said_rooms: HashMap<String, HashSet<String>> = HashMap::new();
+        for r in registry.room_list() {
+            for text in std::iter::once(&r.name).chain(&r.aliases) {
+                for w in words_of(text) {
+                    if !FILLER.contains(&w.as_str()) && !NAME_STOP.contains(&w.as_str()) {
+                        said_rooms.entry(w).or_default().insert(r.id.clone());
+                    }
+                }
+            }
+        }
+        for (w, rooms) in said_rooms {
+            if rooms.len() == 1 {
+                let room = rooms.into_iter().next().expect("one room");
+                room_words.entry(w).or_insert(room);
+            }
+        }
         // Only rooms that exist in the registry constrain matches.
         let known: HashSet<&str> = registry.rooms().into_iter().collect();
         let room_words: HashMap<String, String> = room_words

@@ -1,0 +1,327 @@
+//! Goals in German, French and Spanish as the English words giot's own
+//! resolver reads, for what Home Assistant's templates do not explain
+//! ("schalte alle Lichter aus außer dem Flurlicht", "il fait trop sombre
+//! dans le bureau", "abre la persiana hasta la mitad").
+//!
+//! The words are data (`gloss.yaml`); names from the registry are kept as
+//! said, so "Lumière du couloir" still names its device.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use crate::registry::Registry;
+
+#[derive(Deserialize)]
+struct File {
+    #[serde(default)]
+    split_verbs: Vec<SplitVerb>,
+    phrases: HashMap<String, String>,
+    /// The words before and after an exception said last ("nur … nicht").
+    #[serde(default)]
+    exception_around: Option<[String; 2]>,
+}
+
+/// A verb said first with its particle last ("schalte … an", "cierra …
+/// con llave").
+#[derive(Deserialize)]
+struct SplitVerb {
+    verbs: Vec<String>,
+    particle: String,
+    means: String,
+}
+
+/// One language's words, as token sequences.
+struct Table {
+    /// (verbs, particle tokens, English).
+    split_verbs: Vec<(Vec<String>, Vec<String>, String)>,
+    /// Phrase (tokens) → English, longest first.
+    phrases: Vec<(Vec<String>, String)>,
+    /// "nur … nicht": the words around an exception said last.
+    exception: Option<(String, String)>,
+}
+
+/// English verbs a goal may end with ("Garagentor ganz aufmachen"): they
+/// are read first.
+const VERBS: &[&str] = &[
+    "turn on", "turn off", "open", "close", "lock", "unlock", "start", "stop", "pause", "set",
+    "dim", "mute", "resume",
+];
+
+fn tables() -> &'static HashMap<String, Table> {
+    static TABLES: OnceLock<HashMap<String, Table>> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let files: HashMap<String, File> = serde_saphyr::from_str(include_str!("gloss.yaml"))
+            .expect("src/agent/gloss.yaml is valid (a unit test reads it)");
+        files
+            .into_iter()
+            .map(|(code, f)| {
+                let mut phrases: Vec<(Vec<String>, String)> = f
+                    .phrases
+                    .into_iter()
+                    .map(|(from, to)| (tokens(&from), to))
+                    .collect();
+                phrases.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+                let split_verbs = f
+                    .split_verbs
+                    .into_iter()
+                    .map(|v| (v.verbs, tokens(&v.particle), v.means))
+                    .collect();
+                let exception = f.exception_around.map(|[a, b]| (a, b));
+                (
+                    code,
+                    Table {
+                        split_verbs,
+                        phrases,
+                        exception,
+                    },
+                )
+            })
+            .collect()
+    })
+}
+
+/// Whether giot has words for the language `code`.
+#[cfg(test)]
+fn knows(code: &str) -> bool {
+    tables().contains_key(code)
+}
+
+/// The language with words for the most of `goal`'s words, and how many;
+/// `None` when no language has words for any.
+pub fn likely(goal: &str) -> Option<(&'static str, usize)> {
+    let said = tokens(goal);
+    let mut best: Option<(&'static str, usize)> = None;
+    let mut codes: Vec<&'static String> = tables().keys().collect();
+    codes.sort();
+    for code in codes {
+        let table = &tables()[code];
+        let mut known = 0;
+        let mut i = 0;
+        while i < said.len() {
+            match phrase_at(table, &said, i, said.len(), &[]) {
+                Some((from, _)) => {
+                    known += from.len();
+                    i += from.len();
+                }
+                None => i += 1,
+            }
+        }
+        if known > best.map_or(0, |b| b.1) {
+            best = Some((code.as_str(), known));
+        }
+    }
+    best
+}
+
+/// `text` as tokens: normalized, hyphens as spaces, and French elisions
+/// ("l'entrée", "d'un") as their own tokens.
+fn tokens(text: &str) -> Vec<String> {
+    let text = crate::intents::normalize(text, &[]).replace('-', " ");
+    let mut out = Vec::new();
+    for word in text.split_whitespace() {
+        match word.find('\'') {
+            Some(i) if i > 0 && i <= 3 && i + 1 < word.len() => {
+                out.push(word[..=i].to_string());
+                out.push(word[i + 1..].to_string());
+            }
+            _ => out.push(word.to_string()),
+        }
+    }
+    out
+}
+
+/// The longest phrase of `table` said at `i` (before `end`), on words
+/// that are not part of a name.
+fn phrase_at<'t>(
+    table: &'t Table,
+    said: &[String],
+    i: usize,
+    end: usize,
+    kept: &[bool],
+) -> Option<&'t (Vec<String>, String)> {
+    table.phrases.iter().find(|(from, _)| {
+        i + from.len() <= end
+            && !(i..i + from.len()).any(|j| kept.get(j).copied().unwrap_or(false))
+            && said[i..i + from.len()] == from[..]
+    })
+}
+
+/// `goal` (in the language `code`) in English words, with the registry's
+/// names kept as said; `None` when giot has no words for the language or
+/// nothing changed.
+pub fn english(goal: &str, code: &str, registry: &Registry) -> Option<String> {
+    let table = tables().get(code)?;
+    let said = tokens(goal);
+    // Names first, longest first: their words are not glossed.
+    let mut kept = vec![false; said.len()];
+    let rooms = registry.room_list();
+    let mut names: Vec<Vec<String>> = registry
+        .devices()
+        .iter()
+        .flat_map(|d| std::iter::once(&d.name).chain(&d.aliases))
+        .chain(
+            rooms
+                .iter()
+                .flat_map(|r| std::iter::once(&r.name).chain(&r.aliases)),
+        )
+        .chain(
+            registry
+                .floors
+                .iter()
+                .flat_map(|f| std::iter::once(&f.name).chain(&f.aliases)),
+        )
+        .map(|n| tokens(n))
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    for name in &names {
+        let mut i = 0;
+        while i + name.len() <= said.len() {
+            if !kept[i..i + name.len()].iter().any(|k| *k) && said[i..i + name.len()] == name[..] {
+                kept[i..i + name.len()].iter_mut().for_each(|k| *k = true);
+                i += name.len();
+            } else {
+                i += 1;
+            }
+        }
+    }
+    // "mach alle Lampen an, nur die Deckenlampe nicht": the exception
+    // said last is the goal, "except", and the exception.
+    if let Some((before, after)) = &table.exception
+        && said.last() == Some(after)
+        && let Some(at) = said.iter().rposition(|w| w == before)
+        && at > 0
+        && at + 2 < said.len()
+    {
+        let main = clause(table, &said[..at], &kept[..at]);
+        let except = clause(
+            table,
+            &said[at + 1..said.len() - 1],
+            &kept[at + 1..said.len() - 1],
+        );
+        return Some(format!("{main} except {except}"));
+    }
+    // "schalte alle Lichter aus außer dem Flurlicht": each side of the
+    // exception word is a clause of its own (the particle ends the first).
+    let except = (1..said.len()).find_map(|i| {
+        phrase_at(table, &said, i, said.len(), &kept)
+            .filter(|(_, to)| to == "except")
+            .map(|(from, _)| (i, from.len()))
+    });
+    if let Some((at, len)) = except
+        && at + len < said.len()
+    {
+        let main = clause(table, &said[..at], &kept[..at]);
+        let rest = clause(table, &said[at + len..], &kept[at + len..]);
+        return Some(format!("{main} except {rest}"));
+    }
+    let english = clause(table, &said, &kept);
+    (english != said.join(" ")).then_some(english)
+}
+
+/// One clause's words in English.
+fn clause(table: &Table, said: &[String], kept: &[bool]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut start = 0;
+    let mut end = said.len();
+    // "schalte … an": the verb and its particle, read together.
+    if let Some(first) = said.first()
+        && !kept[0]
+        && let Some((_, particle, means)) = table.split_verbs.iter().find(|(verbs, particle, _)| {
+            said.len() > particle.len() + 1
+                && verbs.contains(first)
+                && said[said.len() - particle.len()..] == particle[..]
+                && !kept[said.len() - particle.len()..].iter().any(|k| *k)
+        })
+    {
+        out.push(means.clone());
+        start = 1;
+        end = said.len() - particle.len();
+    }
+    let mut last_verb = None;
+    let mut i = start;
+    while i < end {
+        if kept[i] {
+            out.push(said[i].clone());
+            i += 1;
+            continue;
+        }
+        match phrase_at(table, said, i, end, kept) {
+            Some((from, to)) => {
+                if !to.is_empty() {
+                    if i + from.len() == end && VERBS.contains(&to.as_str()) {
+                        last_verb = Some(to.clone());
+                    } else {
+                        out.push(to.clone());
+                    }
+                }
+                i += from.len();
+            }
+            None => {
+                out.push(said[i].clone());
+                i += 1;
+            }
+        }
+    }
+    // "Garagentor ganz aufmachen": the verb said last is read first.
+    if let Some(verb) = last_verb {
+        out.insert(0, verb);
+    }
+    out.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const HOME: &str = r#"
+rooms:
+  - {id: hallway, name: Flur, aliases: [couloir, pasillo]}
+  - {id: study, name: Arbeitszimmer, aliases: [bureau, despacho]}
+devices:
+  - {id: hall_light, name: Flurlicht, aliases: [Lumière du couloir], room: hallway, kind: light, state_topic: s/h, command_topic: c/h,
+     capabilities: [{name: power, type: enum, values: ["on", "off"]}]}
+"#;
+
+    fn registry() -> Registry {
+        crate::registry::parse_str(HOME, Path::new("home.yaml")).unwrap()
+    }
+
+    #[test]
+    fn the_words_file_reads_and_has_the_three_languages() {
+        for code in ["de", "fr", "es"] {
+            assert!(knows(code), "{code}");
+        }
+        assert!(!knows("en"));
+    }
+
+    #[test]
+    fn goals_read_as_english_with_names_kept() {
+        let r = registry();
+        assert_eq!(
+            english("schalte alle Lichter aus außer dem Flurlicht", "de", &r).unwrap(),
+            "turn off all lights except the Flurlicht".to_lowercase()
+        );
+        assert_eq!(
+            english("schließ die Tür ab", "de", &r).unwrap(),
+            "lock the door"
+        );
+        assert_eq!(
+            english("allume la lumière du couloir", "fr", &r).unwrap(),
+            "turn on the lumière du couloir"
+        );
+        assert_eq!(
+            english("il fait trop sombre dans le bureau", "fr", &r).unwrap(),
+            "it is too dark in the bureau"
+        );
+        assert_eq!(
+            english("apaga todas las luces menos la del pasillo", "es", &r).unwrap(),
+            "turn off all the lights except the one in the pasillo"
+        );
+        assert_eq!(english("turn on the light", "en", &r), None);
+    }
+}
