@@ -21,6 +21,9 @@ struct File {
     /// The words before and after an exception said last ("nur … nicht").
     #[serde(default)]
     exception_around: Option<[String; 2]>,
+    /// Words that make a sentence a question ("est-elle").
+    #[serde(default)]
+    asking: Vec<String>,
 }
 
 /// A verb said first with its particle last ("schalte … an", "cierra …
@@ -40,6 +43,8 @@ struct Table {
     phrases: Vec<(Vec<String>, String)>,
     /// "nur … nicht": the words around an exception said last.
     exception: Option<(String, String)>,
+    /// Phrases (tokens) that make a sentence a question.
+    asking: Vec<Vec<String>>,
 }
 
 /// English verbs a goal may end with ("Garagentor ganz aufmachen"): they
@@ -75,6 +80,7 @@ fn tables() -> &'static HashMap<String, Table> {
                         split_verbs,
                         phrases,
                         exception,
+                        asking: f.asking.iter().map(|a| tokens(a)).collect(),
                     },
                 )
             })
@@ -153,11 +159,32 @@ fn phrase_at<'t>(
 /// nothing changed.
 pub fn english(goal: &str, code: &str, registry: &Registry) -> Option<String> {
     let table = tables().get(code)?;
+    let english = words_in_english(goal, table, registry)?;
+    // A question stays one: "est-elle …" asks, and so does a "?".
+    let said = tokens(goal);
+    let asks = table
+        .asking
+        .iter()
+        .any(|a| said.windows(a.len()).any(|w| w == &a[..]));
+    let english = if asks {
+        format!("tell me whether {english}")
+    } else {
+        english
+    };
+    Some(if goal.trim_end().ends_with('?') {
+        format!("{english}?")
+    } else {
+        english
+    })
+}
+
+/// [`english`] without the question's marks.
+fn words_in_english(goal: &str, table: &Table, registry: &Registry) -> Option<String> {
     let said = tokens(goal);
     // Names first, longest first: their words are not glossed.
     let mut kept = vec![false; said.len()];
     let rooms = registry.room_list();
-    let mut names: Vec<Vec<String>> = registry
+    let mut names: Vec<(Vec<String>, String)> = registry
         .devices()
         .iter()
         .flat_map(|d| std::iter::once(&d.name).chain(&d.aliases))
@@ -172,21 +199,33 @@ pub fn english(goal: &str, code: &str, registry: &Registry) -> Option<String> {
                 .iter()
                 .flat_map(|f| std::iter::once(&f.name).chain(&f.aliases)),
         )
-        .map(|n| tokens(n))
-        .filter(|n| !n.is_empty())
+        .map(|n| (tokens(n), crate::intents::normalize(n, &[])))
+        .filter(|(n, _)| !n.is_empty())
         .collect();
-    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
-    for name in &names {
+    names.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
+    // Each name said is put back as the registry writes it ("led-streifen",
+    // not "led streifen"), on its first word; the others are dropped.
+    let mut said = said;
+    for (name, written) in &names {
         let mut i = 0;
         while i + name.len() <= said.len() {
             if !kept[i..i + name.len()].iter().any(|k| *k) && said[i..i + name.len()] == name[..] {
                 kept[i..i + name.len()].iter_mut().for_each(|k| *k = true);
+                said[i] = written.clone();
+                for w in &mut said[i + 1..i + name.len()] {
+                    w.clear();
+                }
                 i += name.len();
             } else {
                 i += 1;
             }
         }
     }
+    let (said, kept): (Vec<String>, Vec<bool>) = said
+        .into_iter()
+        .zip(kept)
+        .filter(|(w, _)| !w.is_empty())
+        .unzip();
     // "mach alle Lampen an, nur die Deckenlampe nicht": the exception
     // said last is the goal, "except", and the exception.
     if let Some((before, after)) = &table.exception
@@ -213,8 +252,24 @@ pub fn english(goal: &str, code: &str, registry: &Registry) -> Option<String> {
     if let Some((at, len)) = except
         && at + len < said.len()
     {
-        let main = clause(table, &said[..at], &kept[..at]);
-        let rest = clause(table, &said[at + len..], &kept[at + len..]);
+        // "schalte alle Lichter außer denen in der Küche aus": the
+        // particle said last belongs to the verb said first.
+        let particle = table
+            .split_verbs
+            .iter()
+            .find(|(verbs, particle, _)| {
+                said.first().is_some_and(|f| verbs.contains(f))
+                    && said.len() > at + len + particle.len()
+                    && said[said.len() - particle.len()..] == particle[..]
+            })
+            .map_or(0, |(_, particle, _)| particle.len());
+        let end = said.len() - particle;
+        let mut main: Vec<String> = said[..at].to_vec();
+        let mut main_kept: Vec<bool> = kept[..at].to_vec();
+        main.extend_from_slice(&said[end..]);
+        main_kept.extend_from_slice(&kept[end..]);
+        let main = clause(table, &main, &main_kept);
+        let rest = clause(table, &said[at + len..end], &kept[at + len..end]);
         return Some(format!("{main} except {rest}"));
     }
     let english = clause(table, &said, &kept);

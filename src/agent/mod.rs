@@ -706,7 +706,14 @@ impl Agent {
             Some("could" | "can" | "would" | "will")
         ) && all_words.get(1).is_some_and(|w| w == "you")
             && !understand::is_question(&all_words);
-        let decision = if understand::is_question(&all_words) || (asks && !polite) {
+        // "quick question, is the front door locked": a clause after a
+        // lead-in asks as much as a whole goal does.
+        let asked = understand::is_question(&all_words)
+            || clauses
+                .iter()
+                .skip(1)
+                .any(|c| understand::is_question(&c.words));
+        let decision = if asked || (asks && !polite) {
             let whole = understand::clauses(&normalized.replace(',', " "))
                 .into_iter()
                 .reduce(|mut a, b| {
@@ -1576,6 +1583,31 @@ devices:
         let mut agent = Agent::new(registry, AgentDefinition::builtin(), None);
         agent.set_languages(&["en".to_string()]);
         agent
+    }
+
+    #[test]
+    fn a_question_after_a_lead_in_is_answered_and_a_missing_kind_is_not_the_room() {
+        let mut agent = demo_agent();
+        for goal in [
+            "quick question, is the front door locked",
+            "by the way, is the garage light on",
+        ] {
+            let plan = agent.plan(goal, &no_state);
+            assert!(
+                matches!(plan.decision, Decision::Answer(_)),
+                "{goal}: {:?} {:?}",
+                plan.decision,
+                plan.trace
+            );
+        }
+        // No heater in the garage: not its light.
+        let plan = agent.plan("turn on the heater in the garage", &no_state);
+        assert!(
+            matches!(plan.decision, Decision::Refuse(_)),
+            "{:?} {:?}",
+            plan.decision,
+            plan.trace
+        );
     }
 
     fn rule_of(agent: &mut Agent, goal: &str) -> crate::types::RuleInfo {

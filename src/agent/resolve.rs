@@ -327,12 +327,17 @@ impl Index {
             .iter()
             .map(|w| self.canonical(w).into_owned())
             .collect();
-        // "switch" is a kind only as a noun ("the switch"), not as a verb.
+        // "switch" is a kind only as a noun ("the switch"), not as a verb;
+        // "garage" in "the heater in the garage" is the room.
         let kind_mentions: Vec<&str> = words
             .iter()
             .enumerate()
             .filter(|(i, w)| {
                 lexicon::kind_of_word(w).next().is_some()
+                    && !self
+                        .room_words
+                        .get(w.as_str())
+                        .is_some_and(|r| rooms.contains(r))
                     && (w.as_str() != "switch"
                         || *i > 0 && matches!(words[i - 1].as_str(), "the" | "a" | "wall"))
             })
@@ -445,12 +450,26 @@ impl Index {
         })
     }
 
-    /// Whether the clause names a kind of device in the plural ("lights").
+    /// Whether the clause names a kind of device in the plural ("the
+    /// lights in the living room"), and not as a word of a name said in
+    /// full ("the garden lights").
     pub fn plural_kind(&self, clause: &Clause) -> bool {
+        let words: Vec<String> = clause
+            .words
+            .iter()
+            .map(|w| self.canonical(w).into_owned())
+            .collect();
         clause.words.iter().any(|w| {
+            let singular = w.strip_suffix('s').unwrap_or(w);
             w.ends_with('s')
                 && lexicon::kind_of_word(w).next().is_some()
-                && self.canonical(w) != w.as_str()
+                && (self.canonical(w) != w.as_str()
+                    || singular.len() > 2 && lexicon::kind_of_word(singular).next().is_some())
+                && !self.entries.iter().any(|e| {
+                    e.phrases
+                        .iter()
+                        .any(|p| p.contains(w) && contains_phrase(&words, p))
+                })
         })
     }
 }

@@ -621,11 +621,48 @@ fn correct_with(
                     fixes.push(format!("\"{w}\" → \"{k}\""));
                     k.to_string()
                 }
+                None => match sounds_like(w, known) {
+                    Some(k) => {
+                        fixes.push(format!("\"{w}\" → \"{k}\" (by its sound)"));
+                        k.to_string()
+                    }
+                    None => w.to_string(),
+                },
                 _ => w.to_string(),
             }
         })
         .collect();
     (!fixes.is_empty()).then(|| (words.join(" "), fixes))
+}
+
+/// The one known word that sounds like `word` (Double Metaphone, Philips
+/// 2000, as in Apache commons-codec, through `rphonetic`) and is at most
+/// two edits from it (three from a word of five letters or more): spelled
+/// as heard ("lites", "dore", "vacume").
+/// `None` when none or several do.
+fn sounds_like<'k>(word: &str, known: &'k std::collections::HashSet<String>) -> Option<&'k str> {
+    use rphonetic::Encoder;
+    // English sounds, and rphonetic slices bytes: ASCII letters only.
+    let plain = |w: &str| w.chars().all(|c| c.is_ascii_alphabetic());
+    if !plain(word) {
+        return None;
+    }
+    let encoder = rphonetic::DoubleMetaphone::default();
+    let code = encoder.encode(word);
+    if code.len() < 2 {
+        return None;
+    }
+    let n = word.chars().count();
+    let edits = if n >= 5 { 3 } else { 2 };
+    let mut found = known.iter().filter(|k| {
+        plain(k)
+            && k.chars().count().abs_diff(n) <= 2
+            && k.chars().next() == word.chars().next()
+            && strsim::damerau_levenshtein(word, k) <= edits
+            && encoder.encode(k) == code
+    });
+    let first = found.next()?;
+    found.next().is_none().then_some(first.as_str())
 }
 
 /// An indirect question as the direct one the templates know: "check
@@ -695,6 +732,46 @@ fn numbers_as_digits(text: &str, code: &str, numbers: Option<&text2num::Language
         return format!("{} ein", numbers_as_digits(head, code, numbers));
     }
     let mut t = text.to_string();
+    // "nineteen and a half", "dix-neuf et demi", "diecinueve y medio",
+    // "neunzehneinhalb": a mark read with the number before it.
+    let halves: &[&str] = match code {
+        "en" => &["and a half", "and half"],
+        "fr" => &["et demi", "et demie"],
+        "es" => &["y medio", "y media"],
+        _ => &[],
+    };
+    for h in halves {
+        t = replace_words(&t, h, HALF_MARK);
+    }
+    if code == "de" {
+        t = t
+            .split(' ')
+            .map(|w| match w.strip_suffix("einhalb") {
+                Some(n) => format!("{} {HALF_MARK}", n.strip_suffix("und").unwrap_or(n))
+                    .trim()
+                    .to_string(),
+                None => w.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    let quarters: &[(&str, &str)] = match code {
+        "de" => &[
+            ("drei viertel", "75%"),
+            ("dreiviertel", "75%"),
+            ("ein viertel", "25%"),
+        ],
+        "fr" => &[
+            ("trois quarts", "75%"),
+            ("trois quart", "75%"),
+            ("un quart", "25%"),
+        ],
+        "es" => &[("tres cuartos", "75%"), ("un cuarto", "25%")],
+        _ => &[],
+    };
+    for (words, pct) in quarters {
+        t = replace_words(&t, words, pct);
+    }
     if code == "en" {
         for (words, pct) in [
             ("three quarters", "75%"),
@@ -719,14 +796,37 @@ fn numbers_as_digits(text: &str, code: &str, numbers: Option<&text2num::Language
     for (words, pct) in [("pour cent", "%"), ("por ciento", "%"), ("por cien", "%")] {
         t = replace_words(&t, words, pct);
     }
-    match numbers {
+    let converted = match numbers {
         Some(lang) => {
             let replaced = text2num::replace_numbers_in_text(&t, lang, 0.0);
             normalize(&replaced, &[])
         }
         None => t,
+    };
+    if !converted.contains(HALF_MARK) {
+        return converted;
     }
+    // The half goes to the whole number before it, a unit between them
+    // staying where it is ("19 degrees and a half" → "19.5 degrees").
+    let mut words: Vec<String> = converted.split(' ').map(String::from).collect();
+    while let Some(at) = words.iter().position(|w| w == HALF_MARK) {
+        let whole = (at.saturating_sub(2)..at)
+            .rev()
+            .find(|&i| words[i].parse::<u32>().is_ok());
+        match whole {
+            Some(i) => {
+                words[i] = format!("{}.5", words[i]);
+                words.remove(at);
+            }
+            // No number before it: the words as said.
+            None => words[at] = halves.first().map_or("einhalb", |h| h).to_string(),
+        }
+    }
+    words.join(" ")
 }
+
+/// Stands for "and a half" while numbers are read.
+const HALF_MARK: &str = "plushalf";
 
 fn replace_words(text: &str, words: &str, with: &str) -> String {
     let padded = format!(" {text} ");
@@ -974,10 +1074,19 @@ fn targets<'a>(
     context: &GoalContext,
 ) -> Result<Targets<'a>, Skip> {
     let domains = domains(r);
-    let class = slot_str(r, "device_class");
+    // One class ("door") or several (["blind", "shade"]).
+    let classes: Vec<&str> = match r
+        .slot("device_class")
+        .and_then(|s| s.values.first())
+        .or_else(|| r.block.slots.get("device_class"))
+    {
+        Some(Value::String(c)) => vec![c.as_str()],
+        Some(Value::Array(cs)) => cs.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
     let fits = |d: &Device| {
         (domains.is_empty() || domains.iter().any(|x| x == domain(d)))
-            && class.is_none_or(|c| roles::has_class(d, c))
+            && (classes.is_empty() || classes.iter().any(|c| roles::has_class(d, c)))
     };
     // "vacuum the kitchen": the kitchen is where to clean, not where the
     // vacuum is.
@@ -1070,8 +1179,9 @@ fn targets<'a>(
         .iter()
         .filter(|d| fits(d) && in_place(d, area.as_deref()))
         .collect();
-    let kind = class
-        .map(String::from)
+    let kind = classes
+        .first()
+        .map(|c| c.to_string())
         .or_else(|| domains.first().cloned())
         .unwrap_or_else(|| "device".into());
     let place = match (&area, &floor) {
@@ -1872,6 +1982,16 @@ devices:
             plan("turn on the sauna").decision,
             Decision::Refuse(_)
         ));
+        // Spelled as heard: a few edits, and the same sound.
+        let p = plan("turn on the hall lites");
+        assert_eq!(actions(&p), [act("hall_light", "power", json!("on"))]);
+        assert!(
+            p.trace.iter().any(|t| t.contains("(by its sound)")),
+            "{:?}",
+            p.trace
+        );
+        let p = plan("unlock the back dore");
+        assert_eq!(actions(&p), [act("back_door", "lock", json!("unlocked"))]);
     }
 
     #[test]
@@ -1999,7 +2119,45 @@ devices:
             with_numbers("stell die lautstärke auf achtzig ein", &t.languages[1]),
             "stell die lautstärke auf 80 ein"
         );
+        assert_eq!(
+            with_numbers(
+                "stell das thermostat auf neunzehneinhalb grad ein",
+                &t.languages[1]
+            ),
+            "stell das thermostat auf 19.5 grad ein"
+        );
+        assert_eq!(
+            with_numbers(
+                "règle le thermostat sur dix-neuf degrés et demi",
+                &t.languages[0]
+            ),
+            "règle le thermostat sur 19.5 degrés"
+        );
+        assert_eq!(
+            with_numbers("ouvre le volet aux trois quarts", &t.languages[0]),
+            "ouvre le volet aux 75%"
+        );
+        let en = Templates::new(&["en".into()], &registry);
+        assert_eq!(
+            with_numbers("make it nineteen and a half degrees", &en.languages[0]),
+            "make it 19.5 degrees"
+        );
+        assert_eq!(
+            with_numbers("open the blinds half way and a half", &en.languages[0]),
+            "open the blinds 50% way and a half"
+        );
         let es = Templates::new(&["es".into()], &registry);
+        assert_eq!(
+            with_numbers(
+                "pon el termostato a diecinueve grados y medio",
+                &es.languages[0]
+            ),
+            "pon el termostato a 19.5 grados"
+        );
+        assert_eq!(
+            with_numbers("sube la persiana tres cuartos", &es.languages[0]),
+            "sube la persiana 75%"
+        );
         assert_eq!(
             with_numbers("pon el termostato a veintiún grados", &es.languages[0]),
             "pon el termostato a 21 grados"
