@@ -1166,15 +1166,22 @@ impl Agent {
         let mut tied: Vec<usize> = (0..scores.len())
             .filter(|&i| scores[i].is_some_and(|s| s >= best - TIE))
             .collect();
-        // Prefer devices that can do what is asked.
-        let able: Vec<usize> = tied
-            .iter()
-            .copied()
-            .filter(|&i| {
-                resolve::derive(&self.registry.devices()[i], clause, &clause.words).is_ok()
+        // Prefer devices that can do what is asked; a reading ("19
+        // degrees" on a sensor) is no setting.
+        let can = |i: usize| {
+            let d = &self.registry.devices()[i];
+            resolve::derive(d, clause, &clause.words).is_ok_and(|changes| {
+                changes.iter().all(|(c, _)| {
+                    d.capabilities
+                        .iter()
+                        .find(|cap| &cap.name == c)
+                        .is_none_or(|cap| !cap.readonly)
+                })
             })
-            .collect();
-        if !able.is_empty() {
+        };
+        let able: Vec<usize> = tied.iter().copied().filter(|&i| can(i)).collect();
+        let able_only = !able.is_empty();
+        if able_only {
             tied = able;
         }
         // "close the garage": a verb for covers means a cover, not the
@@ -1209,6 +1216,7 @@ impl Agent {
                 }
                 let device = &self.registry.devices()[i];
                 if (!cover_verb || is_cover(i))
+                    && (!able_only || can(i))
                     && resolve::derive(device, clause, &clause.words).is_ok()
                     && Index::alike(
                         &top_words,
@@ -1604,6 +1612,26 @@ devices:
         let plan = agent.plan("turn on the heater in the garage", &no_state);
         assert!(
             matches!(plan.decision, Decision::Refuse(_)),
+            "{:?} {:?}",
+            plan.decision,
+            plan.trace
+        );
+    }
+
+    #[test]
+    fn a_number_with_a_unit_goes_to_a_capability_of_that_unit() {
+        // "19 degrees" is the radiator's, not the blinds' position.
+        let plan = agent(None).plan("make it 19 degrees in the study", &no_state);
+        assert_eq!(
+            acts(&plan),
+            [a("radiator", "target_temperature", json!(19))],
+            "{:?}",
+            plan.trace
+        );
+        // "lock" as the verb names no lock: nothing here is a gate.
+        let plan = demo_agent().plan("lock the back gate", &no_state);
+        assert!(
+            !matches!(plan.decision, Decision::Act(_)),
             "{:?} {:?}",
             plan.decision,
             plan.trace

@@ -327,7 +327,8 @@ impl Index {
             .iter()
             .map(|w| self.canonical(w).into_owned())
             .collect();
-        // "switch" is a kind only as a noun ("the switch"), not as a verb;
+        // "switch" and "lock" are kinds only as nouns ("the switch"), not
+        // as verbs ("lock the back gate" names no lock);
         // "garage" in "the heater in the garage" is the room.
         let kind_mentions: Vec<&str> = words
             .iter()
@@ -338,7 +339,7 @@ impl Index {
                         .room_words
                         .get(w.as_str())
                         .is_some_and(|r| rooms.contains(r))
-                    && (w.as_str() != "switch"
+                    && (!matches!(w.as_str(), "switch" | "lock")
                         || *i > 0 && matches!(words[i - 1].as_str(), "the" | "a" | "wall"))
             })
             .map(|(_, w)| w.as_str())
@@ -782,8 +783,12 @@ pub fn derive(
             .or_else(|| find(&|c| enum_values(c).iter().any(|v| v == "open")));
         }
         // A number, or an end ("as low as it goes"), on a device with one
-        // settable number: that one.
-        if chosen.is_none() && (cues.number.is_some() || cues.extreme) {
+        // settable number: that one, unless the number's unit says another
+        // ("19 degrees" is not a blind's position).
+        let unitless = cues
+            .number
+            .is_some_and(|(_, u)| matches!(u, Unit::None | Unit::Percent));
+        if chosen.is_none() && (unitless || cues.number.is_none() && cues.extreme) {
             let numeric: Vec<usize> = (0..caps.len())
                 .filter(|&i| {
                     !caps[i].readonly && matches!(caps[i].kind, CapabilityType::Number { .. })
