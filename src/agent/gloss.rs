@@ -24,6 +24,9 @@ struct File {
     /// Words that make a sentence a question ("est-elle").
     #[serde(default)]
     asking: Vec<String>,
+    /// Tag questions said last ("oder", "c'est ça", "verdad").
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 /// A verb said first with its particle last ("schalte … an", "cierra …
@@ -45,6 +48,8 @@ struct Table {
     exception: Option<(String, String)>,
     /// Phrases (tokens) that make a sentence a question.
     asking: Vec<Vec<String>>,
+    /// Tag questions (tokens), said last.
+    tags: Vec<Vec<String>>,
 }
 
 /// English verbs a goal may end with ("Garagentor ganz aufmachen"): they
@@ -81,6 +86,7 @@ fn tables() -> &'static HashMap<String, Table> {
                         phrases,
                         exception,
                         asking: f.asking.iter().map(|a| tokens(a)).collect(),
+                        tags: f.tags.iter().map(|t| tokens(t)).collect(),
                     },
                 )
             })
@@ -159,7 +165,24 @@ fn phrase_at<'t>(
 /// nothing changed.
 pub fn english(goal: &str, code: &str, registry: &Registry) -> Option<String> {
     let table = tables().get(code)?;
+    // "la lampe est éteinte, c'est ça": the sentence, then ", right".
+    let said = tokens(goal);
+    let tag = table
+        .tags
+        .iter()
+        .find(|t| said.len() > t.len() + 1 && said.ends_with(t));
+    let (goal, tagged) = match tag {
+        Some(t) => (said[..said.len() - t.len()].join(" "), true),
+        None => (goal.to_string(), false),
+    };
+    let goal = goal.as_str();
     let english = words_in_english(goal, table, registry)?;
+    // Asked as English asks it: no "right" left to name a device by.
+    let english = if tagged {
+        format!("tell me whether {english}")
+    } else {
+        english
+    };
     // A question stays one: "est-elle …" asks, and so does a "?".
     let said = tokens(goal);
     let asks = table
@@ -272,6 +295,29 @@ fn words_in_english(goal: &str, table: &Table, registry: &Registry) -> Option<St
         let rest = clause(table, &said[at + len..end], &kept[at + len..end]);
         return Some(format!("{main} except {rest}"));
     }
+    // "schalte die Kaffeemaschine ein und die Brunnenpumpe aus": two
+    // clauses, each with its particle; the verb said first serves both.
+    let verb_first = said
+        .first()
+        .filter(|f| !kept[0] && table.split_verbs.iter().any(|(v, _, _)| v.contains(f)));
+    if let Some(verb) = verb_first
+        && let Some(k) = (2..said.len().saturating_sub(1)).find(|&k| {
+            said[k] == "und"
+                && !kept[k - 1]
+                && table
+                    .split_verbs
+                    .iter()
+                    .any(|(v, p, _)| v.contains(verb) && p.len() == 1 && p[0] == said[k - 1])
+        })
+    {
+        let first = clause(table, &said[..k], &kept[..k]);
+        let mut second = vec![verb.clone()];
+        second.extend_from_slice(&said[k + 1..]);
+        let mut second_kept = vec![false];
+        second_kept.extend_from_slice(&kept[k + 1..]);
+        let second = clause(table, &second, &second_kept);
+        return Some(format!("{first} and {second}"));
+    }
     let english = clause(table, &said, &kept);
     (english != said.join(" ")).then_some(english)
 }
@@ -321,8 +367,14 @@ fn clause(table: &Table, said: &[String], kept: &[bool]) -> String {
         }
     }
     // "Garagentor ganz aufmachen": the verb said last is read first.
+    // After a lead ("should i", "quick question,"): "soll ich den Lüfter
+    // ausschalten" asks "should i turn off the lüfter".
     if let Some(verb) = last_verb {
-        out.insert(0, verb);
+        let lead = out
+            .iter()
+            .take_while(|w| w.starts_with("should ") || w.starts_with("quick question"))
+            .count();
+        out.insert(lead, verb);
     }
     out.join(" ")
 }
@@ -378,5 +430,19 @@ devices:
             "turn off all the lights except the one in the pasillo"
         );
         assert_eq!(english("turn on the light", "en", &r), None);
+        // Two clauses, each with its particle.
+        assert_eq!(
+            english("schalte das Flurlicht ein und das Radio aus", "de", &r).unwrap(),
+            "turn on the flurlicht and turn off the radio"
+        );
+        assert_eq!(
+            english("soll ich das Flurlicht ausschalten", "de", &r).unwrap(),
+            "should i turn off the flurlicht"
+        );
+        // A tag question stays a question.
+        assert_eq!(
+            english("das Flurlicht ist aus, oder", "de", &r).unwrap(),
+            "tell me whether the flurlicht is off"
+        );
     }
 }

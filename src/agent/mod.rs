@@ -554,6 +554,17 @@ impl Agent {
             return plan;
         }
         let all_words: Vec<String> = clauses.iter().flat_map(|c| c.words.clone()).collect();
+        // "don't turn on the hall light", "never unlock the side door": the
+        // rest of the words name an action that must not be done.
+        if understand::negated(&all_words)
+            && !understand::is_question(&all_words)
+            && !goal.trim_end().ends_with('?')
+        {
+            plan.decision = Decision::Refuse(
+                "the goal says what not to do (\"don't\", \"not\", \"never\"): giot does nothing; say what to do instead".into(),
+            );
+            return plan;
+        }
         // The market's tools first: they answer, they never act on devices.
         if let Some(decision) =
             market::decide(&self.registry, &self.definition.tools, &all_words, state)
@@ -1145,7 +1156,8 @@ impl Agent {
             };
             group.retain(|i| !other(i));
         }
-        group
+        // "the bedside lamps": the lamps whose names say "bedside".
+        self.index.named_within(clause, group)
     }
 
     /// The best-scoring device; near ties go to the model, which decides
@@ -1603,6 +1615,33 @@ devices:
             let plan = agent.plan(goal, &no_state);
             assert!(
                 matches!(plan.decision, Decision::Answer(_)),
+                "{goal}: {:?} {:?}",
+                plan.decision,
+                plan.trace
+            );
+        }
+        // Advice asked and tag questions are questions too.
+        for goal in [
+            "should I turn off the garage light",
+            "the garage light is off, isn't it",
+            "the garage light is on, right",
+        ] {
+            let plan = agent.plan(goal, &no_state);
+            assert!(
+                matches!(plan.decision, Decision::Answer(_)),
+                "{goal}: {:?} {:?}",
+                plan.decision,
+                plan.trace
+            );
+        }
+        // What not to do is not done.
+        for goal in [
+            "don't turn on the garage light",
+            "never open the garage door",
+        ] {
+            let plan = agent.plan(goal, &no_state);
+            assert!(
+                matches!(plan.decision, Decision::Refuse(_)),
                 "{goal}: {:?} {:?}",
                 plan.decision,
                 plan.trace

@@ -451,6 +451,35 @@ impl Index {
         })
     }
 
+    /// Devices among `group` whose names hold every word of the clause
+    /// that only names say ("the *bedside* lamps"): not a kind, a room,
+    /// or a filler word. All of `group` when the clause has no such word.
+    pub fn named_within(&self, clause: &Clause, group: Vec<usize>) -> Vec<usize> {
+        let words: Vec<String> = clause
+            .words
+            .iter()
+            .map(|w| self.canonical(w).into_owned())
+            .filter(|w| {
+                !FILLER.contains(&w.as_str())
+                    && !self.room_words.contains_key(w)
+                    && lexicon::kind_of_word(w).next().is_none()
+                    && lexicon::kind_of_word(w.trim_end_matches('s'))
+                        .next()
+                        .is_none()
+                    && self.entries.iter().any(|e| e.name_words.contains(w))
+            })
+            .collect();
+        if words.is_empty() {
+            return group;
+        }
+        let named: Vec<usize> = group
+            .iter()
+            .copied()
+            .filter(|&i| words.iter().all(|w| self.entries[i].name_words.contains(w)))
+            .collect();
+        if named.is_empty() { group } else { named }
+    }
+
     /// Whether the clause names a kind of device in the plural ("the
     /// lights in the living room"), and not as a word of a name said in
     /// full ("the garden lights").

@@ -732,6 +732,34 @@ fn numbers_as_digits(text: &str, code: &str, numbers: Option<&text2num::Language
         return format!("{} ein", numbers_as_digits(head, code, numbers));
     }
     let mut t = text.to_string();
+    // Words that look like numbers and are none: "un peu" is "a little",
+    // "schalte die Kaffeemaschine ein und …" has the particle "ein".
+    let not_numbers: &[(&str, &str)] = match code {
+        "fr" => &[("un peu", "unxpeu")],
+        "es" => &[("un poco", "unxpoco")],
+        "de" => &[
+            ("ein bisschen", "einxbisschen"),
+            ("ein wenig", "einxwenig"),
+            ("ein und", "einxund"),
+            ("ein aber", "einxaber"),
+        ],
+        "en" => &[("a bit", "axbit"), ("a little", "axlittle")],
+        _ => &[],
+    };
+    for (words, mark) in not_numbers {
+        t = replace_words(&t, words, mark);
+    }
+    let t = numbers_with_marks(&t, code, numbers);
+    let mut t = format!(" {t} ");
+    for (words, mark) in not_numbers {
+        t = t.replace(&format!(" {mark} "), &format!(" {words} "));
+    }
+    t.trim().to_string()
+}
+
+/// [`numbers_as_digits`] once the words that are no numbers are marked.
+fn numbers_with_marks(text: &str, code: &str, numbers: Option<&text2num::Language>) -> String {
+    let mut t = text.to_string();
     // "nineteen and a half", "dix-neuf et demi", "diecinueve y medio",
     // "neunzehneinhalb": a mark read with the number before it.
     let halves: &[&str] = match code {
@@ -2161,6 +2189,21 @@ devices:
         assert_eq!(
             with_numbers("pon el termostato a veintiún grados", &es.languages[0]),
             "pon el termostato a 21 grados"
+        );
+        assert_eq!(
+            with_numbers("sube un poco la persiana", &es.languages[0]),
+            "sube un poco la persiana"
+        );
+        assert_eq!(
+            with_numbers("monte un peu le store à vingt pour cent", &t.languages[0]),
+            "monte un peu le store à 20 %"
+        );
+        assert_eq!(
+            with_numbers(
+                "schalte die kaffeemaschine ein und die pumpe aus",
+                &t.languages[1]
+            ),
+            "schalte die kaffeemaschine ein und die pumpe aus"
         );
     }
 

@@ -118,6 +118,50 @@ fn unit_of(word: &str) -> Option<Unit> {
 /// any …"), or a question inside ("check whether", "I wonder if", "how
 /// many", "is there").
 pub fn is_question(words: &[String]) -> bool {
+    // "should I turn off the fan", "shall we close the blinds": asking
+    // advice, not giving an order.
+    if matches!(
+        (
+            words.first().map(String::as_str),
+            words.get(1).map(String::as_str)
+        ),
+        (Some("should" | "shall"), Some("i" | "we"))
+    ) {
+        return true;
+    }
+    // A tag question: "the desk lamp is off, isn't it", "…, right".
+    let tail: Vec<&str> = words.iter().rev().take(2).map(String::as_str).collect();
+    let commands = words
+        .first()
+        .is_some_and(|w| super::lexicon::COMMAND_VERBS.contains(&w.as_str()));
+    if words.len() > 2
+        && !commands
+        && (matches!(tail.first(), Some(&("right" | "correct")))
+            || matches!(
+                tail.as_slice(),
+                ["it", "isn't" | "is" | "doesn't" | "does"]
+                    | ["they", "aren't" | "are" | "don't" | "do"]
+                    | ["not", "or"]
+            ))
+    {
+        return true;
+    }
+    is_question_asked(words)
+}
+
+/// Whether the goal says what not to do ("don't turn on the hall light",
+/// "never unlock the side door"): a command giot must not carry out as
+/// the rest of its words say.
+pub fn negated(words: &[String]) -> bool {
+    words.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "don't" | "dont" | "not" | "never" | "doesn't" | "shouldn't" | "mustn't" | "won't"
+        )
+    })
+}
+
+fn is_question_asked(words: &[String]) -> bool {
     const LEAD: &[&str] = &[
         "please", "could", "can", "would", "will", "you", "hey", "so", "ok", "okay", "giot", "i",
         "me", "we", "just", "quickly", "let", "us", "tell",
