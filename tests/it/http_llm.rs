@@ -244,6 +244,18 @@ fn chat(spec: &Spec, body: &Value, chosen: &Mutex<Vec<String>>) -> Value {
         "usage": {"prompt_tokens": 100}})
 }
 
+/// The second architecture (Gemma 3 270M, `scripts/fetch-second-model`),
+/// as the escalation server's model: another GGUF than the local one.
+fn second_model() -> Option<Mutex<LlmHandle>> {
+    let path =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/gemma-3-270m-q4_k_m.gguf");
+    assert!(
+        path.exists(),
+        "the second model is missing: run scripts/fetch-second-model"
+    );
+    Some(Mutex::new(llama::spawn(LlamaConfig::new(path)).unwrap().0))
+}
+
 fn real_model() -> Option<Mutex<LlmHandle>> {
     Some(Mutex::new(
         llama::spawn(LlamaConfig::new(model_path())).unwrap().0,
@@ -657,8 +669,9 @@ fn run_escalating(
 
 /// Edge–cloud escalation: the default model runs locally, and a goal it
 /// cannot decide above its margin goes to a second server (here the
-/// stand-in above, answering with the real model) with only the goal and
-/// its candidates; the server's choice is one of them or "none of these".
+/// stand-in above, answering with a second GGUF of another architecture,
+/// Gemma 3 270M) with only the goal and its candidates; the server's
+/// choice is one of them or "none of these".
 #[test]
 fn a_goal_the_local_model_cannot_decide_is_escalated_with_only_its_candidates() {
     let broker = Mosquitto::start();
@@ -668,7 +681,7 @@ fn a_goal_the_local_model_cannot_decide_is_escalated_with_only_its_candidates() 
     let server = Server::start(Spec {
         key: None,
         prompt_logprobs: false,
-        llm: real_model(),
+        llm: second_model(),
     });
     // Three lights in the living room: the words leave all three.
     let goal = "it's too dark in the living room";
