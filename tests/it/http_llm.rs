@@ -247,8 +247,8 @@ fn chat(spec: &Spec, body: &Value, chosen: &Mutex<Vec<String>>) -> Value {
 /// The second architecture (Gemma 3 270M, `scripts/fetch-second-model`),
 /// as the escalation server's model: another GGUF than the local one.
 fn second_model() -> Option<Mutex<LlmHandle>> {
-    let path =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/gemma-3-270m-q4_k_m.gguf");
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("models/gemma-3-270m-q4_k_m.gguf");
     assert!(
         path.exists(),
         "the second model is missing: run scripts/fetch-second-model"
