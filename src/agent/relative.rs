@@ -93,6 +93,19 @@ pub fn read(
                     .get(i + 1)
                     .is_some_and(|n| lexicon::STEP_WORDS.contains(&n.as_str())))
     });
+    // "turn the heat down six degrees", "turn the tv down 10": a number
+    // after "up" or "down" with no "to" is how far, not where.
+    let mover = words
+        .iter()
+        .any(|w| lexicon::RELATIVE_MOVERS.contains(&w.as_str()));
+    let moved_by = mover
+        && words.iter().enumerate().any(|(i, w)| {
+            is_number(w)
+                && i > 0
+                && matches!(words[i - 1].as_str(), "up" | "down")
+                && !words[..i].iter().any(|x| x == "to")
+        });
+    let by_number = by_number || moved_by;
     if cues.number.is_some() && !by_number || cues.extreme {
         return None;
     }
@@ -555,7 +568,25 @@ mod tests {
             moved(THERMOSTAT, "a little cooler", s.clone()).unwrap().1,
             json!(20)
         );
-        assert_eq!(moved(THERMOSTAT, "warmer", s).unwrap().1, json!(21.5));
+        assert_eq!(
+            moved(THERMOSTAT, "warmer", s.clone()).unwrap().1,
+            json!(21.5)
+        );
+        // "down six degrees" is how far: no "by" needed; "down to 18" is
+        // where.
+        assert_eq!(
+            moved(THERMOSTAT, "turn the heat down 6 degrees", s.clone())
+                .unwrap()
+                .1,
+            json!(14.5)
+        );
+        assert_eq!(rel("turn the heat down to 18 degrees"), None);
+        assert_eq!(
+            moved(THERMOSTAT, "turn the heat up 2 degrees", s)
+                .unwrap()
+                .1,
+            json!(22.5)
+        );
     }
 
     #[test]
