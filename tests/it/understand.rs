@@ -200,3 +200,62 @@ fn one_goal_in_each_supported_language_through_its_templates() {
         assert!(all_confirmed(&json), "{lang}: {json}");
     }
 }
+
+/// What no template reads, in German, French and Spanish: the goal read
+/// again in English words, acted on and confirmed by the simulated home,
+/// asked back when it fits several devices, answered when it asks, and
+/// never acted on when it says what not to do.
+#[test]
+fn goals_no_template_reads_in_german_french_and_spanish_act_ask_and_answer() {
+    let (broker, _sim) = home();
+    for (lang, goal, want) in [
+        (
+            "de",
+            "mach im Schlafzimmer alle Lampen an, nur die Schlafzimmerlampe nicht",
+            &["bedside_left", "bedside_right"][..],
+        ),
+        (
+            "fr",
+            "ouvre le volet de la chambre aux trois quarts",
+            &["bedroom_blinds"][..],
+        ),
+        (
+            "es",
+            "pon el termostato del salón a diecinueve grados y medio",
+            &["living_thermostat"][..],
+        ),
+    ] {
+        let (out, json) = run(&broker, lang, &[goal]);
+        assert_eq!(out.status.code(), Some(0), "{lang} {goal}: {json}");
+        assert_eq!(devices(&json), want, "{lang} {goal}: {json}");
+        assert!(all_confirmed(&json), "{lang} {goal}: {json}");
+    }
+    let (_, json) = run(
+        &broker,
+        "fr",
+        &["ouvre le volet de la chambre aux trois quarts"],
+    );
+    assert_eq!(json["actions"][0]["value"], 75, "{json}");
+    let (_, json) = run(
+        &broker,
+        "es",
+        &["pon el termostato del salón a diecinueve grados y medio"],
+    );
+    assert_eq!(json["actions"][0]["value"], 19.5, "{json}");
+    // Two locks: asked back, nothing published (exit 5).
+    let (out, json) = run(&broker, "de", &["schließ die Tür ab"]);
+    assert_eq!(out.status.code(), Some(5), "{json}");
+    assert_eq!(json["status"], "needs_clarification", "{json}");
+    // A question inside a request and a tag question are answered.
+    for (lang, goal) in [
+        ("de", "kurze Frage, ist die Haustür abgeschlossen"),
+        ("fr", "la lampe de bureau est éteinte, c'est ça"),
+    ] {
+        let (_, json) = run(&broker, lang, &[goal]);
+        assert_eq!(json["status"], "answered", "{lang} {goal}: {json}");
+        assert_eq!(json["actions"], serde_json::json!([]), "{json}");
+    }
+    // What not to do is not done.
+    let (_, json) = run(&broker, "fr", &["n'allume pas la lumière du couloir"]);
+    assert_eq!(json["status"], "refused", "{json}");
+}
