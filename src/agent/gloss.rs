@@ -206,22 +206,9 @@ fn words_in_english(goal: &str, table: &Table, registry: &Registry) -> Option<St
     let said = tokens(goal);
     // Names first, longest first: their words are not glossed.
     let mut kept = vec![false; said.len()];
-    let rooms = registry.room_list();
     let mut names: Vec<(Vec<String>, String)> = registry
-        .devices()
+        .names_said()
         .iter()
-        .flat_map(|d| std::iter::once(&d.name).chain(&d.aliases))
-        .chain(
-            rooms
-                .iter()
-                .flat_map(|r| std::iter::once(&r.name).chain(&r.aliases)),
-        )
-        .chain(
-            registry
-                .floors
-                .iter()
-                .flat_map(|f| std::iter::once(&f.name).chain(&f.aliases)),
-        )
         .map(|n| (tokens(n), crate::intents::normalize(n, &[])))
         .filter(|(n, _)| !n.is_empty())
         .collect();

@@ -135,23 +135,8 @@ impl Templates {
                     }
                 }
                 let mut numbered_names = Vec::new();
-                let rooms = registry.room_list();
-                let names_said = registry
-                    .devices()
-                    .iter()
-                    .flat_map(|d| std::iter::once(&d.name).chain(&d.aliases))
-                    .chain(
-                        rooms
-                            .iter()
-                            .flat_map(|r| std::iter::once(&r.name).chain(&r.aliases)),
-                    )
-                    .chain(
-                        registry
-                            .floors
-                            .iter()
-                            .flat_map(|f| std::iter::once(&f.name).chain(&f.aliases)),
-                    );
-                for name in names_said {
+                let names_said = registry.names_said();
+                for name in &names_said {
                     let name = normalize(name, &[]);
                     let digits = numbers_as_digits(&name, &language.code, numbers.as_ref());
                     if digits != name {

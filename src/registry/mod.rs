@@ -304,6 +304,27 @@ impl Registry {
         next
     }
 
+    /// Every name and alias of the devices, rooms and floors, as written:
+    /// the words people may say for something in this home.
+    pub fn names_said(&self) -> Vec<String> {
+        let rooms = self.room_list();
+        self.devices()
+            .iter()
+            .flat_map(|d| std::iter::once(&d.name).chain(&d.aliases))
+            .chain(
+                rooms
+                    .iter()
+                    .flat_map(|r| std::iter::once(&r.name).chain(&r.aliases)),
+            )
+            .chain(
+                self.floors
+                    .iter()
+                    .flat_map(|f| std::iter::once(&f.name).chain(&f.aliases)),
+            )
+            .cloned()
+            .collect()
+    }
+
     /// Every room: those declared under `rooms:`, then those only devices
     /// name, each with the floor that lists it.
     pub fn room_list(&self) -> Vec<Room> {

@@ -1392,24 +1392,9 @@ pub(super) fn time_only_in_names(
 ) -> bool {
     use crate::intents::normalize;
     let mut said = format!(" {} ", normalize(text, &[]));
-    let rooms = registry.room_list();
-    let names = registry
-        .devices()
-        .iter()
-        .flat_map(|d| std::iter::once(&d.name).chain(&d.aliases))
-        .chain(
-            rooms
-                .iter()
-                .flat_map(|r| std::iter::once(&r.name).chain(&r.aliases)),
-        )
-        .chain(
-            registry
-                .floors
-                .iter()
-                .flat_map(|f| std::iter::once(&f.name).chain(&f.aliases)),
-        );
+    let names = registry.names_said();
     let mut found = false;
-    for name in names {
+    for name in &names {
         let name = format!(" {} ", normalize(name, &[]));
         if name.trim().is_empty() {
             continue;
