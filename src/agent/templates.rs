@@ -403,6 +403,8 @@ pub fn split_exception(text: &str, code: &str) -> Option<(String, String)> {
             " apart from ",
             " besides ",
             " save for ",
+            // "switch on every light, not the hall light"
+            " not the ",
         ],
         "de" => &[" außer ", " ausser ", " bis auf ", " ohne "],
         "fr" => &[" sauf ", " à part ", " excepté ", " hormis "],
@@ -2009,6 +2011,9 @@ devices:
 
     #[test]
     fn exceptions_are_left_out_of_the_group() {
+        let a = actions(&plan("switch on every light, not the hall light"));
+        assert_eq!(a.len(), 4);
+        assert!(!a.iter().any(|(d, _, _)| d == "hall_light"));
         let a = actions(&plan("switch on every light but the hall light"));
         assert_eq!(a.len(), 4);
         assert!(!a.iter().any(|(d, _, _)| d == "hall_light"));

@@ -156,7 +156,7 @@ pub fn negated(words: &[String]) -> bool {
     words.iter().any(|w| {
         matches!(
             w.as_str(),
-            "don't" | "dont" | "not" | "never" | "doesn't" | "shouldn't" | "mustn't" | "won't"
+            "don't" | "dont" | "not" | "never" | "doesn't" | "didn't" | "shouldn't" | "mustn't"
         )
     })
 }
